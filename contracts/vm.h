@@ -1,0 +1,78 @@
+/*
+ * vm.h — the contract VM: runs one contract invocation in a deterministic,
+ * metered, memory-capped Lua 5.4 sandbox against a read-only view of world
+ * state, and returns the endorsed result (read set with versions, write set,
+ * events, return value, gas used) as EndorsedResult bytes.
+ *
+ * Nothing here writes state: the write set is applied only by block commit.
+ *
+ * Thread rules: a vm_t is used by one thread at a time (a worker owns one).
+ * Different vm_t's may run concurrently against the same ledger.
+ */
+#ifndef VL_VM_H
+#define VL_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "ledger.h"
+#include "types.h"
+
+typedef struct vm_t vm_t;
+
+/* Read access to committed world state. The VM calls get for each key a
+ * contract reads (and for contract source, `contract/<name>`), range for
+ * vl.range(prefix). The values are as in ledger_get / ledger_range. */
+typedef struct {
+    void *ctx;
+    int (*get)(void *ctx, const char *key, char **value, size_t *len, vl_version_t *version);
+    int (*range)(void *ctx, const char *prefix, size_t limit, ledger_range_fn fn, void *arg);
+} vm_state_t;
+
+/* A state view straight over a ledger (borrowed; must outlive the view). */
+vm_state_t vm_state_of_ledger(ledger_t *ledger);
+
+typedef struct {
+    const char *contract;        /* contract name, e.g. "vehicle" */
+    const char *function;        /* function in it */
+    const char *args_json;       /* JSON object text */
+    const char *caller_did;      /* proposal creator's DID: vl.caller() at the top */
+    const uint8_t *txid;         /* 32 bytes; vl.txid() */
+    int64_t now_ms;              /* proposal timestamp; vl.now() */
+    uint64_t gas_limit;          /* 0 = default; capped by the VM's maximum */
+} vm_request_t;
+
+typedef struct {
+    int status;                  /* 0, or VL_ERR_REFUSED (contract error / limit hit),
+                                    VL_ERR_INVALID (bad request), VL_ERR_NOT_FOUND (no
+                                    such contract or function), VL_ERR_IO */
+    char error[512];             /* when status != 0: names the cause */
+    uint8_t *endorsed;           /* owned: packed Vl__EndorsedResult (txid filled) */
+    size_t endorsed_len;
+    char *result_json;           /* owned: the return value as canonical JSON */
+    uint64_t gas_used;
+} vm_result_t;
+
+typedef struct {
+    uint64_t gas_default;        /* per proposal when the proposal gives 0 */
+    uint64_t gas_max;            /* network maximum from genesis */
+    size_t memory_max_bytes;     /* per execution */
+    int fresh_state;             /* 1 = new lua_State per execution */
+} vm_config_t;
+
+/* Defaults: 2,000,000 gas, max 20,000,000, 16 MiB, reused state. */
+vm_config_t vm_config_default(void);
+
+vm_t *vm_new(const vm_config_t *config);
+void vm_destroy(vm_t **self_p);
+
+/* Runs req against state. Always fills *out (status, error or result);
+ * release it with vm_result_clear. Returns out->status. */
+int vm_execute(vm_t *vm, const vm_state_t *state, const vm_request_t *req, vm_result_t *out);
+
+void vm_result_clear(vm_result_t *result);
+
+/* Interpreter identity, e.g. "lua-5.4.4/vl-1": recorded in every result. */
+const char *vm_version(void);
+#endif
