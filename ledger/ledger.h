@@ -124,6 +124,18 @@ typedef struct {
  * state hash, in one synced WriteBatch. The state hash fold is:
  *   S_h = SHA-256(S_{h-1} || be64 h || for each valid tx, for each write in
  *         order: be32 len(key) key u8 is_delete be32 len(value) value)
- * Errors: VL_ERR_STATE (wrong height), VL_ERR_IO (nothing was written). */
+ * Errors: VL_ERR_STATE (wrong height), VL_ERR_IO (nothing was written),
+ * VL_ERR_FOREIGN (a genesis block whose chain id or hash differs from the
+ * ones given to ledger_open), VL_ERR_NOMEM. On any error the tip, the state
+ * and the store are unchanged and the ledger stays usable.
+ * Preconditions (asserted): block_hash == SHA-256(header of the Block bytes).
+ * A tx whose code is TX_DUPLICATE_TXID does not overwrite the tx index entry
+ * of the earlier tx with that id (its code is still kept in the block codes).
+ * Writer thread only; ledger_height/last_hash/state_hash change after it. */
 int ledger_commit_block(ledger_t *ledger, const ledger_block_t *block, vl_err_t *err);
+
+/* Test seam: the store under the ledger (borrowed until ledger_close), so
+ * tests can inject write faults (store_fail_next_write in store.h). */
+struct store_t;
+struct store_t *ledger_store(ledger_t *ledger);
 #endif
