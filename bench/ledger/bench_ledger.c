@@ -27,8 +27,8 @@
 #define BENCH_WRITES 2
 #define BENCH_TX_BYTES 1024
 #define BENCH_TRIALS 5
-#define BENCH_BLOCKS 400
-#define BENCH_TRIAL_MS 1800.0
+#define BENCH_BLOCKS 600
+#define BENCH_TRIAL_MS 1500.0
 
 static double
 s_now_ms(void)
@@ -188,6 +188,13 @@ main(int argc, char **argv)
     printf("ledger commit: %d txs/block, %d writes/tx (~300-byte JSON), %d-byte txs, "
            "synced WriteBatch\n",
            BENCH_TXS, BENCH_WRITES, BENCH_TX_BYTES);
+    s_build(b, 1, b->blk.block_hash, 0);
+    size_t total = 0;
+    for (int i = 0; i < BENCH_TXS; i++)
+        for (int w = 0; w < BENCH_WRITES; w++)
+            total += b->items[i][w].value.len;
+    printf("mean value %zu bytes, block %zu bytes\n", total / (BENCH_TXS * BENCH_WRITES),
+           b->blk.block_len);
     for (int t = 0; t < BENCH_TRIALS; t++) {
         int done = 0;
         rates[t] = s_trial(t, max_blocks, b, &done);
