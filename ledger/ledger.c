@@ -574,6 +574,8 @@ s_assert_block_hash(const ledger_block_t *block)
 {
     Vl__Block *b = vl__block__unpack(NULL, block->block_len, block->block);
     assert(b && "ledger_commit_block: block bytes do not decode");
+    if (!b)
+        abort(); /* never reached while asserts are on (b_ndebug=false) */
     uint8_t got[VL_HASH_SIZE];
     vl_sha256(b->header.data, b->header.len, got);
     vl__block__free_unpacked(b, NULL);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -566,6 +567,37 @@ test_empty_block(void)
     tb_init(&b, 1, ledger_last_hash(l));
     CHECK_EQ(ledger_commit_block(l, tb_finish(&b, "c"), &err), 0);
     CHECK_EQ(ledger_height(l), 1);
+    tb_free(&b);
+    ledger_close(&l);
+    s_cleanup(dir);
+}
+
+static void
+test_commit_asserts_block_hash(void)
+{
+    /* A block_hash that is not SHA-256(header) is a caller bug: assert. */
+    char dir[256];
+    s_fresh_dir(dir, sizeof dir);
+    ledger_t *l = s_open(dir);
+    if (!l)
+        return;
+    tblock_t b;
+    tb_init(&b, 0, NULL);
+    tb_finish(&b, "c");
+    b.blk.block_hash[0] ^= 1;
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        vl_err_t err;
+        ledger_commit_block(l, &b.blk, &err);
+        _exit(0);
+    }
+    int status = 0;
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    CHECK(!ledger_has_genesis(l));
     tb_free(&b);
     ledger_close(&l);
     s_cleanup(dir);
@@ -1339,6 +1371,7 @@ main(int argc, char **argv)
     RUN(test_invalid_txs_recorded_not_applied);
     RUN(test_duplicate_keeps_original_index);
     RUN(test_empty_block);
+    RUN(test_commit_asserts_block_hash);
     RUN(test_deletes);
     RUN(test_history);
     RUN(test_range);
