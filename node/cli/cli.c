@@ -1,0 +1,355 @@
+/*
+ * cli.c — `vledger`, the command-line client: global options, dispatch to a
+ * noun, and the helpers every noun shares (connection, key, messages,
+ * output). The nouns live in cli_<noun>.c.
+ *
+ *   vledger [--data DIR] [--node ENDPOINT] [--key FILE] [--json]
+ *           [--timeout MS] NOUN VERB [ARGS...]
+ *
+ * Exit codes: 0 success, 1 refused or failed request (stderr says why),
+ * 2 bad usage (stderr has a usage line). Nothing is sent to a node before
+ * the arguments of the whole command have been checked, so a usage error
+ * never has an effect.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const s_usage =
+    "usage: vledger [--data DIR] [--node ENDPOINT] [--key FILE] [--json] [--timeout MS]\n"
+    "               NOUN VERB [ARGS...]\n";
+
+static const char *const s_help =
+    "vledger — client for a vledger node (JSON-RPC over ZeroMQ).\n"
+    "\n"
+    "Global options (before the noun):\n"
+    "  --data DIR         data directory of a local node (default $VLEDGER_DATA,\n"
+    "                     else ~/.vledger); its endpoints.json locates the node\n"
+    "                     and its node.key is the default signing key\n"
+    "  --node ENDPOINT    node api endpoint, e.g. tcp://127.0.0.1:7001\n"
+    "                     (default $VLEDGER_NODE, else DATA/endpoints.json)\n"
+    "  --key FILE         PEM key that signs transactions (default DATA/node.key)\n"
+    "  --json             print one JSON object per command\n"
+    "  --timeout MS       wait per request (default 5000); also bounds the wait\n"
+    "                     for a transaction's commit (default 10000)\n"
+    "  --help             this text; `vledger NOUN --help` for a noun\n"
+    "\n"
+    "Commands:\n"
+    "  status                                   chain, height, peers, endpoints\n"
+    "  identity new --name NAME --role ROLE [--role ROLE...] [--id-number X]\n"
+    "               [--out KEYFILE]             make and register a key\n"
+    "  identity show [DID]                      an identity document\n"
+    "  wallet deposit CENTS                     deposit into the signer's wallet\n"
+    "  wallet balance [DID]                     a wallet balance\n"
+    "  vehicle register --vin VIN --make M --model M --year Y [--color C]\n"
+    "                   [--set KEY=VALUE...]    register a vehicle\n"
+    "  vehicle show VIN [--history]             a vehicle document and its history\n"
+    "  tx show TXID                             a transaction and its effects\n"
+    "  block show HEIGHT                        a block\n"
+    "  rpc METHOD [PARAMS-JSON]                 call any API method, print the result\n"
+    "  rpc --raw TEXT                           send TEXT verbatim, print the reply\n"
+    "\n"
+    "Exit status: 0 success, 1 refused or failed request, 2 bad usage.\n";
+
+typedef struct {
+    const char *noun;
+    int (*run)(cli_t *, int, char **);
+} s_noun_t;
+
+static const s_noun_t s_nouns[] = {
+    { "status", cli_status },     { "identity", cli_identity }, { "wallet", cli_wallet },
+    { "vehicle", cli_vehicle },   { "tx", cli_tx },             { "block", cli_block },
+    { "rpc", cli_rpc },
+};
+
+/* --- Failure and usage ----------------------------------------------------- */
+
+int
+cli_fail(int code, const char *msg)
+{
+    fprintf(stderr, "vledger: %s: %s\n", vl_strerror(code), msg);
+    return CLI_FAIL;
+}
+
+int
+cli_usage(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vledger: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    fputs(usage ? usage : s_usage, stderr);
+    return CLI_USAGE;
+}
+
+/* --- Argument helpers ------------------------------------------------------- */
+
+int
+cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    const char *arg = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0)
+        return 0;
+    if (arg[n] == '=') {
+        *value = arg + n + 1;
+        return 1;
+    }
+    if (arg[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *value = argv[++*i];
+    return 1;
+}
+
+bool
+cli_is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+bool
+cli_is_option(const char *arg)
+{
+    return arg[0] == '-' && arg[1] == '-';
+}
+
+/* --- Connection and key ------------------------------------------------------- */
+
+int
+cli_connect(cli_t *cli)
+{
+    if (cli->client)
+        return CLI_OK;
+    char endpoint[CLIENT_ENDPOINT_MAX];
+    vl_err_t err = { "" };
+    int rc = client_resolve_endpoint(cli->node_opt, cli->data_dir[0] ? cli->data_dir : NULL,
+                                     endpoint, sizeof endpoint, &err);
+    if (rc)
+        return cli_fail(rc, err.msg);
+    cli->client = client_new(endpoint, cli->timeout_ms, &err);
+    if (!cli->client)
+        return cli_fail(VL_ERR_INVALID, err.msg);
+    return CLI_OK;
+}
+
+int
+cli_load_key(cli_t *cli)
+{
+    if (cli->key)
+        return CLI_OK;
+    if (cli->key_path) {
+        snprintf(cli->key_file, sizeof cli->key_file, "%s", cli->key_path);
+    } else if (cli->data_dir[0]) {
+        snprintf(cli->key_file, sizeof cli->key_file, "%s/node.key", cli->data_dir);
+    } else {
+        return cli_fail(VL_ERR_NOT_FOUND, "no signing key: pass --key FILE or --data DIR");
+    }
+    vl_err_t err = { "" };
+    cli->key = vl_key_load_pem(cli->key_file, &err);
+    if (!cli->key) {
+        char msg[VL_ERR_MSG_MAX + 64];
+        snprintf(msg, sizeof msg, "%s%s", err.msg,
+                 cli->key_path ? "" : " (pass --key FILE, or --data DIR of a node)");
+        return cli_fail(VL_ERR_IO, msg);
+    }
+    vl_did_from_public(vl_key_public(cli->key), cli->did);
+    return CLI_OK;
+}
+
+int
+cli_call(cli_t *cli, const char *method, json_t *params, json_t **result)
+{
+    if (cli_connect(cli) != CLI_OK)
+        return CLI_FAIL;
+    vl_err_t err = { "" };
+    int rc = client_call(cli->client, method, params, result, &err);
+    return rc ? cli_fail(rc, err.msg) : CLI_OK;
+}
+
+int
+cli_ensure_chain(cli_t *cli)
+{
+    if (cli->chain_id)
+        return CLI_OK;
+    json_t *status = NULL;
+    if (cli_call(cli, "status", NULL, &status) != CLI_OK)
+        return CLI_FAIL;
+    const char *id = cli_str(status, "chain_id", NULL);
+    cli->chain_id = id ? strdup(id) : NULL;
+    json_decref(status);
+    if (!cli->chain_id)
+        return cli_fail(VL_ERR_INVALID, "the node's status has no chain_id");
+    return CLI_OK;
+}
+
+int
+cli_transact(cli_t *cli, const vl_key_t *key, const char *contract, const char *function,
+             json_t *args, json_t **outcome)
+{
+    if (!key) {
+        if (cli_load_key(cli) != CLI_OK)
+            return CLI_FAIL;
+        key = cli->key;
+    }
+    if (cli_ensure_chain(cli) != CLI_OK)
+        return CLI_FAIL;
+    vl_err_t err = { "" };
+    int wait_ms = cli->timeout_given ? cli->timeout_ms : CLIENT_DEFAULT_WAIT_MS;
+    int rc = client_transact(cli->client, key, cli->chain_id, contract, function, args, wait_ms,
+                             outcome, &err);
+    if (rc == 0)
+        return CLI_OK;
+    cli_fail(rc, err.msg);
+    if (client_last_tx_fate(cli->client) == CLIENT_TX_UNKNOWN) {
+        const char *txid = client_last_txid(cli->client);
+        fprintf(stderr,
+                "vledger: transaction %s was submitted and may still commit; "
+                "check with `vledger tx show %s`\n",
+                txid, txid);
+    }
+    return CLI_FAIL;
+}
+
+/* --- Output ------------------------------------------------------------------- */
+
+void
+cli_print_json(const json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text) {
+        puts(text);
+        free(text);
+    }
+}
+
+char *
+cli_text(const json_t *value)
+{
+    if (json_is_string(value))
+        return strdup(json_string_value(value));
+    if (!value)
+        return strdup("-");
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    return text ? text : strdup("?");
+}
+
+void
+cli_print_fields(const json_t *obj)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *) obj, key, v) {
+        if (strcmp(key, "_version") == 0) {
+            printf("  version: block %lld tx %lld\n", cli_int(v, "block"), cli_int(v, "tx"));
+            continue;
+        }
+        if (key[0] == '_')
+            continue;
+        char *t = cli_text(v);
+        printf("  %s: %s\n", key, t ? t : "?");
+        free(t);
+    }
+}
+
+long long
+cli_int(const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_integer(v) ? (long long) json_integer_value(v) : -1;
+}
+
+const char *
+cli_str(const json_t *obj, const char *key, const char *fallback)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    return v ? v : fallback;
+}
+
+/* --- main ---------------------------------------------------------------------- */
+
+static int
+s_parse_timeout(const char *text, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v <= 0 || v > 24L * 3600 * 1000)
+        return -1;
+    *out = (int) v;
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    cli_t cli = { .timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS };
+    int i = 1, rc = CLI_USAGE;
+    for (; i < argc && (cli_is_option(argv[i]) || cli_is_help(argv[i])); i++) {
+        const char *v = NULL;
+        int m;
+        if (cli_is_help(argv[i])) {
+            fputs(s_help, stdout);
+            return CLI_OK;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            cli.json = true;
+        } else if ((m = cli_opt(argc, argv, &i, "--data", &v)) != 0) {
+            if (m < 0)
+                return cli_usage(s_usage, "missing directory after --data");
+            if (!*v || strlen(v) >= sizeof cli.data_dir)
+                return cli_usage(s_usage, "bad --data directory");
+            snprintf(cli.data_dir, sizeof cli.data_dir, "%s", v);
+            cli.data_given = true;
+        } else if ((m = cli_opt(argc, argv, &i, "--node", &v)) != 0) {
+            if (m < 0 || !*v)
+                return cli_usage(s_usage, "missing endpoint after --node");
+            cli.node_opt = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--key", &v)) != 0) {
+            if (m < 0 || !*v)
+                return cli_usage(s_usage, "missing file after --key");
+            cli.key_path = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--timeout", &v)) != 0) {
+            if (m < 0 || s_parse_timeout(v, &cli.timeout_ms) != 0)
+                return cli_usage(s_usage, "--timeout needs a positive number of milliseconds");
+            cli.timeout_given = true;
+        } else if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        } else {
+            return cli_usage(s_usage, "unknown option '%s'", argv[i]);
+        }
+    }
+    if (i >= argc)
+        return cli_usage(s_usage, "no command given (try `vledger --help`)");
+    const char *noun = argv[i];
+    if (strcmp(noun, "help") == 0) {
+        fputs(s_help, stdout);
+        return CLI_OK;
+    }
+    if (!cli.data_given) {
+        vl_err_t err = { "" };
+        if (client_default_data_dir(cli.data_dir, sizeof cli.data_dir, &err) != 0)
+            cli.data_dir[0] = '\0';   /* only an error once something needs it */
+    }
+
+    const s_noun_t *found = NULL;
+    for (size_t k = 0; k < sizeof s_nouns / sizeof s_nouns[0]; k++)
+        if (strcmp(s_nouns[k].noun, noun) == 0)
+            found = &s_nouns[k];
+    if (!found)
+        return cli_usage(s_usage, "unknown command '%s' (try `vledger --help`)", noun);
+    rc = found->run(&cli, argc - i - 1, argv + i + 1);
+
+    fflush(stdout);
+    client_destroy(&cli.client);
+    vl_key_destroy(&cli.key);
+    free(cli.chain_id);
+    return rc;
+}
