@@ -1,0 +1,86 @@
+# lib.sh — helpers for integration tests that drive real vledgerd processes
+# through the real CLI. Sourced by each test; Meson passes the binaries in
+# $VLEDGERD and $VLEDGER. Every wait is bounded (wait_until fails the test
+# with a message when its deadline passes); nothing sleeps in place of a
+# condition.
+set -euo pipefail
+
+: "${VLEDGERD:?VLEDGERD must point at the vledgerd binary}"
+: "${VLEDGER:?VLEDGER must point at the vledger binary}"
+
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vlit.XXXXXX")
+declare -A NODE_PID=()
+
+cleanup() {
+  local rc=$?
+  for dir in "${!NODE_PID[@]}"; do
+    kill -KILL "${NODE_PID[$dir]}" 2>/dev/null || true
+  done
+  if [ $rc -ne 0 ]; then
+    for log in "$TEST_TMP"/*.log; do
+      [ -f "$log" ] && { echo "--- $log (last 30 lines)"; tail -n 30 "$log"; }
+    done
+  fi
+  rm -rf "$TEST_TMP"
+  exit $rc
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+step() { echo "== $*"; }
+
+now_ms() { date +%s%3N; }
+
+# wait_until TIMEOUT_MS COMMAND... — polls COMMAND until it succeeds.
+wait_until() {
+  local deadline=$(( $(now_ms) + $1 )); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(now_ms)" -lt "$deadline" ] || fail "timed out waiting for: $*"
+    sleep 0.02
+  done
+}
+
+# start_node DIR [extra vledgerd args] — a dev node on free loopback ports;
+# returns once it answers `status`.
+start_node() {
+  local dir=$1; shift
+  rm -f "$dir/endpoints.json"
+  "$VLEDGERD" --dev --data "$dir" "$@" >>"$TEST_TMP/$(basename "$dir").log" 2>&1 &
+  NODE_PID[$dir]=$!
+  wait_until 10000 test -f "$dir/endpoints.json"
+  wait_until 10000 "$VLEDGER" --data "$dir" status
+}
+
+# stop_node DIR — SIGTERM and check a clean exit 0.
+stop_node() {
+  local dir=$1 pid=${NODE_PID[$1]} rc=0
+  kill -TERM "$pid"
+  wait "$pid" || rc=$?
+  unset "NODE_PID[$dir]"
+  [ "$rc" -eq 0 ] || fail "vledgerd exited $rc after SIGTERM (expected 0)"
+  [ ! -f "$dir/endpoints.json" ] || fail "endpoints.json left behind after a clean stop"
+}
+
+# kill_node DIR — SIGKILL, no clean-up.
+kill_node() {
+  local dir=$1 pid=${NODE_PID[$1]}
+  kill -KILL "$pid"
+  wait "$pid" 2>/dev/null || true
+  unset "NODE_PID[$dir]"
+}
+
+# expect_fail EXIT_CODE TEXT COMMAND... — COMMAND must exit EXIT_CODE and
+# print TEXT (a substring) on stdout or stderr.
+expect_fail() {
+  local want=$1 text=$2; shift 2
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  [ "$rc" -eq "$want" ] || fail "expected exit $want from '$*', got $rc: $out"
+  case "$out" in
+    *"$text"*) ;;
+    *) fail "expected '$text' in output of '$*', got: $out" ;;
+  esac
+}
+
+# json_field JSON FILTER — jq -r over a JSON text.
+jf() { jq -r "$2" <<<"$1"; }
