@@ -73,14 +73,19 @@ int ledger_get(ledger_t *ledger, const char *key, char **value, size_t *len,
                vl_version_t *version);
 
 /* Calls fn for each live key starting with prefix, in byte order, up to
- * limit entries (0 = no limit). key/value are borrowed for the call only.
- * fn returns 0 to go on, non-zero to stop (that value is returned). */
+ * limit entries (0 = no limit). key/value are borrowed for the call only
+ * (both NUL terminated; the lengths exclude the NUL). Deleted keys are not
+ * seen. fn returns 0 to go on, non-zero to stop (that value is returned).
+ * Otherwise returns 0, VL_ERR_CORRUPT, VL_ERR_IO or VL_ERR_NOMEM. The walk
+ * reads one consistent view of the store. */
 typedef int (*ledger_range_fn)(void *arg, const char *key, size_t key_len, const char *value,
                                size_t value_len, vl_version_t version);
 int ledger_range(ledger_t *ledger, const char *prefix, size_t limit, ledger_range_fn fn,
                  void *arg);
 
-/* Calls fn for each historic write of key, oldest first. */
+/* Calls fn for each historic write of key by a valid tx, oldest first,
+ * deletes included (is_delete, empty value). value is borrowed for the call
+ * and NUL terminated. Returns like ledger_range. */
 typedef int (*ledger_history_fn)(void *arg, vl_version_t version, const uint8_t txid[32],
                                  bool is_delete, const char *value, size_t value_len);
 int ledger_history(ledger_t *ledger, const char *key, ledger_history_fn fn, void *arg);
