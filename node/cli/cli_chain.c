@@ -63,8 +63,10 @@ cli_status(cli_t *cli, int argc, char **argv)
     size_t k;
     json_t *p;
     json_array_foreach(peers, k, p) {
-        printf("  %s %s height %lld seen %lld ms ago\n", cli_str(p, "did", "?"),
-               cli_str(p, "state", "?"), cli_int(p, "height"), cli_int(p, "last_seen_ms"));
+        char *state = cli_text(json_object_get(p, "state"));
+        printf("  %s %s height %lld last seen %lld ms\n", cli_str(p, "did", "?"),
+               state ? state : "?", cli_int(p, "height"), cli_int(p, "last_seen_ms"));
+        free(state);
     }
     json_t *mempool = json_object_get(st, "mempool");
     char *m = cli_text(mempool);

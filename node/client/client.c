@@ -253,8 +253,14 @@ client_call_timeout(client_t *self, const char *method, json_t *params, int time
     if (!text)
         return vl_err_set(err, VL_ERR_NOMEM, "cannot encode the request for %s", method);
 
+    size_t len = strlen(text);
+    if (len > CLIENT_REQUEST_MAX) {
+        free(text);
+        return vl_err_set(err, VL_ERR_LIMIT, "request for %s is %zu bytes; the node takes at most %d",
+                          method, len, CLIENT_REQUEST_MAX);
+    }
     int64_t deadline = vl_mono_ms() + timeout_ms;
-    int rc = s_send(self, text, strlen(text), timeout_ms, err);
+    int rc = s_send(self, text, len, timeout_ms, err);
     free(text);
     if (rc)
         return rc;

@@ -32,6 +32,7 @@
 
 /* Named limits. */
 #define CLIENT_REPLY_MAX (64 * 1024 * 1024)   /* bytes in one reply; larger drops the link */
+#define CLIENT_REQUEST_MAX (4 * 1024 * 1024)  /* bytes in one request (the node's limit) */
 #define CLIENT_ENDPOINT_MAX 256               /* chars in an endpoint string */
 #define CLIENT_DEFAULT_TIMEOUT_MS 5000        /* CLI default per call */
 #define CLIENT_DEFAULT_WAIT_MS 10000          /* the node's default submit wait */
@@ -75,7 +76,8 @@ const char *client_endpoint(const client_t *self);
  * err->msg = the node's message, and client_last_rpc_code() gives the RPC
  * code. On no reply within the timeout: VL_ERR_TIMEOUT, "no answer from node
  * at ENDPOINT within N ms (is vledgerd running?)". A reply that is not a
- * JSON object: VL_ERR_INVALID. */
+ * JSON object: VL_ERR_INVALID. A request over CLIENT_REQUEST_MAX is refused
+ * locally (VL_ERR_LIMIT) since the node would refuse it anyway. */
 int client_call(client_t *self, const char *method, json_t *params, json_t **result,
                 vl_err_t *err);
 

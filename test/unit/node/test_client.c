@@ -47,6 +47,7 @@ typedef struct {
     pthread_t thread;
     pthread_mutex_t lock;       /* guards the fields below */
     bool refuse;                /* endorse answers -32001 */
+    bool silent_submit;         /* submit never answers */
     char last_function[64];     /* of the last endorsed proposal */
     char *last_args;            /* args_json of the last endorsed proposal (owned) */
     char last_creator[VL_DID_BUF];
@@ -182,8 +183,9 @@ s_submit(fake_t *f, json_t *id, json_t *params, bool *silent)
     }
     pthread_mutex_lock(&f->lock);
     f->submits++;
+    bool hush = f->silent_submit;
     pthread_mutex_unlock(&f->lock);
-    if (strcmp(p->function, "slow") == 0) {
+    if (hush || strcmp(p->function, "slow") == 0) {
         *silent = true;
         goto done;
     }
@@ -266,6 +268,27 @@ s_fake_run(void *arg)
                                            "ab", "did", "did:vl:fake", "roles", "validator",
                                            "validators", "peers", "mempool", 0, "endpoints",
                                            "api", f->endpoint));
+        } else if (strcmp(method, "tx.get") == 0) {
+            reply = s_error(id, -32004, "no such transaction");
+        } else if (strcmp(method, "block.get") == 0) {
+            reply = s_result(id, json_pack("{s:O, s:s, s:[{s:s, s:i, s:s}]}", "height",
+                                           json_object_get(params, "height"), "hash", "cafe",
+                                           "txs", "txid", "aa", "code", 0, "code_name",
+                                           "VALID"));
+        } else if (strcmp(method, "vehicle.get") == 0) {
+            reply = s_result(id, json_pack("{s:O, s:s, s:[{s:s},{s:s}], s:{s:i, s:i}}", "vin",
+                                           json_object_get(params, "vin"), "make", "Honda",
+                                           "owners", "did", "did:vl:a", "did", "did:vl:b",
+                                           "_version", "block", 3, "tx", 1));
+        } else if (strcmp(method, "vehicle.history") == 0) {
+            reply = s_result(
+                id, json_pack("{s:O, s:[{s:s, s:i, s:i, s:b, s:{s:s, s:[{s:s}]}},"
+                              "{s:s, s:i, s:i, s:b, s:{s:s, s:[{s:s},{s:s}]}}]}",
+                              "vin", json_object_get(params, "vin"), "history",
+                              "txid", "aa", "block", 2, "tx", 0, "deleted", 0, "value", "make",
+                              "Honda", "owners", "did", "did:vl:a",
+                              "txid", "bb", "block", 3, "tx", 1, "deleted", 0, "value", "make",
+                              "Honda", "owners", "did", "did:vl:a", "did", "did:vl:b"));
         } else if (strcmp(method, "endorse") == 0) {
             reply = s_endorse(f, id, params);
         } else if (strcmp(method, "submit") == 0) {
@@ -681,6 +704,16 @@ test_call(void)
     json_decref(r);
     r = NULL;
 
+    /* Oversized requests never leave. */
+    char *big = malloc(CLIENT_REQUEST_MAX + 1);
+    memset(big, 'x', CLIENT_REQUEST_MAX);
+    big[CLIENT_REQUEST_MAX] = '\0';
+    json_t *huge = json_pack("{s:s}", "blob", big);
+    free(big);
+    CHECK_EQ(client_call(c, "echo", huge, &r, &err), VL_ERR_LIMIT);
+    CHECK_CONTAINS(err.msg, "at most");
+    json_decref(huge);
+
     /* A reply that is not JSON. */
     CHECK_EQ(client_call(c, "garbage", NULL, &r, &err), VL_ERR_INVALID);
     CHECK_CONTAINS(err.msg, "not a JSON-RPC object");
@@ -1021,6 +1054,46 @@ test_cli_fake(void)
           "--role", "seller", NULL);
     CHECK_EQ(r.status, 1);
     CHECK_CONTAINS(r.err, "already exists");
+    /* Outcome unknown (submitted, no answer): the key is kept. */
+    pthread_mutex_lock(&f->lock);
+    f->silent_submit = true;
+    pthread_mutex_unlock(&f->lock);
+    snprintf(path, sizeof path, "%s/keys/carol.pem", dir);
+    s_run(&r, "--data", dir, "--node", f->endpoint, "--timeout", "100", "identity", "new",
+          "--name", "carol", "--role", "lender", NULL);
+    CHECK_EQ(r.status, 1);
+    CHECK_CONTAINS(r.err, "may still commit");
+    CHECK_CONTAINS(r.err, "kept the key");
+    CHECK_EQ(access(path, F_OK), 0);
+    pthread_mutex_lock(&f->lock);
+    f->silent_submit = false;
+    pthread_mutex_unlock(&f->lock);
+    snprintf(path, sizeof path, "%s/keys/alice.pem", dir);
+
+    /* Chain views. */
+    s_run(&r, "--node", f->endpoint, "tx", "show",
+          "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789", NULL);
+    CHECK_EQ(r.status, 1);
+    CHECK_STR(r.err, "vledger: not found: no such transaction\n");
+    s_run(&r, "--node", f->endpoint, "block", "show", "7", NULL);
+    CHECK_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "block 7\n");
+    CHECK_CONTAINS(r.out, "aa VALID");
+
+    /* Vehicle views. */
+    s_run(&r, "--node", f->endpoint, "vehicle", "show", "V9", "--history", NULL);
+    CHECK_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "vehicle V9 owned by did:vl:b");
+    CHECK_CONTAINS(r.out, "version: block 3 tx 1");
+    CHECK_CONTAINS(r.out, "block 2 tx 0 aa created; owner did:vl:a");
+    CHECK_CONTAINS(r.out, "block 3 tx 1 bb changed owners; owner did:vl:b");
+    s_run(&r, "--node", f->endpoint, "--json", "vehicle", "show", "V9", "--history", NULL);
+    CHECK_EQ(r.status, 0);
+    o = json_loads(r.out, 0, NULL);
+    CHECK_EQ(json_array_size(json_object_get(o, "history")), 2);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(o, "vehicle"), "vin")), "V9");
+    json_decref(o);
+
     vl_key_t *again = vl_key_load_pem(path, &err);
     char did2[VL_DID_BUF] = "";
     if (again)
