@@ -1,0 +1,115 @@
+--! policy {"*":"any"}
+-- contract.lua — system contract that deploys and upgrades participant
+-- contracts (records at contract/<name>, DESIGN §2).
+--
+-- deploy {name, source, policy?, attach?}
+--   name: [a-z][a-z0-9_]{0,63}. source: Lua text that compiles as a text
+--   chunk (checked with vl.check_source; it must return a table of
+--   functions when run). A new name is deployed at version 1 with the
+--   creator as author. An existing name may be redeployed only by its
+--   author: the version increments and the previous record stays readable
+--   at contract/<name>@<old version>.
+--   attach: "vehicle:<VIN>" (creator must own it: added to the vehicle's
+--   contracts.owner and to the owner's did.owned[].contracts) or
+--   "did:<DID>" (must be the creator's own: added to contracts.generic).
+--   Emits "contract.deployed" {name, version, author}.
+-- get {name} -> the record.
+
+local M = {}
+
+local MAX_SOURCE = 256 * 1024
+
+local function valid_name(n)
+  if type(n) ~= "string" or #n < 1 or #n > 64 then return false end
+  if not (n:sub(1, 1) >= "a" and n:sub(1, 1) <= "z") then return false end
+  for i = 2, #n do
+    local c = n:sub(i, i)
+    if not ((c >= "a" and c <= "z") or (c >= "0" and c <= "9") or c == "_") then
+      return false
+    end
+  end
+  return true
+end
+
+local function contains(list, v)
+  for _, x in ipairs(list) do if x == v then return true end end
+  return false
+end
+
+local function attach(target, name, did)
+  vl.require(type(target) == "string", "attach must be 'vehicle:<VIN>' or 'did:<DID>'")
+  if target:sub(1, 8) == "vehicle:" then
+    local vin = target:sub(9)
+    local v = vl.get("vehicle/" .. vin)
+    vl.require(v ~= nil, "vehicle " .. vin .. " is not registered")
+    vl.require(v.owner == did, "only the owner of vehicle " .. vin .. " may attach contracts to it")
+    v.contracts = v.contracts or { owner = {}, generic = {} }
+    v.contracts.owner = v.contracts.owner or {}
+    if not contains(v.contracts.owner, name) then
+      v.contracts.owner[#v.contracts.owner + 1] = name
+    end
+    vl.put("vehicle/" .. vin, v)
+    local p = vl.get("did/" .. did)
+    if p and p.owned then
+      for _, o in ipairs(p.owned) do
+        if o.vin == vin then
+          o.contracts = o.contracts or {}
+          if not contains(o.contracts, name) then o.contracts[#o.contracts + 1] = name end
+        end
+      end
+      vl.put("did/" .. did, p)
+    end
+  elseif target:sub(1, 4) == "did:" then
+    local who = target:sub(5)
+    vl.require(who == did, "contracts may only be attached to your own identity")
+    local p = vl.get("did/" .. who)
+    vl.require(p ~= nil, "identity " .. who .. " is not registered")
+    p.contracts = p.contracts or { generic = {} }
+    p.contracts.generic = p.contracts.generic or {}
+    if not contains(p.contracts.generic, name) then
+      p.contracts.generic[#p.contracts.generic + 1] = name
+    end
+    vl.put("did/" .. who, p)
+  else
+    error("attach must be 'vehicle:<VIN>' or 'did:<DID>'")
+  end
+end
+
+function M.deploy(args)
+  local did = vl.creator()
+  vl.require(vl.get("did/" .. did) ~= nil,
+             "identity " .. did .. " is not registered: run `vledger identity new` first")
+  local name = args.name
+  vl.require(valid_name(name), "invalid contract name '" .. tostring(name) ..
+             "': use [a-z][a-z0-9_]{0,63}")
+  local source = args.source
+  vl.require(type(source) == "string" and #source > 0, "source must be a non-empty string")
+  vl.require(#source <= MAX_SOURCE, "source exceeds " .. MAX_SOURCE .. " bytes")
+  local ok, err = vl.check_source(source)
+  vl.require(ok, "contract '" .. name .. "' does not compile: " .. tostring(err))
+  local policy = args.policy
+  if policy == nil or policy == vl.null then policy = vl.object({ ["*"] = "any" }) end
+  vl.require(type(policy) == "table", "policy must be an object")
+
+  local key = "contract/" .. name
+  local old = vl.get(key)
+  local version = 1
+  if old ~= nil then
+    vl.require(old.author == did, "only the author " .. tostring(old.author) ..
+               " may upgrade contract '" .. name .. "'")
+    version = old.version + 1
+    vl.put(key .. "@" .. old.version, old)
+  end
+  vl.put(key, { name = name, source = source, author = did, version = version,
+                policy = policy })
+  if args.attach ~= nil and args.attach ~= vl.null then attach(args.attach, name, did) end
+  vl.emit("contract.deployed", { name = name, version = version, author = did })
+  return { name = name, version = version }
+end
+
+function M.get(args)
+  vl.require(type(args.name) == "string", "name must be a string")
+  return vl.get("contract/" .. args.name) or vl.null
+end
+
+return M
