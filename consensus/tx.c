@@ -1,0 +1,126 @@
+/* tx.c — transaction shape and signature checks shared by submit and commit. */
+#include "tx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "types.h"
+
+const char *
+tx_code_name(int code)
+{
+    switch (code) {
+    case VL__TX_CODE__TX_VALID: return "VALID";
+    case VL__TX_CODE__TX_MALFORMED: return "MALFORMED";
+    case VL__TX_CODE__TX_BAD_CREATOR_SIGNATURE: return "BAD_CREATOR_SIGNATURE";
+    case VL__TX_CODE__TX_BAD_ENDORSEMENT: return "BAD_ENDORSEMENT";
+    case VL__TX_CODE__TX_DUPLICATE_TXID: return "DUPLICATE_TXID";
+    case VL__TX_CODE__TX_MVCC_CONFLICT: return "MVCC_CONFLICT";
+    case VL__TX_CODE__TX_PHANTOM_READ: return "PHANTOM_READ";
+    case VL__TX_CODE__TX_POLICY_FAILURE: return "POLICY_FAILURE";
+    case VL__TX_CODE__TX_WRONG_CHAIN: return "WRONG_CHAIN";
+    case VL__TX_CODE__TX_TXID_MISMATCH: return "TXID_MISMATCH";
+    default: return "UNKNOWN";
+    }
+}
+
+void
+tx_destroy(tx_parsed_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tx_parsed_t *t = *self_p;
+    if (t->tx) vl__transaction__free_unpacked(t->tx, NULL);
+    if (t->proposal) vl__proposal__free_unpacked(t->proposal, NULL);
+    if (t->result) vl__endorsed_result__free_unpacked(t->result, NULL);
+    free(t);
+    *self_p = NULL;
+}
+
+static int
+s_fail(tx_parsed_t **t, int *code, int c, vl_err_t *err, const char *msg)
+{
+    tx_destroy(t);
+    *code = c;
+    return vl_err_set(err, VL_ERR_INVALID, "%s", msg);
+}
+
+int
+tx_parse(const uint8_t *bytes, size_t len, const char *chain_id, tx_parsed_t **out, int *code,
+         vl_err_t *err)
+{
+    tx_parsed_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+    int bad = VL__TX_CODE__TX_MALFORMED;
+    if (len > VL_TX_MAX)
+        return s_fail(&t, code, bad, err, "transaction exceeds the 4 MiB limit");
+    t->tx = vl__transaction__unpack(NULL, len, bytes);
+    if (!t->tx)
+        return s_fail(&t, code, bad, err, "transaction is not a valid Transaction message");
+    t->proposal = vl__proposal__unpack(NULL, t->tx->proposal.len, t->tx->proposal.data);
+    if (!t->proposal || t->tx->proposal.len == 0)
+        return s_fail(&t, code, bad, err, "transaction carries no valid proposal");
+    t->result = vl__endorsed_result__unpack(NULL, t->tx->result.len, t->tx->result.data);
+    if (!t->result || t->tx->result.len == 0)
+        return s_fail(&t, code, bad, err, "transaction carries no valid endorsed result");
+    if (t->proposal->creator.len != VL_PUBKEY_SIZE)
+        return s_fail(&t, code, bad, err, "proposal creator is not a 32-byte public key");
+    if (t->tx->proposal_signature.len != VL_SIG_SIZE)
+        return s_fail(&t, code, VL__TX_CODE__TX_BAD_CREATOR_SIGNATURE, err,
+                      "proposal signature is not 64 bytes");
+    if (strcmp(t->proposal->chain_id, chain_id) != 0)
+        return s_fail(&t, code, VL__TX_CODE__TX_WRONG_CHAIN, err,
+                      "proposal is for another chain");
+    vl_sha256(t->tx->proposal.data, t->tx->proposal.len, t->txid);
+    if (t->result->txid.len != VL_HASH_SIZE
+        || memcmp(t->result->txid.data, t->txid, VL_HASH_SIZE) != 0)
+        return s_fail(&t, code, VL__TX_CODE__TX_TXID_MISMATCH, err,
+                      "endorsed result belongs to another transaction");
+    for (size_t i = 0; i < t->result->n_writes; i++) {
+        const Vl__WriteItem *w = t->result->writes[i];
+        size_t klen = strlen(w->key);
+        if (klen == 0 || klen > VL_KEY_MAX || w->value.len > VL_VALUE_MAX)
+            return s_fail(&t, code, bad, err, "write set holds an invalid key or value");
+    }
+    vl_did_from_public(t->proposal->creator.data, t->creator_did);
+    *code = VL__TX_CODE__TX_VALID;
+    *out = t;
+    return 0;
+}
+
+int
+tx_check_signatures(const tx_parsed_t *t, const members_t *members, sigcache_t *cache, int *code,
+                    vl_err_t *err)
+{
+    const Vl__Transaction *tx = t->tx;
+    if (!sigcache_verify(cache, t->proposal->creator.data, t->proposal->creator.len,
+                         tx->proposal.data, tx->proposal.len, tx->proposal_signature.data,
+                         tx->proposal_signature.len)) {
+        *code = VL__TX_CODE__TX_BAD_CREATOR_SIGNATURE;
+        return vl_err_set(err, VL_ERR_SIGNATURE, "creator signature does not verify");
+    }
+    size_t good = 0;
+    for (size_t i = 0; i < tx->n_endorsements; i++) {
+        const Vl__Endorsement *e = tx->endorsements[i];
+        const member_t *m = members_find(members, e->endorser.data, e->endorser.len);
+        if (!m || !m->endorser) {
+            *code = VL__TX_CODE__TX_BAD_ENDORSEMENT;
+            return vl_err_set(err, VL_ERR_SIGNATURE, "endorsement by a non-member");
+        }
+        if (!sigcache_verify(cache, e->endorser.data, e->endorser.len, tx->result.data,
+                             tx->result.len, e->signature.data, e->signature.len)) {
+            *code = VL__TX_CODE__TX_BAD_ENDORSEMENT;
+            return vl_err_set(err, VL_ERR_SIGNATURE, "endorsement signature of %s does not verify",
+                              m->did);
+        }
+        good++;
+    }
+    if (good == 0) {
+        *code = VL__TX_CODE__TX_POLICY_FAILURE;
+        return vl_err_set(err, VL_ERR_SIGNATURE, "transaction has no endorsement");
+    }
+    *code = VL__TX_CODE__TX_VALID;
+    return 0;
+}

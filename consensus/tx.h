@@ -1,0 +1,51 @@
+/*
+ * tx.h — a transaction taken apart and checked, as the mempool (at submit)
+ * and the validator (at commit) both need it.
+ *
+ * tx_parse checks shape only: the Transaction, its Proposal and its
+ * EndorsedResult unpack; the chain id is ours; the result is for this
+ * proposal (txid); sizes are within limits. tx_check_signatures checks the
+ * creator's signature and each endorsement (signature valid, endorser a
+ * network member), through the signature cache.
+ *
+ * Endorsement policy for now: at least one valid endorsement by a member
+ * endorser, and every endorsement signs the one result the tx carries (so
+ * endorsers agreed byte for byte). Per-function policies resolved against
+ * state come with the multi-node consensus issue.
+ */
+#ifndef VL_TX_H
+#define VL_TX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "did.h"
+#include "error.h"
+#include "members.h"
+#include "sigcache.h"
+#include "vledger.pb-c.h"
+
+typedef struct {
+    Vl__Transaction *tx;          /* owned (unpacked) */
+    Vl__Proposal *proposal;       /* owned (unpacked from tx->proposal) */
+    Vl__EndorsedResult *result;   /* owned (unpacked from tx->result) */
+    uint8_t txid[VL_HASH_SIZE];   /* SHA-256 of the proposal bytes */
+    char creator_did[VL_DID_BUF];
+} tx_parsed_t;
+
+/* Parses bytes into *out (owned by the caller, release with tx_destroy).
+ * On failure returns VL_ERR_INVALID with *code = the Vl__TxCode and a
+ * message; *out untouched. */
+int tx_parse(const uint8_t *bytes, size_t len, const char *chain_id, tx_parsed_t **out,
+             int *code, vl_err_t *err);
+
+/* Checks signatures as described above. Returns 0, or VL_ERR_SIGNATURE with
+ * *code = TX_BAD_CREATOR_SIGNATURE / TX_BAD_ENDORSEMENT / TX_POLICY_FAILURE. */
+int tx_check_signatures(const tx_parsed_t *tx, const members_t *members, sigcache_t *cache,
+                        int *code, vl_err_t *err);
+
+void tx_destroy(tx_parsed_t **self_p);
+
+/* Printable name of a Vl__TxCode ("VALID", "MVCC_CONFLICT", ...). */
+const char *tx_code_name(int code);
+#endif

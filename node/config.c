@@ -1,0 +1,160 @@
+/* config.c — node.json parsing and the --dev embedded configuration. */
+#include "config.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "codec.h"
+#include "crypto.h"
+#include "genesis.h"
+#include "json.h"
+
+void
+config_defaults(node_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "node");
+    snprintf(c->api_endpoint, sizeof c->api_endpoint, "tcp://127.0.0.1:0");
+    snprintf(c->events_endpoint, sizeof c->events_endpoint, "tcp://127.0.0.1:0");
+    c->block_max_txs = 500;
+    c->block_timeout_ms = 20;
+    c->mempool_max_txs = 50000;
+    c->mempool_max_bytes = 256u << 20;
+}
+
+static int
+s_path(char *out, size_t size, const char *base_dir, const char *value)
+{
+    int n = value[0] == '/' ? snprintf(out, size, "%s", value)
+                            : snprintf(out, size, "%s/%s", base_dir, value);
+    return n > 0 && (size_t) n < size ? 0 : VL_ERR_INVALID;
+}
+
+int
+config_load(const char *path, node_config_t *out, vl_err_t *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc)
+        return vl_err_set(err, access(path, R_OK) == 0 ? VL_ERR_INVALID : VL_ERR_IO,
+                          "cannot read config %s: %s (line %d)", path, jerr.text, jerr.line);
+    static const char *known[] = { "name", "data", "key", "genesis", "api", "events", "gossip",
+                                   "sync", "peers", "block_max_txs", "block_timeout_ms",
+                                   "mempool_max_txs", NULL };
+    node_config_t c;
+    config_defaults(&c);
+    char dir_buf[PATH_MAX];
+    snprintf(dir_buf, sizeof dir_buf, "%s", path);
+    const char *base = dirname(dir_buf);
+    int rc = VL_ERR_INVALID;
+    vl_err_t e = { "" };
+    const char *key;
+    json_t *value;
+    if (!json_is_object(doc)) {
+        vl_err_set(err, rc, "config %s: not a JSON object", path);
+        goto done;
+    }
+    json_object_foreach(doc, key, value) {
+        bool ok = false;
+        for (size_t i = 0; known[i] && !ok; i++)
+            ok = strcmp(known[i], key) == 0;
+        if (!ok) {
+            vl_err_set(err, rc, "config %s: unknown setting '%s'", path, key);
+            goto done;
+        }
+    }
+    const char *name = NULL, *data = NULL, *keyf = NULL, *gen = NULL, *api = NULL, *ev = NULL;
+    int64_t max_txs = (int64_t) c.block_max_txs, timeout = c.block_timeout_ms,
+            pool = (int64_t) c.mempool_max_txs;
+    if (vl_json_get_str(doc, "name", false, &name, &e) || vl_json_get_str(doc, "data", true, &data, &e)
+        || vl_json_get_str(doc, "key", true, &keyf, &e)
+        || vl_json_get_str(doc, "genesis", true, &gen, &e)
+        || vl_json_get_str(doc, "api", false, &api, &e)
+        || vl_json_get_str(doc, "events", false, &ev, &e)
+        || vl_json_get_int(doc, "block_max_txs", false, &max_txs, &e)
+        || vl_json_get_int(doc, "block_timeout_ms", false, &timeout, &e)
+        || vl_json_get_int(doc, "mempool_max_txs", false, &pool, &e)) {
+        vl_err_set(err, rc, "config %s: %s", path, e.msg);
+        goto done;
+    }
+    if (max_txs < 1 || max_txs > 10000 || timeout < 1 || timeout > 60000 || pool < 1
+        || pool > 1000000) {
+        vl_err_set(err, rc, "config %s: block_max_txs must be 1-10000, block_timeout_ms 1-60000, "
+                            "mempool_max_txs 1-1000000", path);
+        goto done;
+    }
+    if (name)
+        snprintf(c.name, sizeof c.name, "%s", name);
+    if ((api && snprintf(c.api_endpoint, sizeof c.api_endpoint, "%s", api) < 0)
+        || (ev && snprintf(c.events_endpoint, sizeof c.events_endpoint, "%s", ev) < 0)
+        || s_path(c.data_dir, sizeof c.data_dir, base, data)
+        || s_path(c.key_path, sizeof c.key_path, base, keyf)
+        || s_path(c.genesis_path, sizeof c.genesis_path, base, gen)) {
+        vl_err_set(err, rc, "config %s: a path is too long", path);
+        goto done;
+    }
+    c.block_max_txs = (size_t) max_txs;
+    c.block_timeout_ms = (int) timeout;
+    c.mempool_max_txs = (size_t) pool;
+    *out = c;
+    rc = 0;
+done:
+    json_decref(doc);
+    return rc;
+}
+
+int
+config_dev(const char *dir, node_config_t *out, vl_err_t *err)
+{
+    node_config_t c;
+    config_defaults(&c);
+    snprintf(c.name, sizeof c.name, "dev");
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return vl_err_set(err, VL_ERR_IO, "cannot create data directory %s: %s", dir,
+                          strerror(errno));
+    if (snprintf(c.data_dir, sizeof c.data_dir, "%s", dir) >= (int) sizeof c.data_dir
+        || snprintf(c.key_path, sizeof c.key_path, "%s/node.key", dir) >= (int) sizeof c.key_path
+        || snprintf(c.genesis_path, sizeof c.genesis_path, "%s/genesis.json", dir)
+               >= (int) sizeof c.genesis_path)
+        return vl_err_set(err, VL_ERR_INVALID, "data directory path is too long");
+
+    vl_key_t *key = NULL;
+    if (access(c.key_path, F_OK) == 0) {
+        key = vl_key_load_pem(c.key_path, err);
+        if (!key)
+            return VL_ERR_INVALID;
+    } else {
+        key = vl_key_generate();
+        if (!key)
+            return vl_err_set(err, VL_ERR_NOMEM, "cannot generate a key");
+        int rc = vl_key_save_pem(key, c.key_path, err);
+        if (rc != 0) {
+            vl_key_destroy(&key);
+            return rc;
+        }
+    }
+    int rc = 0;
+    if (access(c.genesis_path, F_OK) != 0) {
+        genesis_t g;
+        memset(&g, 0, sizeof g);
+        uint8_t rnd[4];
+        vl_random_bytes(rnd, sizeof rnd);
+        char hex[9];
+        vl_hex_encode(rnd, sizeof rnd, hex);
+        snprintf(g.chain_id, sizeof g.chain_id, "vledger-dev-%s", hex);
+        g.timestamp_ms = vl_wall_ms();
+        g.gas_max = 20000000;
+        members_add(&g.members, vl_key_public(key), "dev", true, true);
+        rc = genesis_save(&g, c.genesis_path, err);
+    }
+    vl_key_destroy(&key);
+    if (rc == 0)
+        *out = c;
+    return rc;
+}

@@ -1,0 +1,521 @@
+/*
+ * node.c — the daemon's lifecycle and its one event loop.
+ *
+ * The loop (czmq zloop, on the thread that calls node_run) owns:
+ *   - the API ROUTER: requests are answered in api.c; `submit` admits a tx
+ *     to the mempool (node_admit_tx) and may park a waiter;
+ *   - the orderer: with one validator (the embedded default) this node cuts
+ *     a block when the mempool holds block_max_txs transactions or the
+ *     oldest has waited block_timeout_ms (s_cut_block), signs its precommit,
+ *     and hands the block to the same validation and commit path that blocks
+ *     from other validators will take (s_commit_block);
+ *   - a housekeeping timer (every 100 ms): expires waiters, publishes the
+ *     heartbeat each second;
+ *   - the signal fd: SIGTERM/SIGINT end the loop; the node then replies to
+ *     waiters, removes endpoints.json and closes the ledger.
+ *
+ * Invariant: nothing writes world state except ledger_commit_block, called
+ * only from s_commit_block with a validated block.
+ */
+#include "node_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "block.h"
+#include "clock.h"
+#include "codec.h"
+#include "log.h"
+#include "tx.h"
+
+#define HOUSEKEEPING_MS 100
+
+static void
+s_waiter_destroy(void **item)
+{
+    waiter_t *w = *item;
+    if (w) {
+        api_request_clear(&w->req);
+        free(w);
+    }
+    *item = NULL;
+}
+
+static void
+s_waiters_destroy(void **item)
+{
+    zlistx_destroy((zlistx_t **) item);
+}
+
+static void
+s_free_item(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+static int
+s_bind(zsock_t **sock, int type, const char *endpoint, char *bound, size_t size, vl_err_t *err)
+{
+    *sock = zsock_new(type);
+    if (!*sock)
+        return vl_err_set(err, VL_ERR_IO, "cannot create socket");
+    /* czmq defaults linger to 0; keep it so a stopping node never blocks on
+     * a vanished client, which is the behaviour we want for both sockets. */
+    zsock_set_linger(*sock, 0);
+    if (type == ZMQ_PUB)
+        zsock_set_sndhwm(*sock, 100000);   /* a whole block's burst of topics */
+    if (type == ZMQ_ROUTER)
+        zsock_set_router_mandatory(*sock, 0);
+    zsock_set_maxmsgsize(*sock, 8 << 20);
+    /* ":0" asks for any free port; czmq spells that "*". */
+    char ep[256];
+    snprintf(ep, sizeof ep, "%s", endpoint);
+    size_t n = strlen(ep);
+    if (n > 2 && strcmp(ep + n - 2, ":0") == 0)
+        snprintf(ep + n - 1, sizeof ep - n + 1, "*");
+    if (zsock_bind(*sock, "%s", ep) < 0)
+        return vl_err_set(err, VL_ERR_IO, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
+    char *last = zsock_last_endpoint(*sock);
+    snprintf(bound, size, "%s", last ? last : ep);
+    zstr_free(&last);
+    return 0;
+}
+
+/* endpoints.json tells local clients (the CLI with --data) where we listen;
+ * written atomically once the node is ready to serve. */
+static int
+s_write_endpoints(node_t *node, vl_err_t *err)
+{
+    snprintf(node->endpoints_path, sizeof node->endpoints_path, "%s/endpoints.json",
+             node->config.data_dir);
+    char tmp[PATH_MAX + 40];
+    snprintf(tmp, sizeof tmp, "%s.tmp", node->endpoints_path);
+    json_t *doc = json_pack("{s:s, s:s, s:I}", "api", node->api_bound, "events",
+                            node->events_bound, "pid", (json_int_t) getpid());
+    int rc = json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(doc);
+    if (rc != 0 || rename(tmp, node->endpoints_path) != 0)
+        return vl_err_set(err, VL_ERR_IO, "cannot write %s", node->endpoints_path);
+    return 0;
+}
+
+static int
+s_open_ledger(node_t *node, vl_err_t *err)
+{
+    genesis_block_t gb;
+    int rc = genesis_block_build(&node->genesis, &gb, err);
+    if (rc != 0)
+        return rc;
+    char dir[PATH_MAX + 8];
+    snprintf(dir, sizeof dir, "%s/ledger", node->config.data_dir);
+    rc = ledger_open(dir, node->genesis.chain_id, gb.hash, &node->ledger, err);
+    if (rc == 0 && !ledger_has_genesis(node->ledger)) {
+        rc = ledger_commit_block(node->ledger, &gb.commit, err);
+        if (rc == 0) {
+            char hex[65];
+            vl_hex_encode(gb.hash, 32, hex);
+            vl_info("node", "genesis.commit", "chain=%s hash=%s", node->genesis.chain_id, hex);
+        }
+    }
+    genesis_block_clear(&gb);
+    if (rc == 0) {
+        /* Block time never goes backwards, across restarts too. */
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        if (ledger_block_get(node->ledger, ledger_height(node->ledger), &bytes, &len) == 0) {
+            Vl__Block *b = vl__block__unpack(NULL, len, bytes);
+            Vl__BlockHeader *h = b ? vl__block_header__unpack(NULL, b->header.len, b->header.data)
+                                   : NULL;
+            if (h)
+                node->last_block_ms = h->timestamp_ms;
+            if (h) vl__block_header__free_unpacked(h, NULL);
+            if (b) vl__block__free_unpacked(b, NULL);
+            free(bytes);
+        }
+    }
+    return rc;
+}
+
+node_t *
+node_new(const node_config_t *config, vl_err_t *err)
+{
+    node_t *node = calloc(1, sizeof *node);
+    if (!node) {
+        vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    node->config = *config;
+    node->cut_timer = -1;
+    if (genesis_load(config->genesis_path, &node->genesis, err) != 0)
+        goto fail;
+    node->key = vl_key_load_pem(config->key_path, err);
+    if (!node->key)
+        goto fail;
+    vl_did_from_public(vl_key_public(node->key), node->did);
+    if (s_open_ledger(node, err) != 0)
+        goto fail;
+    vm_config_t vmc = vm_config_default();
+    vmc.gas_max = node->genesis.gas_max;
+    node->vm = vm_new(&vmc);
+    node->sigcache = sigcache_new(200000);
+    node->mempool = mempool_new(config->mempool_max_txs, config->mempool_max_bytes);
+    node->waiters = zhashx_new();
+    node->topic_seq = zhashx_new();
+    if (!node->vm || !node->sigcache || !node->mempool || !node->waiters || !node->topic_seq) {
+        vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    zhashx_set_destructor(node->waiters, s_waiters_destroy);
+    zhashx_set_destructor(node->topic_seq, s_free_item);
+    vl_random_bytes(&node->stream_id, sizeof node->stream_id);
+    node->stream_id &= 0x1fffffffffffffULL;   /* exact in a JSON double */
+    if (s_bind(&node->api, ZMQ_ROUTER, config->api_endpoint, node->api_bound,
+               sizeof node->api_bound, err) != 0
+        || s_bind(&node->events, ZMQ_PUB, config->events_endpoint, node->events_bound,
+                  sizeof node->events_bound, err) != 0)
+        goto fail;
+    return node;
+fail:
+    node_destroy(&node);
+    return NULL;
+}
+
+void
+node_destroy(node_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    node_t *node = *self_p;
+    if (node->endpoints_path[0])
+        unlink(node->endpoints_path);
+    zhashx_destroy(&node->waiters);
+    zhashx_destroy(&node->topic_seq);
+    zsock_destroy(&node->api);
+    zsock_destroy(&node->events);
+    mempool_destroy(&node->mempool);
+    sigcache_destroy(&node->sigcache);
+    vm_destroy(&node->vm);
+    ledger_close(&node->ledger);
+    vl_key_destroy(&node->key);
+    free(node);
+    *self_p = NULL;
+}
+
+/* --- Waiters ------------------------------------------------------------- */
+
+void
+node_add_waiter(node_t *node, const uint8_t txid[32], api_request_t *req, int64_t timeout_ms)
+{
+    char hex[65];
+    vl_hex_encode(txid, 32, hex);
+    zlistx_t *list = zhashx_lookup(node->waiters, hex);
+    if (!list) {
+        list = zlistx_new();
+        zlistx_set_destructor(list, s_waiter_destroy);
+        zhashx_insert(node->waiters, hex, list);
+    }
+    waiter_t *w = calloc(1, sizeof *w);
+    if (!w) {
+        api_reply_error(node, req, RPC_INTERNAL, "out of memory");
+        api_request_clear(req);
+        return;
+    }
+    w->req = *req;
+    memset(req, 0, sizeof *req);   /* ownership moved into the waiter */
+    w->deadline_ms = vl_mono_ms() + timeout_ms;
+    zlistx_add_end(list, w);
+}
+
+static void
+s_notify_waiters(node_t *node, const uint8_t txid[32], uint64_t height, uint32_t index, int code)
+{
+    char hex[65];
+    vl_hex_encode(txid, 32, hex);
+    zlistx_t *list = zhashx_lookup(node->waiters, hex);
+    if (!list)
+        return;
+    for (waiter_t *w = zlistx_first(list); w; w = zlistx_next(list)) {
+        json_t *r = json_pack("{s:s, s:s, s:I, s:i, s:i, s:s}", "txid", hex, "status",
+                              "committed", "height", (json_int_t) height, "index", (int) index,
+                              "code", code, "code_name", tx_code_name(code));
+        api_reply_result(node, &w->req, r);
+    }
+    zhashx_delete(node->waiters, hex);
+}
+
+static void
+s_expire_waiters(node_t *node, bool all)
+{
+    int64_t now = vl_mono_ms();
+    zlist_t *empty = zlist_new();
+    for (zlistx_t *list = zhashx_first(node->waiters); list; list = zhashx_next(node->waiters)) {
+        waiter_t *w = zlistx_first(list);
+        while (w) {
+            void *handle = zlistx_cursor(list);
+            waiter_t *next = zlistx_next(list);
+            if (all || w->deadline_ms <= now) {
+                api_reply_error(node, &w->req, all ? RPC_INTERNAL : RPC_TIMEOUT,
+                                all ? "node is shutting down; the transaction may still commit "
+                                      "after restart if it was ordered"
+                                    : "transaction not committed within timeout_ms; it may "
+                                      "still commit (check with tx.get)");
+                zlistx_delete(list, handle);   /* the cursor already moved on */
+            }
+            w = next;
+        }
+        if (zlistx_size(list) == 0)
+            zlist_append(empty, (void *) zhashx_cursor(node->waiters));
+    }
+    for (const char *k = zlist_first(empty); k; k = zlist_next(empty))
+        zhashx_delete(node->waiters, k);
+    zlist_destroy(&empty);
+}
+
+/* --- Admission, ordering and commit ---------------------------------------- */
+
+int
+node_admit_tx(node_t *node, const uint8_t *bytes, size_t len, uint8_t txid[32], int *rpc_code,
+              vl_err_t *err)
+{
+    tx_parsed_t *tx = NULL;
+    int code;
+    int rc = tx_parse(bytes, len, node->genesis.chain_id, &tx, &code, err);
+    if (rc != 0) {
+        *rpc_code = RPC_INVALID_PARAMS;
+        return rc;
+    }
+    rc = tx_check_signatures(tx, &node->genesis.members, node->sigcache, &code, err);
+    if (rc != 0) {
+        *rpc_code = RPC_BAD_SIGNATURE;
+        tx_destroy(&tx);
+        return rc;
+    }
+    memcpy(txid, tx->txid, 32);
+    tx_destroy(&tx);
+    char hex[65];
+    vl_hex_encode(txid, 32, hex);
+    ledger_tx_info_t info;
+    if (ledger_tx_get(node->ledger, txid, &info) == 0) {
+        *rpc_code = RPC_DUPLICATE;
+        return vl_err_set(err, VL_ERR_EXISTS, "transaction %s is already committed in block %llu",
+                          hex, (unsigned long long) info.height);
+    }
+    uint8_t *copy = malloc(len);
+    if (!copy) {
+        *rpc_code = RPC_INTERNAL;
+        return vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+    }
+    memcpy(copy, bytes, len);
+    rc = mempool_add(node->mempool, txid, &copy, len, vl_mono_ms());
+    if (rc == VL_ERR_EXISTS) {
+        *rpc_code = RPC_DUPLICATE;
+        return vl_err_set(err, rc, "transaction %s is already pending", hex);
+    }
+    if (rc != 0) {
+        *rpc_code = RPC_REFUSED;
+        return vl_err_set(err, rc, "mempool is full (%zu transactions); retry later",
+                          mempool_count(node->mempool));
+    }
+    return 0;
+}
+
+/* Validates and commits a block (ours or, later, a peer's), then answers
+ * waiters and publishes events. A commit failure is an environment failure:
+ * the node stops rather than run on a replica it cannot write. */
+static int
+s_commit_block(node_t *node, const uint8_t *bytes, size_t len)
+{
+    validate_ctx_t ctx = { node->ledger, node->genesis.chain_id, &node->genesis.members,
+                           node->sigcache };
+    validated_block_t *vb = NULL;
+    vl_err_t err = { "" };
+    int rc = validate_block(&ctx, bytes, len, &vb, &err);
+    if (rc != 0) {
+        char q[300];
+        vl_warn("node", "block.reject", "reason=%s", vl_log_quote(err.msg, q, sizeof q));
+        return rc;
+    }
+    rc = ledger_commit_block(node->ledger, &vb->commit, &err);
+    if (rc != 0) {
+        char q[300];
+        vl_error("node", "block.commit_failed", "height=%llu reason=%s",
+                 (unsigned long long) vb->commit.height, vl_log_quote(err.msg, q, sizeof q));
+        node->failed = true;
+        validated_block_destroy(&vb);
+        return rc;
+    }
+    node->last_block_ms = vb->header->timestamp_ms;
+    char hex[65];
+    vl_hex_encode(ledger_state_hash(node->ledger), 32, hex);
+    vl_info("node", "block.commit", "height=%llu txs=%zu valid=%zu state=%.16s",
+            (unsigned long long) vb->commit.height, vb->n_txs, vb->n_valid, hex);
+    for (size_t i = 0; i < vb->n_txs; i++) {
+        mempool_remove(node->mempool, vb->effects[i].txid);
+        s_notify_waiters(node, vb->effects[i].txid, vb->commit.height, (uint32_t) i,
+                         vb->effects[i].code);
+    }
+    events_publish_block(node, vb);
+    validated_block_destroy(&vb);
+    return 0;
+}
+
+/* The one-validator orderer: build the next block from the mempool, sign
+ * its precommit (the whole commit certificate when we are the only
+ * validator), and commit it through the common path. */
+static int
+s_cut_block(node_t *node)
+{
+    size_t max = node->config.block_max_txs;
+    mempool_tx_t *txs = calloc(max, sizeof *txs);
+    uint8_t **ptrs = calloc(max, sizeof *ptrs);
+    size_t *lens = calloc(max, sizeof *lens);
+    uint8_t *header = NULL, *vote = NULL, *block = NULL;
+    size_t header_len = 0, vote_len = 0, block_len = 0, n = 0;
+    int rc = VL_ERR_NOMEM;
+    if (!txs || !ptrs || !lens)
+        goto done;
+    n = mempool_take(node->mempool, txs, max);
+    if (n == 0) {
+        rc = 0;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ptrs[i] = txs[i].bytes;
+        lens[i] = txs[i].len;
+    }
+    uint8_t data_hash[32];
+    block_data_hash(ptrs, lens, n, data_hash);
+    int64_t ts = vl_wall_ms();
+    if (ts <= node->last_block_ms)
+        ts = node->last_block_ms + 1;   /* block time never goes backwards */
+    block_header_fields_t f = {
+        .chain_id = node->genesis.chain_id,
+        .height = ledger_height(node->ledger) + 1,
+        .previous_hash = ledger_last_hash(node->ledger),
+        .state_hash = ledger_state_hash(node->ledger),
+        .data_hash = data_hash,
+        .timestamp_ms = ts,
+        .proposer = vl_key_public(node->key),
+    };
+    uint8_t hash[32];
+    if (block_header_pack(&f, &header, &header_len) != 0)
+        goto done;
+    vl_sha256(header, header_len, hash);
+    if (block_sign_precommit(node->key, node->genesis.chain_id, f.height, 0, hash, ts, &vote,
+                             &vote_len) != 0
+        || block_pack(header, header_len, ptrs, lens, n, &vote, &vote_len, 1, 0, &block,
+                      &block_len) != 0)
+        goto done;
+    rc = s_commit_block(node, block, block_len);
+done:
+    for (size_t i = 0; i < n; i++)
+        mempool_tx_free(&txs[i]);
+    free(txs);
+    free(ptrs);
+    free(lens);
+    free(header);
+    free(vote);
+    free(block);
+    return rc;
+}
+
+/* --- Loop handlers -------------------------------------------------------- */
+
+static void s_schedule_cut(node_t *node);
+
+static int
+s_on_cut_timer(zloop_t *loop, int timer_id, void *arg)
+{
+    node_t *node = arg;
+    node->cut_timer = -1;
+    s_cut_block(node);
+    s_schedule_cut(node);
+    return node->failed ? -1 : 0;
+}
+
+/* Cuts now while a full block is waiting; otherwise arms a timer for the
+ * oldest pending tx's deadline. */
+static void
+s_schedule_cut(node_t *node)
+{
+    while (!node->failed && mempool_count(node->mempool) >= node->config.block_max_txs)
+        s_cut_block(node);
+    if (node->failed || mempool_count(node->mempool) == 0 || node->cut_timer >= 0)
+        return;
+    int64_t wait = mempool_oldest_ms(node->mempool) + node->config.block_timeout_ms
+                   - vl_mono_ms();
+    node->cut_timer = zloop_timer(node->loop, wait > 0 ? (size_t) wait : 1, 1, s_on_cut_timer,
+                                  node);
+}
+
+static int
+s_on_api(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    node_t *node = arg;
+    zmsg_t *msg = zmsg_recv(sock);
+    if (msg)
+        api_handle(node, &msg);
+    zmsg_destroy(&msg);
+    s_schedule_cut(node);
+    return node->failed ? -1 : 0;
+}
+
+static int
+s_on_housekeeping(zloop_t *loop, int timer_id, void *arg)
+{
+    node_t *node = arg;
+    s_expire_waiters(node, false);
+    static const int beats = 1000 / HOUSEKEEPING_MS;
+    if (++node->heartbeat_tick >= beats) {
+        node->heartbeat_tick = 0;
+        events_publish_heartbeat(node);
+    }
+    return 0;
+}
+
+static int
+s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    struct signalfd_siginfo si;
+    ssize_t n = read(item->fd, &si, sizeof si);
+    vl_info("node", "signal", "signo=%d", n == sizeof si ? (int) si.ssi_signo : -1);
+    return -1;   /* ends zloop_start */
+}
+
+int
+node_run(node_t *node, int signal_fd)
+{
+    vl_err_t err = { "" };
+    node->loop = zloop_new();
+    if (!node->loop)
+        return VL_ERR_NOMEM;
+    zloop_set_nonstop(node->loop, true);   /* we handle signals through the fd */
+    zloop_reader(node->loop, node->api, s_on_api, node);
+    zloop_reader_set_tolerant(node->loop, node->api);
+    zloop_timer(node->loop, HOUSEKEEPING_MS, 0, s_on_housekeeping, node);
+    zmq_pollitem_t sig = { NULL, signal_fd, ZMQ_POLLIN, 0 };
+    if (signal_fd >= 0)
+        zloop_poller(node->loop, &sig, s_on_signal, node);
+    if (s_write_endpoints(node, &err) != 0) {
+        vl_error("node", "start_failed", "reason=\"%s\"", err.msg);
+        zloop_destroy(&node->loop);
+        return VL_ERR_IO;
+    }
+    char hex[65];
+    vl_hex_encode(ledger_state_hash(node->ledger), 32, hex);
+    vl_info("node", "ready", "name=%s did=%s chain=%s height=%llu state=%.16s api=%s events=%s",
+            node->config.name, node->did, node->genesis.chain_id,
+            (unsigned long long) ledger_height(node->ledger), hex, node->api_bound,
+            node->events_bound);
+    zloop_start(node->loop);
+    s_expire_waiters(node, true);
+    zloop_destroy(&node->loop);
+    vl_info("node", "stopped", "height=%llu failed=%d",
+            (unsigned long long) ledger_height(node->ledger), node->failed);
+    return node->failed ? VL_ERR_IO : 0;
+}

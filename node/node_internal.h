@@ -1,0 +1,90 @@
+/*
+ * node_internal.h — the node's state, shared by the files of node/ that
+ * together make the daemon (node.c: lifecycle, ordering and commit; api.c:
+ * JSON-RPC; events.c: external topics). Not for other layers.
+ */
+#ifndef VL_NODE_INTERNAL_H
+#define VL_NODE_INTERNAL_H
+
+#include <czmq.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "did.h"
+#include "genesis.h"
+#include "ledger.h"
+#include "mempool.h"
+#include "node.h"
+#include "sigcache.h"
+#include "validate.h"
+#include "vm.h"
+
+/* A client request being answered: where the reply goes. */
+typedef struct {
+    zframe_t *identity;           /* owned: ROUTER routing id */
+    bool delimiter;               /* REQ client: reply with an empty frame first */
+    json_t *id;                   /* owned reference: JSON-RPC id */
+} api_request_t;
+
+/* A client waiting for a tx to commit (submit with wait). */
+typedef struct {
+    api_request_t req;            /* owned */
+    int64_t deadline_ms;          /* monotonic */
+} waiter_t;
+
+struct node_t {
+    node_config_t config;
+    genesis_t genesis;
+    vl_key_t *key;                /* owned: node identity, validator and endorser */
+    char did[VL_DID_BUF];
+    ledger_t *ledger;             /* owned */
+    vm_t *vm;                     /* owned */
+    sigcache_t *sigcache;         /* owned */
+    mempool_t *mempool;           /* owned */
+    zsock_t *api;                 /* owned: ROUTER */
+    zsock_t *events;              /* owned: PUB */
+    zloop_t *loop;                /* owned, exists during node_run */
+    int cut_timer;                /* zloop timer id, -1 when none armed */
+    zhashx_t *waiters;            /* owned: txid hex -> zlistx_t of waiter_t* */
+    zhashx_t *topic_seq;          /* owned: topic -> uint32 sequence (heap) */
+    uint64_t stream_id;           /* fixed for the process lifetime */
+    char api_bound[256];          /* endpoints as bound (ports resolved) */
+    char events_bound[256];
+    char endpoints_path[PATH_MAX + 32];
+    bool failed;                  /* a fatal environment failure happened */
+    int64_t last_block_ms;        /* header timestamp of the tip */
+    int heartbeat_tick;           /* housekeeping ticks since the last heartbeat */
+};
+
+/* api.c */
+int api_handle(node_t *node, zmsg_t **msg);
+void api_reply_result(node_t *node, api_request_t *req, json_t *result);
+void api_reply_error(node_t *node, api_request_t *req, int code, const char *message);
+void api_request_clear(api_request_t *req);
+
+/* node.c, used by the API */
+int node_admit_tx(node_t *node, const uint8_t *bytes, size_t len, uint8_t txid[32],
+                  int *rpc_code, vl_err_t *err);
+void node_add_waiter(node_t *node, const uint8_t txid[32], api_request_t *req,
+                     int64_t timeout_ms);
+
+/* events.c */
+void events_publish_block(node_t *node, const validated_block_t *vb);
+void events_publish_heartbeat(node_t *node);
+
+/* JSON-RPC error codes (docs/api.md) */
+enum {
+    RPC_PARSE_ERROR = -32700,
+    RPC_INVALID_REQUEST = -32600,
+    RPC_METHOD_NOT_FOUND = -32601,
+    RPC_INVALID_PARAMS = -32602,
+    RPC_INTERNAL = -32603,
+    RPC_REFUSED = -32001,
+    RPC_DUPLICATE = -32002,
+    RPC_TIMEOUT = -32003,
+    RPC_NOT_FOUND = -32004,
+    RPC_BAD_SIGNATURE = -32010,
+};
+#endif
