@@ -18,7 +18,9 @@
  *   string.rep checked against VM_STRING_MAX and charged before building;
  *   string.format refuses %p and prints tables etc. by type name only;
  *   string.find/match/gmatch/gsub: patterns bounded (subject <= 4 KiB,
- *              pattern <= 64 bytes, at most one * + - repetition), plain
+ *              pattern <= 64 bytes, at most one * + - repetition, or two
+ *              on subjects <= 256 bytes: backtracking is then at most
+ *              ~16 M steps), plain
  *              find unbounded, all charged per byte.
  * Left out on purpose: next, raw*, get/setmetatable, collectgarbage, load*,
  * dofile, require, print, warn, coroutine, debug, io, os, package,
@@ -450,9 +452,12 @@ s_pattern(lua_State *L)
         if (lp > VM_PATTERN_MAX)
             return luaL_error(L, "string.%s: a pattern may not exceed %d bytes", what,
                               VM_PATTERN_MAX);
-        if (s_pattern_reps(p, lp) > 1)
-            return luaL_error(L, "string.%s: a pattern may use at most one '*', '+' or '-'",
-                              what);
+        int reps = s_pattern_reps(p, lp);
+        if (reps > 2 || (reps == 2 && ls > VM_PATTERN_SUBJECT2_MAX))
+            return luaL_error(L,
+                              "string.%s: a pattern may use at most one '*', '+' or '-' "
+                              "(two on subjects up to %d bytes)",
+                              what, VM_PATTERN_SUBJECT2_MAX);
         meter_charge(L, GAS_PATTERN + ls * (1 + lp / 8));
     } else {
         meter_charge(L, GAS_PATTERN + ls);

@@ -207,7 +207,7 @@ s_load(lua_State *L, vm_exec_t *ex, const char *name, const char *rec, size_t rl
     }
     /* Parse the record; keep only what we need before anything can raise. */
     json_error_t jerr;
-    json_t *j = json_loadb(rec, rlen, 0, &jerr);
+    json_t *j = json_loadb(rec, rlen, JSON_ALLOW_NUL, &jerr);
     const char *src = j ? json_string_value(json_object_get(j, "source")) : NULL;
     const char *author = j ? json_string_value(json_object_get(j, "author")) : NULL;
     if (!src) {

@@ -45,6 +45,7 @@
 #define VM_NAME_MAX 64                 /* contract / function name bytes */
 #define VM_EVENT_NAME_MAX 128          /* event name bytes */
 #define VM_PATTERN_SUBJECT_MAX 4096    /* subject bytes for Lua patterns */
+#define VM_PATTERN_SUBJECT2_MAX 256    /* subject bytes for two repetitions */
 #define VM_PATTERN_MAX 64              /* pattern bytes */
 #define VM_STATE_REUSE_MAX 1000        /* executions before a reused state is renewed */
 #define VM_HOOK_COUNT 1000             /* instructions between hook firings */
