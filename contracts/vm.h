@@ -8,6 +8,28 @@
  *
  * Thread rules: a vm_t is used by one thread at a time (a worker owns one).
  * Different vm_t's may run concurrently against the same ledger.
+ *
+ * What contracts see (details in host.c, sandbox.c, codec.c):
+ *   - a refusal's error text is exactly the string given to error(msg) or
+ *     vl.require(cond, msg) (no "chunk:line:" prefix); runtime errors keep
+ *     Lua's "<contract>:<line>: ..." prefix; gas, memory and call-depth
+ *     aborts read "out of gas: used N of limit M", "out of memory: ...",
+ *     "call depth limit of 8 exceeded: a -> b -> ...", "reentrant call
+ *     refused: a -> b -> a" and cannot be caught by pcall;
+ *   - vl.caller() is the proposal creator's DID in the top-level contract
+ *     and "contract:<name>" of the calling contract inside vl.call;
+ *     vl.creator() is always the creator's DID;
+ *   - vl.transfer(from, to, cents) moves integer cents between
+ *     wallet/<DID> keys; `from` must be vl.creator() unless the running
+ *     contract is a system contract (record author "genesis");
+ *   - values crossing the boundary are JSON: integers, strings, booleans,
+ *     tables (array iff keys are 1..n), vl.null; floats are refused; an
+ *     empty table is [] unless it came from {} or went through vl.object.
+ *
+ * Status codes: VL_ERR_REFUSED (contract error or limit), VL_ERR_NOT_FOUND
+ * (top-level contract or function missing), VL_ERR_INVALID (bad request:
+ * names, args not a JSON object), VL_ERR_IO (state read failed),
+ * VL_ERR_NOMEM. On any failure endorsed is NULL and gas_used is still set.
  */
 #ifndef VL_VM_H
 #define VL_VM_H
