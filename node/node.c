@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "block.h"
@@ -111,6 +112,11 @@ s_open_ledger(node_t *node, vl_err_t *err)
     int rc = genesis_block_build(&node->genesis, &gb, err);
     if (rc != 0)
         return rc;
+    if (mkdir(node->config.data_dir, 0700) != 0 && errno != EEXIST) {
+        genesis_block_clear(&gb);
+        return vl_err_set(err, VL_ERR_IO, "cannot create data directory %s: %s",
+                          node->config.data_dir, strerror(errno));
+    }
     char dir[PATH_MAX + 8];
     snprintf(dir, sizeof dir, "%s/ledger", node->config.data_dir);
     rc = ledger_open(dir, node->genesis.chain_id, gb.hash, &node->ledger, err);
