@@ -444,6 +444,18 @@ test_bad_contracts(void)
     s_expect_err(FN("local function f(n) return 1 + f(n + 1) end "
                     "while true do pcall(f, 1) end"),
                  VL_ERR_REFUSED, "call stack overflow");
+    /* Recursion through pcall: stopped by the frame check (or, between two
+     * hook firings, by Lua's own C-stack limit, a catchable error at a fixed
+     * depth); either way it terminates the same way on every node. */
+    s_expect_err(FN("local n = 0 local function f() n = n + 1 pcall(f) end f() return n"),
+                 VL_ERR_REFUSED, "call stack overflow");
+    /* A callee's abort is not caught by the caller's pcall either. */
+    s_deploy("spin", FN("while true do end"));
+    s_expect_err(FN("local ok = pcall(vl.call, 'spin', 'f', {}) return {ok}"), VL_ERR_REFUSED,
+                 "out of gas");
+    s_deploy("hog", FN("local s = 'xxxxxxxxxxxxxxxx' while true do s = s .. s end"));
+    s_expect_err(FN("local ok = pcall(vl.call, 'hog', 'f', {}) return {ok}"), VL_ERR_REFUSED,
+                 "out of memory");
     /* Gas limit from the request, capped by gas_max. */
     s_deploy("t", FN("while true do end"));
     CHECK_EQ(s_exec_full(s_vm, "t", "f", "{}", 50000, &r), VL_ERR_REFUSED);
