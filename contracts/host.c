@@ -23,7 +23,9 @@
  *   vl.check_source(src)     true, or false and the compile error
  *   vl.null, vl.object(t), vl.array(t)   JSON null and empty-table shape
  *
- * Keys are printable ASCII (0x20-0x7E), 1..VL_KEY_MAX bytes.
+ * Keys are printable ASCII (0x20-0x7E), 1..VL_KEY_MAX bytes. Keys under
+ * contract/ wallet/ did/ vehicle/ sale/ schedule/ are written only by
+ * system contracts (record author "genesis"); see s_reserved.
  *
  * vl.call: depth is capped at VM_CALL_DEPTH_MAX contracts (the top-level
  * one counts) and a contract may not appear twice in the active chain
@@ -192,12 +194,35 @@ s_write(lua_State *L, const char *fn, const char *key, size_t klen, const char *
         s_host_error(L, "out of memory");
 }
 
+/* Keys under these prefixes hold the ledger's own documents (DESIGN §2):
+ * only system contracts (record author "genesis") may put or delete them,
+ * so a participant contract cannot rewrite a contract record, mint money
+ * or edit an identity or vehicle behind the standard contracts' checks.
+ * vl.transfer writes wallets itself, under its own rule. */
+static const char *const s_reserved[] = { "contract/", "wallet/", "did/", "vehicle/",
+                                          "sale/", "schedule/", NULL };
+
+static void
+s_check_writable(lua_State *L, const char *fn, const char *key)
+{
+    vm_exec_t *ex = vm_exec_of(L);
+    const vm_frame_t *running = &ex->frames[ex->depth - 1];
+    if (running->system)
+        return;
+    for (const char *const *p = s_reserved; *p; p++)
+        if (strncmp(key, *p, strlen(*p)) == 0)
+            luaL_error(L, "%s: contract '%s' may not write '%s': keys under %s are written "
+                          "only by system contracts",
+                       fn, running->name, key, *p);
+}
+
 static int
 s_put(lua_State *L)
 {
     vm_exec_t *ex = vm_exec_of(L);
     size_t klen;
     const char *key = s_check_key(L, 1, "vl.put", &klen);
+    s_check_writable(L, "vl.put", key);
     luaL_checkany(L, 2);
     if (lua_isnil(L, 2))
         return luaL_error(L, "vl.put: value for '%s' is nil: use vl.del to delete", key);
@@ -213,6 +238,7 @@ s_del(lua_State *L)
 {
     size_t klen;
     const char *key = s_check_key(L, 1, "vl.del", &klen);
+    s_check_writable(L, "vl.del", key);
     s_write(L, "vl.del", key, klen, NULL, 0);
     return 0;
 }

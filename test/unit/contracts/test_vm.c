@@ -582,6 +582,13 @@ test_transfer(void)
     s_expect(FN("vl.transfer(vl.creator(), 'did:vl:carol', 400) "
                 "return {vl.get('wallet/' .. vl.creator()), vl.get('wallet/did:vl:carol')}"),
              NULL, "[600,400]");
+    /* Participant contracts cannot write the ledger's own documents. */
+    s_expect_err(FN("vl.put('wallet/' .. vl.creator(), 1000000)"), VL_ERR_REFUSED,
+                 "vl.put: contract 't' may not write 'wallet/" ALICE "': keys under wallet/ "
+                 "are written only by system contracts");
+    s_expect_err(FN("vl.put('contract/identity', {source = 'return {}'})"), VL_ERR_REFUSED,
+                 "keys under contract/ are written only by system contracts");
+    s_expect_err(FN("vl.del('did/x')"), VL_ERR_REFUSED, "vl.del: contract 't' may not write");
     /* A system contract (author "genesis") may move anyone's funds. */
     fake_contract(&s_fs, "sys", FN("vl.transfer('" BOB "', 'did:vl:carol', 7) "
                                    "return vl.get('wallet/did:vl:carol')"), "genesis");
