@@ -1,0 +1,339 @@
+/*
+ * bench_submit.c — one-node throughput through the real API: a vledgerd
+ * --dev process on 127.0.0.1, driven by pipelined JSON-RPC requests.
+ *
+ * Each round: R fresh users are registered (identity.register, no MVCC
+ * conflicts between them), then each deposits once. For each batch the
+ * bench measures
+ *   - endorse/s: pipelined `endorse` calls (contract execution + signing);
+ *   - submitted-to-committed tx/s: from the first `submit` to the `tx`
+ *     event of the last transaction on the node's event topic, and the
+ *     per-transaction submit-to-commit latency (p50, p99).
+ * It prints every round and the medians. Bounded: ROUNDS rounds of BATCH
+ * transactions, and every wait has a deadline.
+ *
+ *   bench_submit PATH/TO/vledgerd [BATCH] [ROUNDS]
+ */
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <zmq.h>
+
+#include "client.h"
+#include "clock.h"
+#include "codec.h"
+#include "crypto.h"
+
+extern char **environ;
+
+typedef struct {
+    void *dealer, *sub;
+    char chain[80];
+} bench_t;
+
+static int
+s_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+s_pct(double *v, size_t n, double p)
+{
+    qsort(v, n, sizeof *v, s_cmp_double);
+    size_t i = (size_t) (p * (double) (n - 1) + 0.5);
+    return v[i];
+}
+
+static void
+s_send_json(void *sock, json_t *req)
+{
+    char *text = json_dumps(req, JSON_COMPACT);
+    zmq_send(sock, text, strlen(text), 0);
+    free(text);
+    json_decref(req);
+}
+
+/* Receives one reply (5 s deadline); NULL on timeout. */
+static json_t *
+s_recv_json(void *sock)
+{
+    zmq_pollitem_t it = { sock, 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll(&it, 1, 5000) <= 0)
+        return NULL;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    zmq_msg_recv(&m, sock, 0);
+    json_t *j = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, NULL);
+    zmq_msg_close(&m);
+    return j;
+}
+
+typedef struct {
+    uint8_t *signed_proposal;
+    size_t len;
+    uint8_t txid[32];
+    char hex[65];
+    char *tx_b64;
+    double submit_ms, commit_ms;
+} item_t;
+
+/* Endorses every item (pipelined) and builds its transaction. Returns the
+ * wall time in ms, or -1. */
+static double
+s_endorse_all(bench_t *b, item_t *items, size_t n)
+{
+    int64_t t0 = vl_mono_us();
+    for (size_t i = 0; i < n; i++) {
+        char *p = vl_base64_encode(items[i].signed_proposal, items[i].len);
+        s_send_json(b->dealer, json_pack("{s:s, s:I, s:s, s:{s:s}}", "jsonrpc", "2.0", "id",
+                                         (json_int_t) i, "method", "endorse", "params",
+                                         "proposal", p));
+        free(p);
+    }
+    for (size_t k = 0; k < n; k++) {
+        json_t *r = s_recv_json(b->dealer);
+        json_t *res = json_object_get(r, "result");
+        if (!res) {
+            char *t = r ? json_dumps(r, 0) : NULL;
+            fprintf(stderr, "endorse failed: %s\n", t ? t : "timeout");
+            free(t);
+            json_decref(r);
+            return -1;
+        }
+        size_t i = (size_t) json_integer_value(json_object_get(r, "id"));
+        uint8_t *result, *endorser, *sig, *tx;
+        size_t rl, el, sl, tl;
+        vl_err_t err;
+        vl_base64_decode(json_string_value(json_object_get(res, "result")), &result, &rl);
+        vl_base64_decode(json_string_value(json_object_get(res, "endorser")), &endorser, &el);
+        vl_base64_decode(json_string_value(json_object_get(res, "signature")), &sig, &sl);
+        client_build_transaction(items[i].signed_proposal, items[i].len, result, rl, endorser, el,
+                                 sig, sl, &tx, &tl, &err);
+        items[i].tx_b64 = vl_base64_encode(tx, tl);
+        free(result);
+        free(endorser);
+        free(sig);
+        free(tx);
+        json_decref(r);
+    }
+    return (double) (vl_mono_us() - t0) / 1000.0;
+}
+
+/* Submits all (pipelined, wait=false) and waits for each `tx` event.
+ * Returns ms from first submit to last commit, or -1. */
+static double
+s_submit_all(bench_t *b, item_t *items, size_t n, size_t *invalid)
+{
+    double start = (double) vl_mono_us() / 1000.0;
+    for (size_t i = 0; i < n; i++) {
+        items[i].submit_ms = (double) vl_mono_us() / 1000.0;
+        s_send_json(b->dealer, json_pack("{s:s, s:I, s:s, s:{s:s, s:b}}", "jsonrpc", "2.0", "id",
+                                         (json_int_t) i, "method", "submit", "params",
+                                         "transaction", items[i].tx_b64, "wait", 0));
+    }
+    size_t replies = 0, committed = 0;
+    *invalid = 0;
+    int64_t deadline = vl_mono_ms() + 60000;
+    while ((replies < n || committed < n) && vl_mono_ms() < deadline) {
+        zmq_pollitem_t it[2] = { { b->dealer, 0, ZMQ_POLLIN, 0 }, { b->sub, 0, ZMQ_POLLIN, 0 } };
+        if (zmq_poll(it, 2, 1000) <= 0)
+            continue;
+        if (it[0].revents & ZMQ_POLLIN) {
+            json_t *r = s_recv_json(b->dealer);
+            if (r && json_object_get(r, "error")) {
+                char *t = json_dumps(r, 0);
+                fprintf(stderr, "submit failed: %s\n", t);
+                free(t);
+            }
+            json_decref(r);
+            replies++;
+        }
+        if (it[1].revents & ZMQ_POLLIN) {
+            zmq_msg_t parts[3];
+            for (int k = 0; k < 3; k++) {
+                zmq_msg_init(&parts[k]);
+                zmq_msg_recv(&parts[k], b->sub, 0);
+            }
+            double now = (double) vl_mono_us() / 1000.0;
+            json_t *body = json_loadb(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), 0, NULL);
+            const char *txid = json_string_value(json_object_get(body, "txid"));
+            for (size_t i = 0; txid && i < n; i++)
+                if (items[i].commit_ms == 0 && strcmp(items[i].hex, txid) == 0) {
+                    items[i].commit_ms = now;
+                    committed++;
+                    if (json_integer_value(json_object_get(body, "code")) != 0)
+                        (*invalid)++;
+                    break;
+                }
+            json_decref(body);
+            for (int k = 0; k < 3; k++)
+                zmq_msg_close(&parts[k]);
+        }
+    }
+    if (committed < n)
+        return -1;
+    double last = 0;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].commit_ms > last)
+            last = items[i].commit_ms;
+    return last - start;
+}
+
+static void
+s_make(bench_t *b, item_t *items, vl_key_t **keys, size_t n, bool deposit)
+{
+    for (size_t i = 0; i < n; i++) {
+        memset(&items[i], 0, sizeof items[i]);
+        json_t *args = deposit ? json_pack("{s:i}", "cents", 100)
+                               : json_pack("{s:s, s:[s]}", "name", "bench", "roles", "buyer");
+        vl_err_t err;
+        uint64_t nonce;
+        vl_random_bytes(&nonce, sizeof nonce);
+        client_build_proposal(keys[i], b->chain, deposit ? "wallet" : "identity",
+                              deposit ? "deposit" : "register", args, nonce, vl_wall_ms(),
+                              &items[i].signed_proposal, &items[i].len, items[i].txid, &err);
+        vl_hex_encode(items[i].txid, 32, items[i].hex);
+        json_decref(args);
+    }
+}
+
+static void
+s_free_items(item_t *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].signed_proposal);
+        free(items[i].tx_b64);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_submit PATH/TO/vledgerd [BATCH] [ROUNDS]\n");
+        return 2;
+    }
+    size_t batch = argc > 2 ? (size_t) atoi(argv[2]) : 2000;
+    int rounds = argc > 3 ? atoi(argv[3]) : 5;
+    if (batch < 1 || batch > 20000 || rounds < 1 || rounds > 20) {
+        fprintf(stderr, "BATCH 1-20000, ROUNDS 1-20\n");
+        return 2;
+    }
+    char dir[] = "/tmp/vlbench.XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    pid_t pid;
+    char *av[] = { argv[1], "--dev", "--data", dir, NULL };
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 0, 0);   /* quiet logs */
+    if (posix_spawn(&pid, argv[1], &fa, NULL, av, environ) != 0)
+        return 1;
+    char api[256], events[256] = "";
+    vl_err_t err;
+    int64_t deadline = vl_mono_ms() + 10000;
+    while (client_resolve_endpoint(NULL, dir, api, sizeof api, &err) != 0
+           && vl_mono_ms() < deadline) {
+        struct timespec ts = { 0, 20000000 };
+        nanosleep(&ts, NULL);   /* polling for the file, bounded */
+    }
+    char path[300];
+    snprintf(path, sizeof path, "%s/endpoints.json", dir);
+    json_t *eps = json_load_file(path, 0, NULL);
+    snprintf(events, sizeof events, "%s", json_string_value(json_object_get(eps, "events")));
+    json_decref(eps);
+
+    bench_t b = { 0 };
+    void *ctx = zmq_ctx_new();
+    b.dealer = zmq_socket(ctx, ZMQ_DEALER);
+    b.sub = zmq_socket(ctx, ZMQ_SUB);
+    int hwm = 0;
+    zmq_setsockopt(b.dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b.dealer, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b.sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b.sub, ZMQ_SUBSCRIBE, "tx", 2);
+    zmq_connect(b.dealer, api);
+    zmq_connect(b.sub, events);
+    client_t *c = client_new(api, 5000, &err);
+    json_t *status = NULL;
+    if (!c || client_call(c, "status", NULL, &status, &err) != 0) {
+        fprintf(stderr, "node not answering: %s\n", err.msg);
+        kill(pid, SIGKILL);
+        return 1;
+    }
+    snprintf(b.chain, sizeof b.chain, "%s", json_string_value(json_object_get(status, "chain_id")));
+    json_decref(status);
+    client_destroy(&c);
+
+    double *endorse_rate = calloc((size_t) rounds * 2, sizeof(double));
+    double *commit_rate = calloc((size_t) rounds * 2, sizeof(double));
+    double *lat = malloc(batch * sizeof(double));
+    double *p50s = calloc((size_t) rounds * 2, sizeof(double));
+    double *p99s = calloc((size_t) rounds * 2, sizeof(double));
+    item_t *items = calloc(batch, sizeof *items);
+    vl_key_t **keys = calloc(batch, sizeof *keys);
+    int runs = 0, rc = 0;
+    printf("batch %zu txs, %d rounds (register + deposit batches), node %s\n", batch, rounds, api);
+    for (int r = 0; r < rounds && rc == 0; r++) {
+        for (size_t i = 0; i < batch; i++)
+            keys[i] = vl_key_generate();
+        for (int phase = 0; phase < 2 && rc == 0; phase++) {
+            s_make(&b, items, keys, batch, phase == 1);
+            double e_ms = s_endorse_all(&b, items, batch);
+            size_t invalid = 0;
+            double c_ms = e_ms < 0 ? -1 : s_submit_all(&b, items, batch, &invalid);
+            if (e_ms < 0 || c_ms < 0) {
+                fprintf(stderr, "round %d failed\n", r);
+                rc = 1;
+                break;
+            }
+            for (size_t i = 0; i < batch; i++)
+                lat[i] = items[i].commit_ms - items[i].submit_ms;
+            endorse_rate[runs] = (double) batch / (e_ms / 1000.0);
+            commit_rate[runs] = (double) batch / (c_ms / 1000.0);
+            p50s[runs] = s_pct(lat, batch, 0.50);
+            p99s[runs] = s_pct(lat, batch, 0.99);
+            printf("round %d %-8s endorse %8.0f/s   submit->commit %8.0f tx/s   latency p50 %6.1f "
+                   "ms p99 %6.1f ms   invalid %zu\n",
+                   r, phase ? "deposit" : "register", endorse_rate[runs], commit_rate[runs],
+                   p50s[runs], p99s[runs], invalid);
+            runs++;
+            s_free_items(items, batch);
+        }
+        for (size_t i = 0; i < batch; i++)
+            vl_key_destroy(&keys[i]);
+    }
+    if (runs > 0)
+        printf("median over %d batches: endorse %.0f/s, submitted-to-committed %.0f tx/s, latency "
+               "p50 %.1f ms, p99 %.1f ms\n",
+               runs, s_pct(endorse_rate, (size_t) runs, 0.5),
+               s_pct(commit_rate, (size_t) runs, 0.5), s_pct(p50s, (size_t) runs, 0.5),
+               s_pct(p99s, (size_t) runs, 0.5));
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    zmq_close(b.dealer);
+    zmq_close(b.sub);
+    zmq_ctx_term(ctx);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        rc = 1;
+    free(items);
+    free(keys);
+    free(lat);
+    free(endorse_rate);
+    free(commit_rate);
+    free(p50s);
+    free(p99s);
+    return rc;
+}
