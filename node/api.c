@@ -566,6 +566,40 @@ m_query(node_t *node, json_t *params, api_request_t *req, bool batch, json_t **r
     return 0;
 }
 
+#define REPLAY_MAX_EVENTS 10000
+
+static int
+m_events_replay(node_t *node, json_t *params, api_request_t *req, bool batch, json_t **result,
+                api_error_t *e)
+{
+    int64_t from = 0;
+    vl_err_t err;
+    if (vl_json_get_int(params, "from_height", false, &from, &err) != 0)
+        return s_fail(e, RPC_INVALID_PARAMS, "%s", err.msg);
+    if (from < 0)
+        return s_fail(e, RPC_INVALID_PARAMS, "parameter 'from_height' must not be negative");
+    json_t *topics = json_object_get(params, "topics");
+    if (topics && !json_is_array(topics))
+        return s_fail(e, RPC_INVALID_PARAMS, "parameter 'topics' must be an array of prefixes");
+    size_t i;
+    json_t *t;
+    json_array_foreach(topics, i, t) {
+        if (!json_is_string(t))
+            return s_fail(e, RPC_INVALID_PARAMS, "parameter 'topics' must hold strings");
+    }
+    int64_t max = REPLAY_MAX_EVENTS;
+    if (vl_json_get_int(params, "max_events", false, &max, &err) != 0)
+        return s_fail(e, RPC_INVALID_PARAMS, "%s", err.msg);
+    if (max < 1 || max > REPLAY_MAX_EVENTS)
+        return s_fail(e, RPC_INVALID_PARAMS, "parameter 'max_events' must be 1-%d",
+                      REPLAY_MAX_EVENTS);
+    int rc = events_replay(node, (uint64_t) from, topics, (size_t) max, result);
+    if (rc != 0)
+        return s_fail(e, RPC_INTERNAL, "cannot replay: %s", vl_strerror(rc));
+    json_object_set_new(*result, "stream", json_integer((json_int_t) node->stream_id));
+    return 0;
+}
+
 static const struct {
     const char *name;
     api_method_fn fn;
@@ -580,6 +614,7 @@ static const struct {
     { "endorse", m_endorse },
     { "submit", m_submit },
     { "query", m_query },
+    { "events.replay", m_events_replay },
 };
 
 /* --- Dispatch --------------------------------------------------------------- */

@@ -73,6 +73,10 @@ void node_add_waiter(node_t *node, const uint8_t txid[32], api_request_t *req,
 /* events.c */
 void events_publish_block(node_t *node, const validated_block_t *vb);
 void events_publish_heartbeat(node_t *node);
+/* Event bodies of committed blocks from `from` to the tip, filtered by topic
+ * prefixes (array of strings; NULL or empty = all), at most max_events.
+ * *out = {events:[{topic, body}], to_height, truncated, next_from_height}. */
+int events_replay(node_t *node, uint64_t from, json_t *topics, size_t max_events, json_t **out);
 
 /* JSON-RPC error codes (docs/api.md) */
 enum {

@@ -52,6 +52,8 @@ static const char *const s_help =
     "  block show HEIGHT                        a block\n"
     "  rpc METHOD [PARAMS-JSON]                 call any API method, print the result\n"
     "  rpc --raw TEXT                           send TEXT verbatim, print the reply\n"
+    "  events [--topic P]... [--from-block H] [--count N] [--no-follow]\n"
+    "                                           event topics as JSON lines\n"
     "\n"
     "Exit status: 0 success, 1 refused or failed request, 2 bad usage.\n";
 
@@ -63,7 +65,7 @@ typedef struct {
 static const s_noun_t s_nouns[] = {
     { "status", cli_status },     { "identity", cli_identity }, { "wallet", cli_wallet },
     { "vehicle", cli_vehicle },   { "tx", cli_tx },             { "block", cli_block },
-    { "rpc", cli_rpc },
+    { "rpc", cli_rpc },           { "events", cli_events },
 };
 
 /* --- Failure and usage ----------------------------------------------------- */

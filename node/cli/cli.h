@@ -115,5 +115,6 @@ int cli_vehicle(cli_t *cli, int argc, char **argv);
 int cli_tx(cli_t *cli, int argc, char **argv);
 int cli_block(cli_t *cli, int argc, char **argv);
 int cli_rpc(cli_t *cli, int argc, char **argv);
+int cli_events(cli_t *cli, int argc, char **argv);
 
 #endif
