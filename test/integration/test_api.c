@@ -104,14 +104,18 @@ s_endorse(const vl_key_t *key, const char *chain, const char *contract, const ch
     uint64_t nonce;
     vl_random_bytes(&nonce, sizeof nonce);
     memset(out, 0, sizeof *out);
-    if (client_build_proposal(key, chain, contract, fn, args, nonce, ts, &out->proposal,
-                              &out->proposal_len, out->txid, &err) != 0)
+    int built = client_build_proposal(key, chain, contract, fn, args, nonce, ts, &out->proposal,
+                                      &out->proposal_len, out->txid, &err);
+    json_decref(args);   /* borrowed by the builder; this helper owns it */
+    if (built != 0)
         return -1;
     char *b64 = vl_base64_encode(out->proposal, out->proposal_len);
     json_t *r = s_call("endorse", json_pack("{s:s}", "proposal", b64), rpc_code, msg, msg_size);
     free(b64);
-    if (!r)
+    if (!r) {
+        s_endorsed_free(out);
         return -1;
+    }
     vl_base64_decode(json_string_value(json_object_get(r, "result")), &out->result,
                      &out->result_len);
     vl_base64_decode(json_string_value(json_object_get(r, "endorser")), &out->endorser,
@@ -151,10 +155,11 @@ test_register_user(void)
     s_user = vl_key_generate();
     json_t *outcome = NULL;
     vl_err_t err;
-    CHECK_EQ(client_transact(s_client, s_user, s_chain, "identity", "register",
-                             json_pack("{s:s, s:[s]}", "name", "Tester", "roles", "buyer"), 10000,
+    json_t *args = json_pack("{s:s, s:[s]}", "name", "Tester", "roles", "buyer");
+    CHECK_EQ(client_transact(s_client, s_user, s_chain, "identity", "register", args, 10000,
                              &outcome, &err),
              0);
+    json_decref(args);
     json_decref(outcome);
     vl_did_from_public(vl_key_public(s_user), s_user_did);
 }
