@@ -112,6 +112,9 @@ endorser_endorse(const endorser_ctx_t *ctx, const uint8_t *bytes, size_t len, en
         rc = vl_err_set(err, VL_ERR_NOMEM, "signing failed");
         goto done;
     }
+    if (ctx->sigcache)
+        sigcache_add(ctx->sigcache, vl_key_public(ctx->key), vr.endorsed, vr.endorsed_len,
+                     out->signature);
     memcpy(out->txid, txid, VL_HASH_SIZE);
     out->result = vr.endorsed;
     out->result_len = vr.endorsed_len;

@@ -107,17 +107,35 @@ s_insert(sigcache_t *c, const uint8_t *d)
     c->count++;
 }
 
+static void
+s_digest(const uint8_t *pub, const void *msg, size_t msg_len, const uint8_t *sig,
+         uint8_t d[VL_HASH_SIZE])
+{
+    uint8_t buf[VL_PUBKEY_SIZE + VL_SIG_SIZE + VL_HASH_SIZE];
+    memcpy(buf, pub, VL_PUBKEY_SIZE);
+    memcpy(buf + VL_PUBKEY_SIZE, sig, VL_SIG_SIZE);
+    vl_sha256(msg, msg_len, buf + VL_PUBKEY_SIZE + VL_SIG_SIZE);
+    vl_sha256(buf, sizeof buf, d);
+}
+
+void
+sigcache_add(sigcache_t *c, const uint8_t pub[VL_PUBKEY_SIZE], const void *msg, size_t msg_len,
+             const uint8_t sig[VL_SIG_SIZE])
+{
+    uint8_t d[VL_HASH_SIZE];
+    s_digest(pub, msg, msg_len, sig, d);
+    if (!s_find(c, d))
+        s_insert(c, d);
+}
+
 bool
 sigcache_verify(sigcache_t *c, const uint8_t *pub, size_t pub_len, const void *msg,
                 size_t msg_len, const uint8_t *sig, size_t sig_len)
 {
     if (pub_len != VL_PUBKEY_SIZE || sig_len != VL_SIG_SIZE)
         return false;
-    uint8_t buf[VL_PUBKEY_SIZE + VL_SIG_SIZE + VL_HASH_SIZE], d[VL_HASH_SIZE];
-    memcpy(buf, pub, VL_PUBKEY_SIZE);
-    memcpy(buf + VL_PUBKEY_SIZE, sig, VL_SIG_SIZE);
-    vl_sha256(msg, msg_len, buf + VL_PUBKEY_SIZE + VL_SIG_SIZE);
-    vl_sha256(buf, sizeof buf, d);
+    uint8_t d[VL_HASH_SIZE];
+    s_digest(pub, msg, msg_len, sig, d);
     if (s_find(c, d)) {
         c->hits++;
         return true;

@@ -27,6 +27,12 @@ void sigcache_destroy(sigcache_t **self_p);
 bool sigcache_verify(sigcache_t *cache, const uint8_t *pub, size_t pub_len, const void *msg,
                      size_t msg_len, const uint8_t *sig, size_t sig_len);
 
+/* Records a signature this node made itself (it is valid by construction),
+ * so the check of it when the transaction comes back costs a hash, not a
+ * curve operation. */
+void sigcache_add(sigcache_t *cache, const uint8_t pub[VL_PUBKEY_SIZE], const void *msg,
+                  size_t msg_len, const uint8_t sig[VL_SIG_SIZE]);
+
 /* Counters for status and benchmarks. */
 uint64_t sigcache_hits(const sigcache_t *cache);
 uint64_t sigcache_misses(const sigcache_t *cache);
