@@ -1,0 +1,895 @@
+/*
+ * gossip.c — the gossip transport on the node's zloop; see gossip.h for the
+ * sockets, frames and the receipt pipeline. Decisions are made by the pure
+ * modules (envelope, seen, membership, pull); this file moves bytes and
+ * reads the clock.
+ */
+#include "gossip.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "curve.h"
+#include "envelope.h"
+#include "log.h"
+#include "pull.h"
+#include "seen.h"
+#include "vledger.pb-c.h"
+
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define ZAP_DOMAIN "vledger"
+#define LOG_FIRST 5          /* bad-input log lines per kind before thinning */
+
+typedef struct {
+    gossip_t *g;                  /* borrowed: back pointer for the reader */
+    uint8_t key[VL_PUBKEY_SIZE];
+    zsock_t *sock;                /* owned */
+    char ep[GOSSIP_ENDPOINT_MAX];
+} dealer_t;
+
+struct gossip_t {
+    gossip_config_t config;
+    const vl_key_t *key;          /* borrowed */
+    uint8_t self[VL_PUBKEY_SIZE];
+    char did[VL_DID_BUF];
+    uint8_t curve_pub[32], curve_secret[32];
+    gossip_handler_t handler;
+    gossip_members_t *members;    /* owned */
+    gossip_seen_t *seen;          /* owned */
+    gossip_pull_t *pull;          /* owned */
+    uint8_t curve_of[GOSSIP_PEERS_MAX][32];   /* CURVE key of members_at(i) */
+    char sub_ep[GOSSIP_PEERS_MAX][GOSSIP_ENDPOINT_MAX];   /* connected SUB endpoint */
+    dealer_t *dealers[GOSSIP_PEERS_MAX];     /* owned, by member index */
+    zsock_t *pub, *sub, *sync, *zap;         /* owned */
+    zloop_t *loop;                /* borrowed while started */
+    int timer;
+    char pub_bound[GOSSIP_ENDPOINT_MAX];
+    char sync_bound[GOSSIP_ENDPOINT_MAX];
+    uint64_t rnd;
+    uint64_t nonce;
+    gossip_stats_t stats;
+};
+
+void
+gossip_config_defaults(gossip_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->degree = 6;
+    c->full_mesh_max = 12;
+    c->heartbeat_ms = 500;
+    c->suspect_ms = 1500;
+    c->dead_ms = 3000;
+    c->max_hops = 12;
+    c->seen_max = 200000;
+    c->seen_ttl_ms = 120000;
+    c->pull_batch = 128;
+    c->pull_outstanding = 4;
+    c->pull_timeout_ms = 3000;
+    c->hwm = 20000;
+}
+
+static bool
+s_log_thin(uint64_t count)
+{
+    return count <= LOG_FIRST || count % 1000 == 0;
+}
+
+static int
+s_index_of(gossip_t *g, const gossip_peer_t *p)
+{
+    return (int) (p - gossip_members_at(g->members, 0));
+}
+
+gossip_t *
+gossip_new(const gossip_config_t *config, const vl_key_t *key, const char *key_pem,
+           const gossip_handler_t *handler, vl_err_t *err)
+{
+    gossip_t *g = calloc(1, sizeof *g);
+    if (!g) {
+        vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    g->config = *config;
+    g->key = key;
+    g->handler = *handler;
+    g->timer = -1;
+    memcpy(g->self, vl_key_public(key), VL_PUBKEY_SIZE);
+    vl_did_from_public(g->self, g->did);
+    if (gossip_curve_keypair_from_pem(key_pem, g->curve_pub, g->curve_secret, err) != 0)
+        goto fail;
+    uint8_t self_curve[32];
+    if (gossip_curve_public(g->self, self_curve) != 0 || memcmp(self_curve, g->curve_pub, 32)) {
+        vl_err_set(err, VL_ERR_INVALID, "key %s does not match its own CURVE form", key_pem);
+        goto fail;
+    }
+    vl_random_bytes(&g->rnd, sizeof g->rnd);
+    vl_random_bytes(&g->nonce, sizeof g->nonce);
+    /* Incarnation: wall-clock ms at start, so a restart always rejoins with
+     * a higher one without storing anything. */
+    g->members = gossip_members_new(g->self, (uint64_t) vl_wall_ms(), config->suspect_ms,
+                                    config->dead_ms);
+    g->seen = gossip_seen_new(config->seen_max, config->seen_ttl_ms);
+    g->pull = gossip_pull_new(config->pull_outstanding, config->pull_batch,
+                              config->pull_timeout_ms);
+    if (!g->members || !g->seen || !g->pull) {
+        vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    return g;
+fail:
+    gossip_destroy(&g);
+    return NULL;
+}
+
+static void
+s_dealer_destroy(gossip_t *g, size_t i)
+{
+    dealer_t *d = g->dealers[i];
+    if (!d)
+        return;
+    if (g->loop)
+        zloop_reader_end(g->loop, d->sock);
+    zsock_destroy(&d->sock);
+    free(d);
+    g->dealers[i] = NULL;
+}
+
+void
+gossip_detach(gossip_t *g)
+{
+    if (!g || !g->loop)
+        return;
+    for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++)
+        if (g->dealers[i])
+            zloop_reader_end(g->loop, g->dealers[i]->sock);
+    if (g->timer >= 0)
+        zloop_timer_end(g->loop, g->timer);
+    g->timer = -1;
+    if (g->sub)
+        zloop_reader_end(g->loop, g->sub);
+    if (g->sync)
+        zloop_reader_end(g->loop, g->sync);
+    if (g->zap)
+        zloop_reader_end(g->loop, g->zap);
+    g->loop = NULL;
+}
+
+void
+gossip_destroy(gossip_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gossip_t *g = *self_p;
+    gossip_detach(g);
+    for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++)
+        s_dealer_destroy(g, i);
+    zsock_destroy(&g->sub);
+    zsock_destroy(&g->pub);
+    zsock_destroy(&g->sync);
+    zsock_destroy(&g->zap);
+    gossip_members_destroy(&g->members);
+    gossip_seen_destroy(&g->seen);
+    gossip_pull_destroy(&g->pull);
+    memset(g->curve_secret, 0, sizeof g->curve_secret);
+    free(g);
+    *self_p = NULL;
+}
+
+int
+gossip_admit(gossip_t *g, const uint8_t key[VL_PUBKEY_SIZE], const char *name)
+{
+    uint8_t curve[32];
+    if (gossip_curve_public(key, curve) != 0)
+        return VL_ERR_INVALID;
+    int rc = gossip_members_admit(g->members, key, name);
+    if (rc != 0)
+        return rc;
+    gossip_peer_t *p = gossip_members_find(g->members, key, VL_PUBKEY_SIZE);
+    if (p)
+        memcpy(g->curve_of[s_index_of(g, p)], curve, 32);
+    return 0;
+}
+
+int
+gossip_add_peer(gossip_t *g, const uint8_t key[VL_PUBKEY_SIZE], const char *gossip_ep,
+                const char *sync_ep)
+{
+    if (memcmp(key, g->self, VL_PUBKEY_SIZE) == 0)
+        return 0;
+    if (!gossip_members_find(g->members, key, VL_PUBKEY_SIZE))
+        return VL_ERR_INVALID;
+    gossip_members_set_endpoints(g->members, key, gossip_ep, sync_ep);
+    return 0;
+}
+
+/* --- Socket helpers ------------------------------------------------------ */
+
+static void
+s_curve_server(gossip_t *g, zsock_t *s)
+{
+    zsock_set_zap_domain(s, ZAP_DOMAIN);
+    zsock_set_curve_server(s, 1);
+    zsock_set_curve_secretkey_bin(s, g->curve_secret);
+}
+
+static void
+s_curve_client(gossip_t *g, zsock_t *s, const uint8_t server[32])
+{
+    zsock_set_curve_publickey_bin(s, g->curve_pub);
+    zsock_set_curve_secretkey_bin(s, g->curve_secret);
+    zsock_set_curve_serverkey_bin(s, server);
+}
+
+static void
+s_common_opts(gossip_t *g, zsock_t *s)
+{
+    zsock_set_linger(s, 0);
+    zsock_set_sndhwm(s, g->config.hwm);
+    zsock_set_rcvhwm(s, g->config.hwm);
+    zsock_set_maxmsgsize(s, (int64_t) GOSSIP_SYNC_MAX_BYTES * 2 + 65536);
+    zsock_set_reconnect_ivl(s, 100);
+    zsock_set_reconnect_ivl_max(s, 2000);
+    zsock_set_handshake_ivl(s, 5000);
+}
+
+static int
+s_bind(zsock_t *s, const char *endpoint, char *bound, size_t size, vl_err_t *err)
+{
+    char ep[GOSSIP_ENDPOINT_MAX];
+    snprintf(ep, sizeof ep, "%s", endpoint);
+    size_t n = strlen(ep);
+    if (n > 2 && strcmp(ep + n - 2, ":0") == 0)
+        snprintf(ep + n - 1, sizeof ep - n + 1, "*");
+    if (zsock_bind(s, "%s", ep) < 0)
+        return vl_err_set(err, VL_ERR_IO, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
+    char *last = zsock_last_endpoint(s);
+    snprintf(bound, size, "%s", last ? last : ep);
+    zstr_free(&last);
+    return 0;
+}
+
+static void
+s_send(zsock_t *s, const void *a, size_t alen, const void *b, size_t blen, const void *c,
+       size_t clen, uint64_t *dropped)
+{
+    void *h = zsock_resolve(s);
+    int more = ZMQ_DONTWAIT;
+    if (zmq_send(h, a, alen, more | (b ? ZMQ_SNDMORE : 0)) < 0)
+        goto drop;
+    if (b && zmq_send(h, b, blen, more | (c ? ZMQ_SNDMORE : 0)) < 0)
+        goto drop;
+    if (c && zmq_send(h, c, clen, more) < 0)
+        goto drop;
+    return;
+drop:
+    if (dropped)
+        (*dropped)++;
+}
+
+static int s_on_dealer(zloop_t *loop, zsock_t *sock, void *arg);
+
+/* The DEALER to peer p, created on first use (and re-created when the
+ * peer's sync endpoint changed). NULL when the peer has no sync endpoint. */
+static dealer_t *
+s_dealer(gossip_t *g, gossip_peer_t *p)
+{
+    int i = s_index_of(g, p);
+    dealer_t *d = g->dealers[i];
+    if (d && strcmp(d->ep, p->sync_ep) == 0)
+        return d;
+    s_dealer_destroy(g, (size_t) i);
+    if (!p->sync_ep[0] || !g->loop)
+        return NULL;
+    d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->g = g;
+    memcpy(d->key, p->key, VL_PUBKEY_SIZE);
+    snprintf(d->ep, sizeof d->ep, "%s", p->sync_ep);
+    d->sock = zsock_new(ZMQ_DEALER);
+    if (!d->sock) {
+        free(d);
+        return NULL;
+    }
+    s_common_opts(g, d->sock);
+    zsock_set_sndhwm(d->sock, 1000);
+    zsock_set_sndtimeo(d->sock, 0);
+    s_curve_client(g, d->sock, g->curve_of[i]);
+    if (zsock_connect(d->sock, "%s", d->ep) < 0) {
+        zsock_destroy(&d->sock);
+        free(d);
+        return NULL;
+    }
+    zloop_reader(g->loop, d->sock, s_on_dealer, d);
+    zloop_reader_set_tolerant(g->loop, d->sock);
+    g->dealers[i] = d;
+    return d;
+}
+
+/* --- Publishing ---------------------------------------------------------- */
+
+/* Pushes envelope bytes to one random mesh peer's sync socket. */
+static void
+s_push_random(gossip_t *g, const uint8_t *bytes, size_t len)
+{
+    size_t n = gossip_members_count(g->members), cands = 0;
+    for (size_t i = 0; i < n; i++) {
+        gossip_peer_t *p = gossip_members_at(g->members, i);
+        cands += p->in_mesh && p->sync_ep[0] && p->state != GOSSIP_PEER_DEAD;
+    }
+    if (cands == 0)
+        return;
+    size_t pick = (size_t) (gossip_rand(&g->rnd) % cands);
+    for (size_t i = 0; i < n; i++) {
+        gossip_peer_t *p = gossip_members_at(g->members, i);
+        if (!(p->in_mesh && p->sync_ep[0] && p->state != GOSSIP_PEER_DEAD) || pick-- != 0)
+            continue;
+        dealer_t *d = s_dealer(g, p);
+        if (d)
+            s_send(d->sock, "E", 1, bytes, len, NULL, 0, &g->stats.push_dropped);
+        return;
+    }
+}
+
+static int
+s_seal(gossip_t *g, int type, const void *payload, size_t len, uint8_t **out, size_t *out_len)
+{
+    int rc = gossip_envelope_seal(g->key, type, payload, len, vl_wall_ms(), g->nonce++, out,
+                                  out_len);
+    if (rc != 0)
+        return rc;
+    uint8_t id[32];
+    Vl__Envelope *env = vl__envelope__unpack(NULL, *out_len, *out);
+    if (env) {
+        vl_sha256(env->body.data, env->body.len, id);
+        gossip_seen_add(g->seen, id, vl_mono_ms());   /* our own copy comes back: drop it */
+        vl__envelope__free_unpacked(env, NULL);
+    }
+    return 0;
+}
+
+int
+gossip_publish(gossip_t *g, int type, const void *payload, size_t len)
+{
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    int rc = s_seal(g, type, payload, len, &bytes, &n);
+    if (rc != 0)
+        return rc;
+    if (g->pub)
+        s_send(g->pub, bytes, n, NULL, 0, NULL, 0, NULL);
+    s_push_random(g, bytes, n);
+    g->stats.published++;
+    free(bytes);
+    return 0;
+}
+
+static int
+s_heartbeat_bytes(gossip_t *g, uint8_t **out, size_t *out_len)
+{
+    Vl__Heartbeat hb = VL__HEARTBEAT__INIT;
+    hb.height = g->handler.height(g->handler.arg);
+    hb.incarnation = gossip_members_incarnation(g->members);
+    hb.gossip_endpoint = g->pub_bound;
+    hb.sync_endpoint = g->sync_bound;
+    Vl__PeerInfo infos[GOSSIP_HEARTBEAT_PEERS], *ptrs[GOSSIP_HEARTBEAT_PEERS];
+    size_t n = gossip_members_count(g->members), k = 0;
+    size_t start = n ? (size_t) (gossip_rand(&g->rnd) % n) : 0;
+    for (size_t j = 0; j < n && k < GOSSIP_HEARTBEAT_PEERS; j++) {
+        gossip_peer_t *p = gossip_members_at(g->members, (start + j) % n);
+        if (p->state == GOSSIP_PEER_UNKNOWN || !p->gossip_ep[0])
+            continue;
+        Vl__PeerInfo pi = VL__PEER_INFO__INIT;
+        pi.node.data = p->key;
+        pi.node.len = VL_PUBKEY_SIZE;
+        pi.incarnation = p->incarnation;
+        pi.state = (uint32_t) p->state;
+        pi.gossip_endpoint = p->gossip_ep;
+        pi.sync_endpoint = p->sync_ep;
+        infos[k] = pi;
+        ptrs[k] = &infos[k];
+        k++;
+    }
+    hb.n_peers = k;
+    hb.peers = ptrs;
+    size_t len = vl__heartbeat__get_packed_size(&hb);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return VL_ERR_NOMEM;
+    vl__heartbeat__pack(&hb, buf);
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+/* --- Mesh ---------------------------------------------------------------- */
+
+static void
+s_repair_mesh(gossip_t *g)
+{
+    gossip_members_select_mesh(g->members, g->config.degree, g->config.full_mesh_max, &g->rnd);
+    size_t n = gossip_members_count(g->members);
+    for (size_t i = 0; i < n; i++) {
+        gossip_peer_t *p = gossip_members_at(g->members, i);
+        bool want = p->in_mesh && p->gossip_ep[0];
+        if (g->sub_ep[i][0] && (!want || strcmp(g->sub_ep[i], p->gossip_ep) != 0)) {
+            zsock_disconnect(g->sub, "%s", g->sub_ep[i]);
+            g->sub_ep[i][0] = 0;
+        }
+        if (want && !g->sub_ep[i][0]) {
+            /* CURVE_SERVERKEY applies to the next connect: pin this peer. */
+            zsock_set_curve_serverkey_bin(g->sub, g->curve_of[i]);
+            if (zsock_connect(g->sub, "%s", p->gossip_ep) == 0)
+                snprintf(g->sub_ep[i], sizeof g->sub_ep[i], "%s", p->gossip_ep);
+        }
+        if (!p->in_mesh && p->state == GOSSIP_PEER_DEAD && g->dealers[i])
+            s_dealer_destroy(g, i);
+    }
+}
+
+/* --- Pulls --------------------------------------------------------------- */
+
+void
+gossip_sync_kick(gossip_t *g)
+{
+    if (!g->loop)
+        return;
+    uint64_t local = g->handler.height(g->handler.arg);
+    size_t n = gossip_members_count(g->members), k = 0;
+    gossip_pull_peer_t cands[GOSSIP_PEERS_MAX];
+    for (size_t i = 0; i < n; i++) {
+        gossip_peer_t *p = gossip_members_at(g->members, i);
+        if ((p->state == GOSSIP_PEER_ALIVE || p->state == GOSSIP_PEER_SUSPECT) && p->sync_ep[0]
+            && p->height > local) {
+            memcpy(cands[k].key, p->key, VL_PUBKEY_SIZE);
+            cands[k].height = p->height;
+            k++;
+        }
+    }
+    if (k == 0)
+        return;
+    gossip_pull_req_t req;
+    int64_t now = vl_mono_ms();
+    while (gossip_pull_next(g->pull, local, cands, k, now, &g->rnd, &req)) {
+        gossip_peer_t *p = gossip_members_find(g->members, req.peer, VL_PUBKEY_SIZE);
+        dealer_t *d = p ? s_dealer(g, p) : NULL;
+        if (!d)
+            continue;   /* the request times out and the range is asked again */
+        Vl__SyncRequest sr = VL__SYNC_REQUEST__INIT;
+        sr.from_height = req.from;
+        sr.count = req.count;
+        size_t len = vl__sync_request__get_packed_size(&sr);
+        uint8_t buf[64];
+        vl__sync_request__pack(&sr, buf);
+        uint8_t id[8];
+        for (int b = 0; b < 8; b++)
+            id[b] = (uint8_t) (req.id >> (56 - 8 * b));
+        s_send(d->sock, "Q", 1, id, 8, buf, len, &g->stats.push_dropped);
+        g->stats.pull_requests++;
+    }
+}
+
+void
+gossip_note_height(gossip_t *g, const uint8_t key[VL_PUBKEY_SIZE], uint64_t height)
+{
+    gossip_peer_t *p = gossip_members_find(g->members, key, VL_PUBKEY_SIZE);
+    if (p && height > p->height)
+        p->height = height;
+    gossip_sync_kick(g);
+}
+
+/* --- Receipt ------------------------------------------------------------- */
+
+static void
+s_on_heartbeat(gossip_t *g, const gossip_envelope_t *e, int64_t now)
+{
+    Vl__Heartbeat *hb = vl__heartbeat__unpack(NULL, e->payload_len, e->payload);
+    if (!hb) {
+        if (s_log_thin(++g->stats.malformed))
+            vl_warn("gossip", "heartbeat.malformed", "count=%llu",
+                    (unsigned long long) g->stats.malformed);
+        return;
+    }
+    gossip_heard_t r = gossip_members_heard(g->members, e->origin, hb->incarnation, hb->height,
+                                            hb->gossip_endpoint, hb->sync_endpoint, now);
+    if (r == GOSSIP_HEARD_STALE)
+        g->stats.stale++;
+    if (r == GOSSIP_HEARD_UP) {
+        gossip_peer_t *p = gossip_members_find(g->members, e->origin, VL_PUBKEY_SIZE);
+        vl_info("gossip", "peer.alive", "did=%s name=%s incarnation=%llu height=%llu", p->did,
+                p->name, (unsigned long long) p->incarnation, (unsigned long long) p->height);
+        s_repair_mesh(g);
+    }
+    for (size_t i = 0; i < hb->n_peers && i < GOSSIP_HEARTBEAT_PEERS * 2; i++) {
+        Vl__PeerInfo *pi = hb->peers[i];
+        if (pi->node.len != VL_PUBKEY_SIZE)
+            continue;
+        if (gossip_members_report(g->members, pi->node.data, pi->incarnation, (int) pi->state))
+            vl_info("gossip", "refute", "incarnation=%llu",
+                    (unsigned long long) gossip_members_incarnation(g->members));
+        gossip_members_set_endpoints(g->members, pi->node.data, pi->gossip_endpoint,
+                                     pi->sync_endpoint);
+    }
+    vl__heartbeat__free_unpacked(hb, NULL);
+    gossip_sync_kick(g);
+}
+
+static void
+s_on_envelope(gossip_t *g, const uint8_t *bytes, size_t len)
+{
+    g->stats.received++;
+    gossip_envelope_t e;
+    vl_err_t err = { "" };
+    if (gossip_envelope_parse(bytes, len, &e, &err) != 0) {
+        if (s_log_thin(++g->stats.malformed))
+            vl_warn("gossip", "envelope.malformed", "count=%llu reason=\"%s\"",
+                    (unsigned long long) g->stats.malformed, err.msg);
+        return;
+    }
+    int64_t now = vl_mono_ms();
+    if (e.hops > g->config.max_hops) {
+        g->stats.hop_limit++;
+        goto done;
+    }
+    if (gossip_seen_contains(g->seen, e.id, now)) {
+        g->stats.duplicates++;
+        goto done;
+    }
+    if (!gossip_members_is_admitted(g->members, e.origin, VL_PUBKEY_SIZE)) {
+        if (s_log_thin(++g->stats.not_member))
+            vl_warn("gossip", "envelope.not_member", "count=%llu",
+                    (unsigned long long) g->stats.not_member);
+        goto done;
+    }
+    if (!gossip_envelope_verify(&e)) {
+        if (s_log_thin(++g->stats.bad_signature))
+            vl_warn("gossip", "envelope.bad_signature", "count=%llu",
+                    (unsigned long long) g->stats.bad_signature);
+        goto done;
+    }
+    gossip_seen_add(g->seen, e.id, now);
+    g->stats.delivered++;
+    if (e.type >= 0 && e.type < 8)
+        g->stats.by_type_delivered[e.type]++;
+    if (memcmp(e.origin, g->self, VL_PUBKEY_SIZE) == 0)
+        goto done;   /* ours, seen-cache expired: neither relay nor deliver */
+    if (e.hops + 1 <= g->config.max_hops && g->pub) {
+        uint8_t *out = NULL;
+        size_t n = 0;
+        if (gossip_envelope_pack_hops(&e, e.hops + 1, &out, &n) == 0) {
+            s_send(g->pub, out, n, NULL, 0, NULL, 0, NULL);
+            g->stats.relayed++;
+            free(out);
+        }
+    }
+    if (e.type == VL__ENVELOPE_TYPE__ENV_HEARTBEAT || e.type == VL__ENVELOPE_TYPE__ENV_JOIN)
+        s_on_heartbeat(g, &e, now);
+    else if (g->handler.deliver)
+        g->handler.deliver(g->handler.arg, e.type, e.origin, e.payload, e.payload_len);
+done:
+    gossip_envelope_clear(&e);
+}
+
+static int
+s_on_sub(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    gossip_t *g = arg;
+    zmsg_t *msg = zmsg_recv_nowait(sock);
+    if (!msg)
+        return 0;
+    zframe_t *f = zmsg_first(msg);
+    if (zmsg_size(msg) != 1 || !f) {
+        g->stats.malformed++;
+    } else
+        s_on_envelope(g, zframe_data(f), zframe_size(f));
+    zmsg_destroy(&msg);
+    return 0;
+}
+
+/* Serves one SyncRequest; the answer goes back on the ROUTER. */
+static void
+s_serve(gossip_t *g, zframe_t *who, const uint8_t id[8], const uint8_t *bytes, size_t len)
+{
+    Vl__SyncRequest *req = vl__sync_request__unpack(NULL, len, bytes);
+    if (!req) {
+        if (s_log_thin(++g->stats.sync_malformed))
+            vl_warn("gossip", "sync.malformed", "count=%llu reason=\"not a SyncRequest\"",
+                    (unsigned long long) g->stats.sync_malformed);
+        return;
+    }
+    g->stats.sync_requests++;
+    Vl__SyncResponse resp = VL__SYNC_RESPONSE__INIT;
+    uint64_t height = g->handler.height(g->handler.arg);
+    resp.height = height;
+    ProtobufCBinaryData blocks[GOSSIP_SYNC_MAX_BLOCKS], txs[GOSSIP_SYNC_MAX_TXS];
+    size_t nb = 0, nt = 0, total = 0;
+    uint32_t count = req->count > GOSSIP_SYNC_MAX_BLOCKS ? GOSSIP_SYNC_MAX_BLOCKS : req->count;
+    for (uint64_t h = req->from_height; count && h <= height && nb < count; h++) {
+        if (h == 0)
+            continue;   /* genesis is built locally from genesis.json */
+        uint8_t *b = NULL;
+        size_t bl = 0;
+        if (g->handler.get_block(g->handler.arg, h, &b, &bl) != 0)
+            break;
+        if (nb > 0 && total + bl > GOSSIP_SYNC_MAX_BYTES) {
+            free(b);
+            break;
+        }
+        blocks[nb].data = b;
+        blocks[nb].len = bl;
+        nb++;
+        total += bl;
+    }
+    for (size_t i = 0; i < req->n_txids && nt < GOSSIP_SYNC_MAX_TXS; i++) {
+        if (req->txids[i].len != 32 || !g->handler.get_tx)
+            continue;
+        uint8_t *t = NULL;
+        size_t tl = 0;
+        if (g->handler.get_tx(g->handler.arg, req->txids[i].data, &t, &tl) != 0)
+            continue;
+        if (total + tl > GOSSIP_SYNC_MAX_BYTES) {
+            free(t);
+            break;
+        }
+        txs[nt].data = t;
+        txs[nt].len = tl;
+        nt++;
+        total += tl;
+    }
+    resp.n_blocks = nb;
+    resp.blocks = blocks;
+    resp.n_transactions = nt;
+    resp.transactions = txs;
+    g->stats.sync_blocks_served += nb;
+    size_t n = vl__sync_response__get_packed_size(&resp);
+    uint8_t *out = malloc(n ? n : 1);
+    if (out) {
+        vl__sync_response__pack(&resp, out);
+        void *h = zsock_resolve(g->sync);
+        if (zmq_send(h, zframe_data(who), zframe_size(who), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+            || zmq_send(h, "A", 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+            || zmq_send(h, id, 8, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+            || zmq_send(h, out, n, ZMQ_DONTWAIT) < 0)
+            g->stats.push_dropped++;
+        free(out);
+    }
+    for (size_t i = 0; i < nb; i++)
+        free(blocks[i].data);
+    for (size_t i = 0; i < nt; i++)
+        free(txs[i].data);
+    vl__sync_request__free_unpacked(req, NULL);
+}
+
+static int
+s_on_sync(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    gossip_t *g = arg;
+    zmsg_t *msg = zmsg_recv_nowait(sock);
+    if (!msg)
+        return 0;
+    zframe_t *who = zmsg_first(msg), *cmd = zmsg_next(msg), *a = zmsg_next(msg),
+             *b = zmsg_next(msg);
+    size_t frames = zmsg_size(msg);
+    if (cmd && zframe_size(cmd) == 1 && zframe_data(cmd)[0] == 'E' && frames == 3)
+        s_on_envelope(g, zframe_data(a), zframe_size(a));
+    else if (cmd && zframe_size(cmd) == 1 && zframe_data(cmd)[0] == 'Q' && frames == 4
+             && zframe_size(a) == 8)
+        s_serve(g, who, zframe_data(a), zframe_data(b), zframe_size(b));
+    else if (s_log_thin(++g->stats.sync_malformed))
+        vl_warn("gossip", "sync.malformed", "count=%llu frames=%zu",
+                (unsigned long long) g->stats.sync_malformed, frames);
+    zmsg_destroy(&msg);
+    return 0;
+}
+
+static int
+s_on_dealer(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    dealer_t *d = arg;
+    gossip_t *g = d->g;
+    zmsg_t *msg = zmsg_recv_nowait(sock);
+    if (!msg)
+        return 0;
+    zframe_t *cmd = zmsg_first(msg), *idf = zmsg_next(msg), *body = zmsg_next(msg);
+    Vl__SyncResponse *resp = NULL;
+    if (zmsg_size(msg) != 3 || zframe_size(cmd) != 1 || zframe_data(cmd)[0] != 'A'
+        || zframe_size(idf) != 8
+        || !(resp = vl__sync_response__unpack(NULL, zframe_size(body), zframe_data(body)))) {
+        if (s_log_thin(++g->stats.sync_malformed))
+            vl_warn("gossip", "pull.malformed_answer", "count=%llu",
+                    (unsigned long long) g->stats.sync_malformed);
+        zmsg_destroy(&msg);
+        return 0;
+    }
+    uint64_t id = 0;
+    for (int i = 0; i < 8; i++)
+        id = (id << 8) | zframe_data(idf)[i];
+    gossip_peer_t *p = gossip_members_find(g->members, d->key, VL_PUBKEY_SIZE);
+    if (p && resp->height > p->height)
+        p->height = resp->height;
+    g->stats.pull_blocks += resp->n_blocks;
+    bool known = gossip_pull_done(g->pull, id, (uint32_t) resp->n_blocks, vl_mono_ms());
+    if (known)
+        for (size_t i = 0; i < resp->n_blocks; i++)
+            g->handler.pulled(g->handler.arg, resp->blocks[i].data, resp->blocks[i].len);
+    vl__sync_response__free_unpacked(resp, NULL);
+    zmsg_destroy(&msg);
+    gossip_sync_kick(g);
+    return 0;
+}
+
+/* ZAP (RFC 27): admit CURVE clients whose key is a member's; NULL-mechanism
+ * sockets of this process (the API, the event topics) are not ours to
+ * judge and pass. */
+static int
+s_on_zap(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    gossip_t *g = arg;
+    zmsg_t *msg = zmsg_recv_nowait(sock);
+    if (!msg)
+        return 0;
+    char *version = zmsg_popstr(msg), *reqid = zmsg_popstr(msg);
+    char *domain = zmsg_popstr(msg), *address = zmsg_popstr(msg);
+    char *identity = zmsg_popstr(msg), *mechanism = zmsg_popstr(msg);
+    zframe_t *cred = zmsg_pop(msg);
+    const char *status = "400", *text = "not a member";
+    char user[VL_DID_BUF] = "";
+    if (mechanism && strcmp(mechanism, "CURVE") == 0 && cred && zframe_size(cred) == 32) {
+        if (memcmp(zframe_data(cred), g->curve_pub, 32) == 0) {
+            status = "200";
+            text = "OK";
+            snprintf(user, sizeof user, "%s", g->did);
+        }
+        size_t n = gossip_members_count(g->members);
+        for (size_t i = 0; i < n && status[0] != '2'; i++)
+            if (memcmp(zframe_data(cred), g->curve_of[i], 32) == 0) {
+                status = "200";
+                text = "OK";
+                snprintf(user, sizeof user, "%s", gossip_members_at(g->members, i)->did);
+            }
+        if (status[0] != '2' && s_log_thin(++g->stats.zap_denied))
+            vl_warn("gossip", "zap.denied", "address=%s count=%llu", address ? address : "?",
+                    (unsigned long long) g->stats.zap_denied);
+    } else if (mechanism && strcmp(mechanism, "NULL") == 0) {
+        status = "200";
+        text = "OK";
+    }
+    zmsg_t *reply = zmsg_new();
+    zmsg_addstr(reply, "1.0");
+    zmsg_addstr(reply, reqid ? reqid : "");
+    zmsg_addstr(reply, status);
+    zmsg_addstr(reply, text);
+    zmsg_addstr(reply, user);
+    zmsg_addmem(reply, NULL, 0);
+    if (zmsg_send(&reply, sock) != 0)
+        zmsg_destroy(&reply);
+    zframe_destroy(&cred);
+    zstr_free(&version);
+    zstr_free(&reqid);
+    zstr_free(&domain);
+    zstr_free(&address);
+    zstr_free(&identity);
+    zstr_free(&mechanism);
+    zmsg_destroy(&msg);
+    return 0;
+}
+
+/* --- Heartbeat timer ----------------------------------------------------- */
+
+static void
+s_announce(gossip_t *g, int type, bool to_all_bootstrap)
+{
+    uint8_t *hb = NULL, *env = NULL;
+    size_t hb_len = 0, env_len = 0;
+    if (s_heartbeat_bytes(g, &hb, &hb_len) != 0)
+        return;
+    if (s_seal(g, type, hb, hb_len, &env, &env_len) == 0) {
+        s_send(g->pub, env, env_len, NULL, 0, NULL, 0, NULL);
+        g->stats.published++;
+        if (to_all_bootstrap) {
+            size_t n = gossip_members_count(g->members);
+            for (size_t i = 0; i < n; i++) {
+                gossip_peer_t *p = gossip_members_at(g->members, i);
+                dealer_t *d = p->sync_ep[0] ? s_dealer(g, p) : NULL;
+                if (d)
+                    s_send(d->sock, "E", 1, env, env_len, NULL, 0, &g->stats.push_dropped);
+            }
+        } else
+            s_push_random(g, env, env_len);
+    }
+    free(hb);
+    free(env);
+}
+
+static int
+s_on_timer(zloop_t *loop, int timer_id, void *arg)
+{
+    gossip_t *g = arg;
+    int64_t now = vl_mono_ms();
+    size_t n = gossip_members_count(g->members);
+    gossip_peer_state_t before[GOSSIP_PEERS_MAX];
+    for (size_t i = 0; i < n; i++)
+        before[i] = gossip_members_at(g->members, i)->state;
+    if (gossip_members_tick(g->members, now) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            gossip_peer_t *p = gossip_members_at(g->members, i);
+            if (p->state != before[i])
+                vl_info("gossip", "peer.state", "did=%s name=%s state=%s silent_ms=%lld",
+                        p->did, p->name, gossip_peer_state_name(p->state),
+                        (long long) (now - p->last_seen_ms));
+        }
+    }
+    s_repair_mesh(g);
+    s_announce(g, VL__ENVELOPE_TYPE__ENV_HEARTBEAT, false);
+    if (gossip_pull_expire(g->pull, now) > 0)
+        g->stats.pull_timeouts++;
+    gossip_sync_kick(g);
+    return 0;
+}
+
+int
+gossip_start(gossip_t *g, zloop_t *loop, vl_err_t *err)
+{
+    g->zap = zsock_new(ZMQ_REP);
+    if (!g->zap || zsock_bind(g->zap, ZAP_ENDPOINT) < 0)
+        return vl_err_set(err, VL_ERR_IO, "cannot bind the ZAP handler (another in this process?)");
+    g->pub = zsock_new(ZMQ_PUB);
+    g->sub = zsock_new(ZMQ_SUB);
+    g->sync = zsock_new(ZMQ_ROUTER);
+    if (!g->pub || !g->sub || !g->sync)
+        return vl_err_set(err, VL_ERR_IO, "cannot create gossip sockets");
+    s_common_opts(g, g->pub);
+    s_common_opts(g, g->sub);
+    s_common_opts(g, g->sync);
+    s_curve_server(g, g->pub);
+    s_curve_server(g, g->sync);
+    zsock_set_router_mandatory(g->sync, 0);
+    zsock_set_curve_publickey_bin(g->sub, g->curve_pub);
+    zsock_set_curve_secretkey_bin(g->sub, g->curve_secret);
+    zsock_set_subscribe(g->sub, "");
+    if (s_bind(g->pub, g->config.gossip_endpoint, g->pub_bound, sizeof g->pub_bound, err) != 0
+        || s_bind(g->sync, g->config.sync_endpoint, g->sync_bound, sizeof g->sync_bound, err)
+               != 0)
+        return VL_ERR_IO;
+    g->loop = loop;
+    zloop_reader(loop, g->zap, s_on_zap, g);
+    zloop_reader(loop, g->sub, s_on_sub, g);
+    zloop_reader(loop, g->sync, s_on_sync, g);
+    zloop_reader_set_tolerant(loop, g->zap);
+    zloop_reader_set_tolerant(loop, g->sub);
+    zloop_reader_set_tolerant(loop, g->sync);
+    g->timer = zloop_timer(loop, (size_t) g->config.heartbeat_ms, 0, s_on_timer, g);
+    s_repair_mesh(g);
+    s_announce(g, VL__ENVELOPE_TYPE__ENV_JOIN, true);
+    vl_info("gossip", "start", "did=%s gossip=%s sync=%s members=%zu incarnation=%llu", g->did,
+            g->pub_bound, g->sync_bound, gossip_members_count(g->members),
+            (unsigned long long) gossip_members_incarnation(g->members));
+    return 0;
+}
+
+const char *
+gossip_endpoint(const gossip_t *g)
+{
+    return g->pub_bound;
+}
+
+const char *
+gossip_sync_endpoint(const gossip_t *g)
+{
+    return g->sync_bound;
+}
+
+gossip_members_t *
+gossip_members(gossip_t *g)
+{
+    return g->members;
+}
+
+const gossip_stats_t *
+gossip_stats(const gossip_t *g)
+{
+    return &g->stats;
+}

@@ -1,0 +1,263 @@
+/* membership.c — peer table, failure detector, mesh selection; see
+ * membership.h for the state diagram and invariants. */
+#include "membership.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct gossip_members_t {
+    uint8_t self[VL_PUBKEY_SIZE];
+    uint64_t incarnation;
+    int64_t suspect_ms;
+    int64_t dead_ms;
+    gossip_peer_t peers[GOSSIP_PEERS_MAX];
+    size_t count;
+};
+
+uint64_t
+gossip_rand(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ULL;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+gossip_members_t *
+gossip_members_new(const uint8_t self[VL_PUBKEY_SIZE], uint64_t incarnation, int64_t suspect_ms,
+                   int64_t dead_ms)
+{
+    assert(suspect_ms > 0 && dead_ms > suspect_ms);
+    gossip_members_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    memcpy(m->self, self, VL_PUBKEY_SIZE);
+    m->incarnation = incarnation;
+    m->suspect_ms = suspect_ms;
+    m->dead_ms = dead_ms;
+    return m;
+}
+
+void
+gossip_members_destroy(gossip_members_t **self_p)
+{
+    if (self_p && *self_p) {
+        free(*self_p);
+        *self_p = NULL;
+    }
+}
+
+gossip_peer_t *
+gossip_members_find(gossip_members_t *m, const uint8_t *key, size_t len)
+{
+    if (!key || len != VL_PUBKEY_SIZE)
+        return NULL;
+    for (size_t i = 0; i < m->count; i++)
+        if (memcmp(m->peers[i].key, key, VL_PUBKEY_SIZE) == 0)
+            return &m->peers[i];
+    return NULL;
+}
+
+bool
+gossip_members_is_admitted(const gossip_members_t *m, const uint8_t *key, size_t len)
+{
+    if (!key || len != VL_PUBKEY_SIZE)
+        return false;
+    if (memcmp(key, m->self, VL_PUBKEY_SIZE) == 0)
+        return true;
+    return gossip_members_find((gossip_members_t *) m, key, len) != NULL;
+}
+
+int
+gossip_members_admit(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE], const char *name)
+{
+    if (memcmp(key, m->self, VL_PUBKEY_SIZE) == 0 || gossip_members_find(m, key, VL_PUBKEY_SIZE))
+        return 0;
+    if (m->count == GOSSIP_PEERS_MAX)
+        return VL_ERR_LIMIT;
+    gossip_peer_t *p = &m->peers[m->count++];
+    memset(p, 0, sizeof *p);
+    memcpy(p->key, key, VL_PUBKEY_SIZE);
+    vl_did_from_public(key, p->did);
+    snprintf(p->name, sizeof p->name, "%s", name ? name : "");
+    p->state = GOSSIP_PEER_UNKNOWN;
+    return 0;
+}
+
+bool
+gossip_members_set_endpoints(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE],
+                             const char *gossip_ep, const char *sync_ep)
+{
+    gossip_peer_t *p = gossip_members_find(m, key, VL_PUBKEY_SIZE);
+    bool changed = false;
+    if (!p)
+        return false;
+    if (gossip_ep && *gossip_ep && strlen(gossip_ep) < GOSSIP_ENDPOINT_MAX
+        && strcmp(p->gossip_ep, gossip_ep) != 0) {
+        snprintf(p->gossip_ep, sizeof p->gossip_ep, "%s", gossip_ep);
+        changed = true;
+    }
+    if (sync_ep && *sync_ep && strlen(sync_ep) < GOSSIP_ENDPOINT_MAX
+        && strcmp(p->sync_ep, sync_ep) != 0) {
+        snprintf(p->sync_ep, sizeof p->sync_ep, "%s", sync_ep);
+        changed = true;
+    }
+    return changed;
+}
+
+static void
+s_set_state(gossip_peer_t *p, gossip_peer_state_t s, int64_t now_ms)
+{
+    if (p->state != s) {
+        p->state = s;
+        p->state_since_ms = now_ms;
+    }
+}
+
+gossip_heard_t
+gossip_members_heard(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE],
+                     uint64_t incarnation, uint64_t height, const char *gossip_ep,
+                     const char *sync_ep, int64_t now_ms)
+{
+    gossip_peer_t *p = gossip_members_find(m, key, VL_PUBKEY_SIZE);
+    if (!p)
+        return GOSSIP_HEARD_NOT_MEMBER;
+    if (incarnation < p->incarnation)
+        return GOSSIP_HEARD_STALE;
+    if (incarnation > p->incarnation)
+        p->height = 0;                /* a restarted peer reports afresh */
+    p->incarnation = incarnation;
+    if (height > p->height)
+        p->height = height;
+    if (now_ms > p->last_seen_ms)
+        p->last_seen_ms = now_ms;
+    gossip_members_set_endpoints(m, key, gossip_ep, sync_ep);
+    if (p->state == GOSSIP_PEER_ALIVE)
+        return GOSSIP_HEARD_ALIVE;
+    s_set_state(p, GOSSIP_PEER_ALIVE, now_ms);
+    return GOSSIP_HEARD_UP;
+}
+
+bool
+gossip_members_report(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE],
+                      uint64_t incarnation, int state)
+{
+    if (memcmp(key, m->self, VL_PUBKEY_SIZE) == 0) {
+        if ((state == GOSSIP_PEER_SUSPECT || state == GOSSIP_PEER_DEAD)
+            && incarnation >= m->incarnation) {
+            m->incarnation = incarnation + 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+size_t
+gossip_members_tick(gossip_members_t *m, int64_t now_ms)
+{
+    size_t changed = 0;
+    for (size_t i = 0; i < m->count; i++) {
+        gossip_peer_t *p = &m->peers[i];
+        int64_t silent = now_ms - p->last_seen_ms;
+        if (p->state == GOSSIP_PEER_ALIVE && silent > m->suspect_ms) {
+            s_set_state(p, GOSSIP_PEER_SUSPECT, now_ms);
+            changed++;
+        }
+        if (p->state == GOSSIP_PEER_SUSPECT && silent > m->dead_ms) {
+            s_set_state(p, GOSSIP_PEER_DEAD, now_ms);
+            changed++;
+        }
+    }
+    return changed;
+}
+
+size_t
+gossip_members_select_mesh(gossip_members_t *m, size_t degree, size_t full_max, uint64_t *rnd)
+{
+    size_t size = 0;
+    if (m->count <= full_max) {
+        for (size_t i = 0; i < m->count; i++) {
+            gossip_peer_t *p = &m->peers[i];
+            p->in_mesh = p->gossip_ep[0] != 0;
+            size += p->in_mesh;
+        }
+        return size;
+    }
+    for (size_t i = 0; i < m->count; i++) {
+        gossip_peer_t *p = &m->peers[i];
+        if (p->in_mesh && (p->state == GOSSIP_PEER_DEAD || !p->gossip_ep[0]))
+            p->in_mesh = false;
+        size += p->in_mesh;
+    }
+    /* Fill by preference class: alive, unknown, suspect, dead. A random
+     * start and stride-1 walk per class keeps the choice uniform enough
+     * without allocating. */
+    static const gossip_peer_state_t order[] = { GOSSIP_PEER_ALIVE, GOSSIP_PEER_UNKNOWN,
+                                                 GOSSIP_PEER_SUSPECT, GOSSIP_PEER_DEAD };
+    for (size_t c = 0; c < 4 && size < degree; c++) {
+        size_t avail = 0;
+        for (size_t i = 0; i < m->count; i++) {
+            gossip_peer_t *p = &m->peers[i];
+            avail += !p->in_mesh && p->gossip_ep[0] && p->state == order[c];
+        }
+        while (avail > 0 && size < degree) {
+            size_t pick = (size_t) (gossip_rand(rnd) % avail);
+            for (size_t i = 0; i < m->count; i++) {
+                gossip_peer_t *p = &m->peers[i];
+                if (p->in_mesh || !p->gossip_ep[0] || p->state != order[c])
+                    continue;
+                if (pick-- == 0) {
+                    p->in_mesh = true;
+                    break;
+                }
+            }
+            avail--;
+            size++;
+        }
+    }
+    return size;
+}
+
+size_t
+gossip_members_count(const gossip_members_t *m)
+{
+    return m->count;
+}
+
+gossip_peer_t *
+gossip_members_at(gossip_members_t *m, size_t i)
+{
+    return i < m->count ? &m->peers[i] : NULL;
+}
+
+uint64_t
+gossip_members_incarnation(const gossip_members_t *m)
+{
+    return m->incarnation;
+}
+
+uint64_t
+gossip_members_max_height(const gossip_members_t *m)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < m->count; i++)
+        if ((m->peers[i].state == GOSSIP_PEER_ALIVE || m->peers[i].state == GOSSIP_PEER_SUSPECT)
+            && m->peers[i].height > h)
+            h = m->peers[i].height;
+    return h;
+}
+
+const char *
+gossip_peer_state_name(gossip_peer_state_t s)
+{
+    switch (s) {
+    case GOSSIP_PEER_ALIVE: return "alive";
+    case GOSSIP_PEER_SUSPECT: return "suspect";
+    case GOSSIP_PEER_DEAD: return "dead";
+    default: return "unknown";
+    }
+}

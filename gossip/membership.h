@@ -1,0 +1,129 @@
+/*
+ * membership.h — who is in the network and how each peer is doing
+ * (DESIGN §6): the admitted keys (genesis members), each peer's incarnation,
+ * state, height, endpoints and last-heard time; mesh selection; the failure
+ * detector's transitions.
+ *
+ * State diagram of one peer (function behind each transition):
+ *
+ *   UNKNOWN --heard--> ALIVE --silence > suspect_ms--> SUSPECT
+ *      ALIVE <--heard-- SUSPECT --silence > dead_ms--> DEAD
+ *      DEAD --heard with incarnation >= the known one--> ALIVE   (rejoin)
+ *   heard = gossip_members_heard (a signed heartbeat or join from the peer);
+ *   silence = gossip_members_tick.
+ *
+ * A heartbeat with a lower incarnation than the known one is stale (an old
+ * copy still travelling, or a replay) and changes nothing. A peer that
+ * restarts takes a higher incarnation (wall-clock milliseconds at start), so
+ * its first heartbeat brings it back even after it was declared dead. When
+ * a peer reports *us* suspect or dead at our incarnation, we take a higher
+ * incarnation (SWIM refutation) and the next heartbeat says so.
+ *
+ * Invariants: (1) only admitted keys are ever in the table; (2) self is
+ * never in the table; (3) count <= GOSSIP_PEERS_MAX.
+ *
+ * Pure: no sockets, time is passed in. One thread.
+ */
+#ifndef VL_GOSSIP_MEMBERSHIP_H
+#define VL_GOSSIP_MEMBERSHIP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "did.h"
+
+#define GOSSIP_PEERS_MAX 256
+#define GOSSIP_ENDPOINT_MAX 256
+
+typedef enum {
+    GOSSIP_PEER_ALIVE = 0,
+    GOSSIP_PEER_SUSPECT = 1,
+    GOSSIP_PEER_DEAD = 2,
+    GOSSIP_PEER_UNKNOWN = 3,      /* admitted, never heard */
+} gossip_peer_state_t;
+
+typedef struct {
+    uint8_t key[VL_PUBKEY_SIZE];
+    char did[VL_DID_BUF];
+    char name[64];
+    uint64_t incarnation;
+    gossip_peer_state_t state;
+    int64_t last_seen_ms;         /* monotonic; 0 = never heard */
+    int64_t state_since_ms;       /* when the state last changed */
+    uint64_t height;
+    char gossip_ep[GOSSIP_ENDPOINT_MAX];   /* "" = unknown */
+    char sync_ep[GOSSIP_ENDPOINT_MAX];
+    bool in_mesh;                 /* we subscribe to its gossip PUB */
+} gossip_peer_t;
+
+/* What gossip_members_heard did. */
+typedef enum {
+    GOSSIP_HEARD_NOT_MEMBER = -1,  /* key not admitted (or self) */
+    GOSSIP_HEARD_STALE = 0,        /* lower incarnation: ignored */
+    GOSSIP_HEARD_ALIVE = 1,        /* already alive: refreshed */
+    GOSSIP_HEARD_UP = 2,           /* unknown/suspect/dead -> alive */
+} gossip_heard_t;
+
+typedef struct gossip_members_t gossip_members_t;
+
+/* self: our public key; incarnation: ours at start (wall ms works: it
+ * grows across restarts). suspect_ms < dead_ms. */
+gossip_members_t *gossip_members_new(const uint8_t self[VL_PUBKEY_SIZE], uint64_t incarnation,
+                                     int64_t suspect_ms, int64_t dead_ms);
+void gossip_members_destroy(gossip_members_t **self_p);
+
+/* Admits a key (a genesis member). Self is accepted and ignored.
+ * VL_ERR_LIMIT when full. */
+int gossip_members_admit(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE],
+                         const char *name);
+
+bool gossip_members_is_admitted(const gossip_members_t *m, const uint8_t *key, size_t len);
+
+/* The peer with key, or NULL (self and non-members). Borrowed until the
+ * members object is destroyed. */
+gossip_peer_t *gossip_members_find(gossip_members_t *m, const uint8_t *key, size_t len);
+
+/* Sets endpoints learned from configuration or from another peer's list;
+ * empty strings are ignored. Returns true when something changed. */
+bool gossip_members_set_endpoints(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE],
+                                  const char *gossip_ep, const char *sync_ep);
+
+/* A signed heartbeat/join from key arrived (directly or relayed). Endpoints
+ * may be NULL. */
+gossip_heard_t gossip_members_heard(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE],
+                                    uint64_t incarnation, uint64_t height,
+                                    const char *gossip_ep, const char *sync_ep, int64_t now_ms);
+
+/* Another peer says `key` has (incarnation, state). About self: refutes by
+ * raising our incarnation when the claim is suspect/dead at >= ours, and
+ * returns true. About others: only endpoints and nothing else (liveness is
+ * judged from what we hear ourselves). */
+bool gossip_members_report(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE],
+                           uint64_t incarnation, int state);
+
+/* Applies silence: alive -> suspect after suspect_ms, suspect -> dead after
+ * dead_ms since last heard. Returns how many peers changed state. */
+size_t gossip_members_tick(gossip_members_t *m, int64_t now_ms);
+
+/* Mesh selection. Full mesh when the admitted peers number <= full_max:
+ * every peer with a known gossip endpoint. Otherwise keep current mesh peers
+ * that are not dead, drop dead ones, and fill up to degree with random
+ * candidates, alive ones first, then unknown ones, then dead ones (which
+ * may come back). rnd is a caller-supplied random source (state advanced).
+ * Sets in_mesh on each peer; returns the mesh size. */
+size_t gossip_members_select_mesh(gossip_members_t *m, size_t degree, size_t full_max,
+                                  uint64_t *rnd);
+
+size_t gossip_members_count(const gossip_members_t *m);
+gossip_peer_t *gossip_members_at(gossip_members_t *m, size_t i);
+uint64_t gossip_members_incarnation(const gossip_members_t *m);
+/* Highest height heard from an alive or suspect peer. */
+uint64_t gossip_members_max_height(const gossip_members_t *m);
+
+const char *gossip_peer_state_name(gossip_peer_state_t s);
+
+/* xorshift64* step: the one random source of the pure gossip modules. */
+uint64_t gossip_rand(uint64_t *state);
+#endif

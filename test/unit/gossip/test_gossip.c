@@ -1,0 +1,396 @@
+/* test_gossip.c — the pure gossip modules: envelopes, seen-cache,
+ * membership and failure detection, mesh selection, pull scheduling, and
+ * the Ed25519 -> CURVE key derivation (checked against libzmq). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "check.h"
+#include "crypto.h"
+#include "curve.h"
+#include "envelope.h"
+#include "membership.h"
+#include "pull.h"
+#include "seen.h"
+
+static void
+test_envelope_roundtrip(void)
+{
+    vl_key_t *k = vl_key_generate();
+    uint8_t *b = NULL;
+    size_t n = 0;
+    CHECK_EQ(gossip_envelope_seal(k, VL__ENVELOPE_TYPE__ENV_BLOCK, "hello", 5, 1000, 7, &b, &n), 0);
+    gossip_envelope_t e;
+    vl_err_t err = { "" };
+    CHECK_EQ(gossip_envelope_parse(b, n, &e, &err), 0);
+    CHECK_EQ(e.type, VL__ENVELOPE_TYPE__ENV_BLOCK);
+    CHECK_EQ(e.payload_len, 5);
+    CHECK(memcmp(e.payload, "hello", 5) == 0);
+    CHECK(memcmp(e.origin, vl_key_public(k), 32) == 0);
+    CHECK_EQ(e.hops, 0);
+    CHECK_EQ(e.created_ms, 1000);
+    CHECK(gossip_envelope_verify(&e));
+    uint8_t id[32];
+    memcpy(id, e.id, 32);
+    /* Relaying changes hops but not the id, and the signature still holds. */
+    uint8_t *r = NULL;
+    size_t rn = 0;
+    CHECK_EQ(gossip_envelope_pack_hops(&e, 3, &r, &rn), 0);
+    gossip_envelope_clear(&e);
+    CHECK_EQ(gossip_envelope_parse(r, rn, &e, &err), 0);
+    CHECK_EQ(e.hops, 3);
+    CHECK(memcmp(e.id, id, 32) == 0);
+    CHECK(gossip_envelope_verify(&e));
+    gossip_envelope_clear(&e);
+    free(r);
+    /* Same payload, other nonce: another id. */
+    uint8_t *b2 = NULL;
+    size_t n2 = 0;
+    CHECK_EQ(gossip_envelope_seal(k, VL__ENVELOPE_TYPE__ENV_BLOCK, "hello", 5, 1000, 8, &b2, &n2), 0);
+    CHECK_EQ(gossip_envelope_parse(b2, n2, &e, &err), 0);
+    CHECK(memcmp(e.id, id, 32) != 0);
+    gossip_envelope_clear(&e);
+    free(b2);
+    CHECK_EQ(gossip_envelope_seal(k, 0, "x", 1, 0, 0, &b2, &n2), VL_ERR_INVALID);
+    CHECK_EQ(gossip_envelope_seal(k, 99, "x", 1, 0, 0, &b2, &n2), VL_ERR_INVALID);
+    free(b);
+    vl_key_destroy(&k);
+}
+
+static void
+test_envelope_bad_input(void)
+{
+    vl_key_t *k = vl_key_generate(), *other = vl_key_generate();
+    uint8_t *b = NULL;
+    size_t n = 0;
+    gossip_envelope_seal(k, VL__ENVELOPE_TYPE__ENV_TRANSACTION, "tx", 2, 1, 1, &b, &n);
+    gossip_envelope_t e;
+    vl_err_t err = { "" };
+    CHECK_EQ(gossip_envelope_parse(NULL, 0, &e, &err), VL_ERR_INVALID);
+    CHECK_EQ(gossip_envelope_parse((const uint8_t *) "garbage!", 8, &e, &err), VL_ERR_INVALID);
+    /* Every truncation is refused or (if it still parses) fails the signature. */
+    for (size_t cut = 1; cut < n; cut++) {
+        if (gossip_envelope_parse(b, cut, &e, &err) == 0) {
+            CHECK(!gossip_envelope_verify(&e));
+            gossip_envelope_clear(&e);
+        }
+    }
+    /* Flipping any bit of the body breaks the signature or the parse. */
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *c = malloc(n);
+        memcpy(c, b, n);
+        c[i] ^= 0x01;
+        if (gossip_envelope_parse(c, n, &e, &err) == 0) {
+            CHECK(!gossip_envelope_verify(&e) || e.hops != 0);
+            gossip_envelope_clear(&e);
+        }
+        free(c);
+    }
+    /* Forged: a body claiming k as origin, signed by another key. */
+    Vl__EnvelopeBody body = VL__ENVELOPE_BODY__INIT;
+    body.type = VL__ENVELOPE_TYPE__ENV_BLOCK;
+    body.origin.data = (uint8_t *) vl_key_public(k);
+    body.origin.len = 32;
+    uint8_t bb[128];
+    size_t bl = vl__envelope_body__pack(&body, bb);
+    uint8_t sig[64];
+    vl_key_sign(other, bb, bl, sig);
+    Vl__Envelope env = VL__ENVELOPE__INIT;
+    env.body.data = bb;
+    env.body.len = bl;
+    env.signature.data = sig;
+    env.signature.len = 64;
+    uint8_t eb[256];
+    size_t el = vl__envelope__pack(&env, eb);
+    CHECK_EQ(gossip_envelope_parse(eb, el, &e, &err), 0);
+    CHECK(!gossip_envelope_verify(&e));
+    gossip_envelope_clear(&e);
+    /* Unsigned. */
+    env.signature.len = 0;
+    el = vl__envelope__pack(&env, eb);
+    CHECK_EQ(gossip_envelope_parse(eb, el, &e, &err), VL_ERR_INVALID);
+    CHECK_CONTAINS(err.msg, "signature");
+    /* Short origin. */
+    body.origin.len = 5;
+    bl = vl__envelope_body__pack(&body, bb);
+    env.body.len = bl;
+    env.signature.len = 64;
+    el = vl__envelope__pack(&env, eb);
+    CHECK_EQ(gossip_envelope_parse(eb, el, &e, &err), VL_ERR_INVALID);
+    CHECK_CONTAINS(err.msg, "origin");
+    free(b);
+    vl_key_destroy(&k);
+    vl_key_destroy(&other);
+}
+
+static void
+s_id(uint8_t id[32], uint32_t i)
+{
+    vl_sha256(&i, sizeof i, id);
+}
+
+static void
+test_seen_expiry_and_bound(void)
+{
+    gossip_seen_t *s = gossip_seen_new(100, 1000);
+    uint8_t id[32];
+    s_id(id, 1);
+    CHECK(!gossip_seen_contains(s, id, 0));
+    CHECK(!gossip_seen_add(s, id, 0));
+    CHECK(gossip_seen_contains(s, id, 999));
+    CHECK(!gossip_seen_contains(s, id, 1000));   /* expired */
+    CHECK_EQ(gossip_seen_size(s), 0);
+    /* Capacity: the oldest goes first. */
+    bool evicted = false;
+    for (uint32_t i = 0; i < 250; i++) {
+        s_id(id, i);
+        evicted |= gossip_seen_add(s, id, 2000 + i / 10);
+    }
+    CHECK(evicted);
+    CHECK_EQ(gossip_seen_size(s), 100);
+    for (uint32_t i = 0; i < 250; i++) {
+        s_id(id, i);
+        CHECK_EQ(gossip_seen_contains(s, id, 2030), i >= 150);
+    }
+    /* Re-adding is a no-op. */
+    s_id(id, 200);
+    gossip_seen_add(s, id, 2030);
+    CHECK_EQ(gossip_seen_size(s), 100);
+    gossip_seen_destroy(&s);
+    gossip_seen_destroy(&s);
+    /* Heavy churn keeps the index consistent (backward-shift deletes). */
+    s = gossip_seen_new(1000, 50);
+    for (uint32_t i = 0; i < 100000; i++) {
+        s_id(id, i);
+        gossip_seen_add(s, id, i / 20);
+        if (i % 997 == 0) {
+            CHECK(gossip_seen_contains(s, id, i / 20));
+            CHECK(gossip_seen_size(s) <= 1000);
+        }
+    }
+    gossip_seen_destroy(&s);
+}
+
+static void
+s_key(uint8_t k[32], int i)
+{
+    memset(k, 0, 32);
+    k[0] = (uint8_t) i;
+    k[1] = 0xAB;
+}
+
+static void
+test_membership_states(void)
+{
+    uint8_t self[32], a[32], b[32], stranger[32];
+    s_key(self, 0);
+    s_key(a, 1);
+    s_key(b, 2);
+    s_key(stranger, 9);
+    gossip_members_t *m = gossip_members_new(self, 100, 1500, 3000);
+    CHECK_EQ(gossip_members_admit(m, self, "self"), 0);
+    CHECK_EQ(gossip_members_admit(m, a, "a"), 0);
+    CHECK_EQ(gossip_members_admit(m, b, "b"), 0);
+    CHECK_EQ(gossip_members_admit(m, a, "a"), 0);
+    CHECK_EQ(gossip_members_count(m), 2);
+    CHECK(gossip_members_is_admitted(m, self, 32));
+    CHECK(!gossip_members_is_admitted(m, stranger, 32));
+    CHECK(!gossip_members_is_admitted(m, a, 31));
+    CHECK_EQ(gossip_members_heard(m, stranger, 1, 0, NULL, NULL, 10), GOSSIP_HEARD_NOT_MEMBER);
+    gossip_peer_t *pa = gossip_members_find(m, a, 32);
+    CHECK_EQ(pa->state, GOSSIP_PEER_UNKNOWN);
+    CHECK_EQ(gossip_members_heard(m, a, 5, 10, "tcp://a:1", "tcp://a:2", 1000), GOSSIP_HEARD_UP);
+    CHECK_EQ(pa->state, GOSSIP_PEER_ALIVE);
+    CHECK_STR(pa->gossip_ep, "tcp://a:1");
+    CHECK_EQ(gossip_members_heard(m, a, 5, 12, NULL, NULL, 1200), GOSSIP_HEARD_ALIVE);
+    CHECK_EQ(pa->height, 12);
+    CHECK_EQ(gossip_members_max_height(m), 12);
+    gossip_members_tick(m, 2600);
+    CHECK_EQ(pa->state, GOSSIP_PEER_ALIVE);
+    CHECK_EQ(gossip_members_tick(m, 2701), 1);
+    CHECK_EQ(pa->state, GOSSIP_PEER_SUSPECT);
+    CHECK_EQ(gossip_members_heard(m, a, 5, 12, NULL, NULL, 2800), GOSSIP_HEARD_UP);
+    gossip_members_tick(m, 5801);
+    CHECK_EQ(pa->state, GOSSIP_PEER_DEAD);
+    CHECK_EQ(gossip_members_max_height(m), 0);
+    /* A stale incarnation changes nothing; a higher one rejoins. */
+    CHECK_EQ(gossip_members_heard(m, a, 4, 99, NULL, NULL, 6000), GOSSIP_HEARD_STALE);
+    CHECK_EQ(pa->state, GOSSIP_PEER_DEAD);
+    CHECK_EQ(gossip_members_heard(m, a, 6, 3, NULL, NULL, 6000), GOSSIP_HEARD_UP);
+    CHECK_EQ(pa->state, GOSSIP_PEER_ALIVE);
+    CHECK_EQ(pa->incarnation, 6);
+    CHECK_EQ(pa->height, 3);
+    /* Refutation: a claim that we are dead at our incarnation raises it. */
+    CHECK(!gossip_members_report(m, self, 99, GOSSIP_PEER_ALIVE));
+    CHECK(!gossip_members_report(m, self, 50, GOSSIP_PEER_DEAD));
+    CHECK(gossip_members_report(m, self, 100, GOSSIP_PEER_SUSPECT));
+    CHECK_EQ(gossip_members_incarnation(m), 101);
+    CHECK(!gossip_members_report(m, a, 100, GOSSIP_PEER_DEAD));
+    CHECK_EQ(pa->state, GOSSIP_PEER_ALIVE);   /* liveness is judged first-hand */
+    CHECK(gossip_members_set_endpoints(m, b, "tcp://b:1", ""));
+    CHECK(!gossip_members_set_endpoints(m, b, "tcp://b:1", NULL));
+    CHECK(!gossip_members_set_endpoints(m, stranger, "tcp://s:1", NULL));
+    gossip_members_destroy(&m);
+}
+
+static void
+test_mesh_selection(void)
+{
+    uint8_t self[32], k[32];
+    s_key(self, 0);
+    gossip_members_t *m = gossip_members_new(self, 1, 100, 200);
+    for (int i = 1; i <= 40; i++) {
+        s_key(k, i);
+        gossip_members_admit(m, k, NULL);
+        if (i <= 30) {
+            char ep[32];
+            snprintf(ep, sizeof ep, "tcp://p:%d", i);
+            gossip_members_set_endpoints(m, k, ep, ep);
+        }
+    }
+    uint64_t rnd = 42;
+    /* Full mesh when small enough: all with endpoints. */
+    CHECK_EQ(gossip_members_select_mesh(m, 6, 64, &rnd), 30);
+    for (size_t i = 0; i < 40; i++)
+        gossip_members_at(m, i)->in_mesh = false;
+    /* D peers, alive first. */
+    for (int i = 1; i <= 10; i++) {
+        s_key(k, i);
+        gossip_members_heard(m, k, 1, 0, NULL, NULL, 10);
+    }
+    CHECK_EQ(gossip_members_select_mesh(m, 6, 12, &rnd), 6);
+    size_t alive_in = 0;
+    for (size_t i = 0; i < 40; i++) {
+        gossip_peer_t *p = gossip_members_at(m, i);
+        alive_in += p->in_mesh && p->state == GOSSIP_PEER_ALIVE;
+        CHECK(!p->in_mesh || p->gossip_ep[0]);
+    }
+    CHECK_EQ(alive_in, 6);
+    /* Stable: a repair keeps the same peers. */
+    bool before[40];
+    for (size_t i = 0; i < 40; i++)
+        before[i] = gossip_members_at(m, i)->in_mesh;
+    gossip_members_select_mesh(m, 6, 12, &rnd);
+    for (size_t i = 0; i < 40; i++)
+        CHECK_EQ(before[i], gossip_members_at(m, i)->in_mesh);
+    /* A lost peer is replaced by another alive one. Keep 1..10 alive. */
+    for (int i = 1; i <= 10; i++) {
+        s_key(k, i);
+        gossip_members_heard(m, k, 1, 0, NULL, NULL, 300);
+    }
+    size_t lost = 40;
+    for (size_t i = 0; i < 40 && lost == 40; i++)
+        if (gossip_members_at(m, i)->in_mesh)
+            lost = i;
+    gossip_members_at(m, lost)->last_seen_ms = 0;
+    gossip_members_tick(m, 350);
+    CHECK_EQ(gossip_members_at(m, lost)->state, GOSSIP_PEER_DEAD);
+    CHECK_EQ(gossip_members_select_mesh(m, 6, 12, &rnd), 6);
+    CHECK(!gossip_members_at(m, lost)->in_mesh);
+    size_t still = 0;
+    for (size_t i = 0; i < 40; i++)
+        still += gossip_members_at(m, i)->in_mesh && before[i];
+    CHECK_EQ(still, 5);
+    gossip_members_destroy(&m);
+}
+
+static void
+test_pull_scheduler(void)
+{
+    gossip_pull_t *p = gossip_pull_new(3, 100, 1000);
+    gossip_pull_peer_t peers[4];
+    for (int i = 0; i < 4; i++) {
+        s_key(peers[i].key, i + 1);
+        peers[i].height = 1000;
+    }
+    peers[3].height = 5;   /* too short for anything past 5 */
+    uint64_t rnd = 7;
+    gossip_pull_req_t r[4];
+    CHECK(!gossip_pull_next(p, 1000, peers, 4, 0, &rnd, &r[0]));   /* caught up */
+    CHECK(gossip_pull_next(p, 10, peers, 4, 0, &rnd, &r[0]));
+    CHECK(gossip_pull_next(p, 10, peers, 4, 0, &rnd, &r[1]));
+    CHECK(gossip_pull_next(p, 10, peers, 4, 0, &rnd, &r[2]));
+    CHECK(!gossip_pull_next(p, 10, peers, 4, 0, &rnd, &r[3]));     /* 3 slots */
+    CHECK_EQ(r[0].from, 11);
+    CHECK_EQ(r[0].count, 100);
+    CHECK_EQ(r[1].from, 111);
+    CHECK_EQ(r[2].from, 211);
+    /* Spread: three different peers, none of them the short one. */
+    CHECK(memcmp(r[0].peer, r[1].peer, 32) && memcmp(r[1].peer, r[2].peer, 32)
+          && memcmp(r[0].peer, r[2].peer, 32));
+    for (int i = 0; i < 3; i++)
+        CHECK(memcmp(r[i].peer, peers[3].key, 32) != 0);
+    CHECK_EQ(gossip_pull_outstanding(p), 3);
+    CHECK(!gossip_pull_done(p, 999, 0, 0));
+    /* A short answer brings the frontier back to the gap. */
+    CHECK(gossip_pull_done(p, r[0].id, 40, 10));
+    gossip_pull_req_t q;
+    CHECK(gossip_pull_next(p, 50, peers, 4, 10, &rnd, &q));
+    CHECK_EQ(q.from, 51);
+    /* Timeouts free the slot, pull the frontier back, back the peer off. */
+    CHECK_EQ(gossip_pull_expire(p, 500), 0);
+    CHECK_EQ(gossip_pull_expire(p, 1000), 2);
+    CHECK_EQ(gossip_pull_outstanding(p), 1);
+    /* Window: never further than 2 x 100 above local. */
+    gossip_pull_t *w = gossip_pull_new(2, 100, 1000);
+    gossip_pull_req_t x;
+    CHECK(gossip_pull_next(w, 0, peers, 3, 0, &rnd, &x));
+    CHECK(gossip_pull_next(w, 0, peers, 3, 0, &rnd, &x));
+    CHECK_EQ(x.from, 101);
+    CHECK(gossip_pull_done(w, x.id, 100, 0));
+    CHECK(!gossip_pull_next(w, 0, peers, 3, 0, &rnd, &x));   /* window full */
+    CHECK(gossip_pull_next(w, 100, peers, 3, 0, &rnd, &x));
+    CHECK_EQ(x.from, 201);
+    gossip_pull_destroy(&w);
+    gossip_pull_destroy(&p);
+    gossip_pull_destroy(&p);
+}
+
+static void
+test_curve_keys(void)
+{
+    char dir[256], path[300];
+    CHECK(check_tmpdir(dir, sizeof dir) != NULL);
+    for (int i = 0; i < 20; i++) {
+        vl_key_t *k = vl_key_generate();
+        snprintf(path, sizeof path, "%s/k%d.pem", dir, i);
+        vl_err_t err = { "" };
+        CHECK_EQ(vl_key_save_pem(k, path, &err), 0);
+        uint8_t pub[32], sec[32], conv[32];
+        CHECK_EQ(gossip_curve_keypair_from_pem(path, pub, sec, &err), 0);
+        CHECK_EQ(gossip_curve_public(vl_key_public(k), conv), 0);
+        CHECK(memcmp(pub, conv, 32) == 0);
+        /* libzmq agrees: the public key of our secret is our public key. */
+        char sec_z85[41], pub_z85[41], want_z85[41];
+        zmq_z85_encode(sec_z85, sec, 32);
+        zmq_z85_encode(want_z85, pub, 32);
+        CHECK_EQ(zmq_curve_public(pub_z85, sec_z85), 0);
+        CHECK_STR(pub_z85, want_z85);
+        unlink(path);
+        vl_key_destroy(&k);
+    }
+    uint8_t bad[32], out[32];
+    memset(bad, 0xff, 32);   /* y >= p */
+    bad[31] = 0x7f;
+    CHECK_EQ(gossip_curve_public(bad, out), VL_ERR_INVALID);
+    vl_err_t err = { "" };
+    uint8_t a[32], b[32];
+    CHECK_EQ(gossip_curve_keypair_from_pem("/nonexistent/key.pem", a, b, &err), VL_ERR_IO);
+    rmdir(dir);
+}
+
+int
+main(void)
+{
+    RUN(test_envelope_roundtrip);
+    RUN(test_envelope_bad_input);
+    RUN(test_seen_expiry_and_bound);
+    RUN(test_membership_states);
+    RUN(test_mesh_selection);
+    RUN(test_pull_scheduler);
+    RUN(test_curve_keys);
+    return check_done();
+}
