@@ -217,6 +217,7 @@ m_status(node_t *node, json_t *params, api_request_t *req, bool batch, json_t **
         (json_int_t) mempool_count(node->mempool), "endpoints", "api", node->api_bound,
         "events", node->events_bound, "gossip", "sync", "name", node->config.name, "version",
         "vledger 0.1.0");
+    node_status_gossip(node, *result);   /* peers, gossip endpoints and counters */
     free(pub);
     return *result ? 0 : s_fail(e, RPC_INTERNAL, "out of memory");
 }

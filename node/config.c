@@ -26,6 +26,71 @@ config_defaults(node_config_t *c)
     c->block_timeout_ms = 20;
     c->mempool_max_txs = 50000;
     c->mempool_max_bytes = 256u << 20;
+    c->gossip_degree = 6;
+    c->gossip_full_mesh_max = 12;
+    c->heartbeat_ms = 500;
+    c->suspect_ms = 1500;
+    c->dead_ms = 3000;
+}
+
+/* The gossip settings of node.json: "gossip", "sync", "peers" and the
+ * tuning knobs. Gossip stays off without a "gossip" endpoint. */
+static int
+s_load_gossip(json_t *doc, node_config_t *c, vl_err_t *err)
+{
+    const char *gossip = NULL, *sync = NULL;
+    int64_t degree = c->gossip_degree, full = c->gossip_full_mesh_max, hb = c->heartbeat_ms,
+            suspect = c->suspect_ms, dead = c->dead_ms;
+    if (vl_json_get_str(doc, "gossip", false, &gossip, err)
+        || vl_json_get_str(doc, "sync", false, &sync, err)
+        || vl_json_get_int(doc, "gossip_degree", false, &degree, err)
+        || vl_json_get_int(doc, "gossip_full_mesh_max", false, &full, err)
+        || vl_json_get_int(doc, "heartbeat_ms", false, &hb, err)
+        || vl_json_get_int(doc, "suspect_ms", false, &suspect, err)
+        || vl_json_get_int(doc, "dead_ms", false, &dead, err))
+        return VL_ERR_INVALID;
+    if (degree < 1 || degree > 64 || full < 0 || full > 256 || hb < 10 || hb > 60000
+        || suspect < hb || dead <= suspect || dead > 600000)
+        return vl_err_set(err, VL_ERR_INVALID,
+                          "gossip_degree must be 1-64, gossip_full_mesh_max 0-256, heartbeat_ms "
+                          "10-60000, heartbeat_ms <= suspect_ms < dead_ms <= 600000");
+    if ((gossip != NULL) != (sync != NULL))
+        return vl_err_set(err, VL_ERR_INVALID, "'gossip' and 'sync' go together");
+    if ((gossip && strlen(gossip) >= sizeof c->gossip_endpoint)
+        || (sync && strlen(sync) >= sizeof c->sync_endpoint))
+        return vl_err_set(err, VL_ERR_INVALID, "an endpoint is too long");
+    snprintf(c->gossip_endpoint, sizeof c->gossip_endpoint, "%s", gossip ? gossip : "");
+    snprintf(c->sync_endpoint, sizeof c->sync_endpoint, "%s", sync ? sync : "");
+    c->gossip_degree = (int) degree;
+    c->gossip_full_mesh_max = (int) full;
+    c->heartbeat_ms = (int) hb;
+    c->suspect_ms = (int) suspect;
+    c->dead_ms = (int) dead;
+    json_t *peers = json_object_get(doc, "peers");
+    if (!peers)
+        return 0;
+    if (!json_is_array(peers) || json_array_size(peers) > CONFIG_PEERS_MAX)
+        return vl_err_set(err, VL_ERR_INVALID, "'peers' must be an array of at most %d objects",
+                          CONFIG_PEERS_MAX);
+    size_t i;
+    json_t *p;
+    json_array_foreach(peers, i, p) {
+        const char *pk = NULL, *g = NULL, *s = NULL;
+        if (!json_is_object(p) || vl_json_get_str(p, "public_key", true, &pk, err)
+            || vl_json_get_str(p, "gossip", false, &g, err)
+            || vl_json_get_str(p, "sync", false, &s, err))
+            return vl_err_set(err, VL_ERR_INVALID, "peers[%zu]: needs public_key (and gossip, "
+                                                   "sync endpoints)", i);
+        config_peer_t *cp = &c->peers[i];
+        if (strlen(pk) >= sizeof cp->public_key || (g && strlen(g) >= sizeof cp->gossip)
+            || (s && strlen(s) >= sizeof cp->sync))
+            return vl_err_set(err, VL_ERR_INVALID, "peers[%zu]: a value is too long", i);
+        snprintf(cp->public_key, sizeof cp->public_key, "%s", pk);
+        snprintf(cp->gossip, sizeof cp->gossip, "%s", g ? g : "");
+        snprintf(cp->sync, sizeof cp->sync, "%s", s ? s : "");
+    }
+    c->n_peers = json_array_size(peers);
+    return 0;
 }
 
 static int
@@ -46,7 +111,8 @@ config_load(const char *path, node_config_t *out, vl_err_t *err)
                           "cannot read config %s: %s (line %d)", path, jerr.text, jerr.line);
     static const char *known[] = { "name", "data", "key", "genesis", "api", "events", "gossip",
                                    "sync", "peers", "block_max_txs", "block_timeout_ms",
-                                   "mempool_max_txs", NULL };
+                                   "mempool_max_txs", "gossip_degree", "gossip_full_mesh_max",
+                                   "heartbeat_ms", "suspect_ms", "dead_ms", NULL };
     node_config_t c;
     config_defaults(&c);
     char dir_buf[PATH_MAX];
@@ -97,6 +163,10 @@ config_load(const char *path, node_config_t *out, vl_err_t *err)
         || s_path(c.key_path, sizeof c.key_path, base, keyf)
         || s_path(c.genesis_path, sizeof c.genesis_path, base, gen)) {
         vl_err_set(err, rc, "config %s: a path is too long", path);
+        goto done;
+    }
+    if (s_load_gossip(doc, &c, &e) != 0) {
+        vl_err_set(err, rc, "config %s: %s", path, e.msg);
         goto done;
     }
     c.block_max_txs = (size_t) max_txs;

@@ -12,7 +12,16 @@
  *     "events": "tcp://127.0.0.1:7102",  external event topics (PUB)
  *     "block_max_txs": 500,              cut a block at this many txs ...
  *     "block_timeout_ms": 20,            ... or this long after the oldest
- *     "mempool_max_txs": 50000 }
+ *     "mempool_max_txs": 50000,
+ *     "gossip": "tcp://127.0.0.1:17002", gossip PUB (absent: gossip off,
+ *                                        a one-node network)
+ *     "sync": "tcp://127.0.0.1:17003",   anti-entropy ROUTER (with gossip)
+ *     "peers": [ { "public_key": "<base64 raw Ed25519, a genesis member>",
+ *                  "gossip": "tcp://...", "sync": "tcp://..." } ],
+ *                                        bootstrap peers; the rest is learned
+ *     "gossip_degree": 6,                D mesh peers beyond full mesh
+ *     "gossip_full_mesh_max": 12,        full mesh up to this many peers
+ *     "heartbeat_ms": 500, "suspect_ms": 1500, "dead_ms": 3000 }
  */
 #ifndef VL_CONFIG_H
 #define VL_CONFIG_H
@@ -22,6 +31,14 @@
 #include <stdint.h>
 
 #include "error.h"
+
+#define CONFIG_PEERS_MAX 64
+
+typedef struct {
+    char public_key[64];          /* base64 as in genesis.json */
+    char gossip[256];
+    char sync[256];
+} config_peer_t;
 
 typedef struct {
     char name[64];
@@ -34,6 +51,16 @@ typedef struct {
     int block_timeout_ms;
     size_t mempool_max_txs;
     size_t mempool_max_bytes;
+    /* gossip (gossip_endpoint "" = off) */
+    char gossip_endpoint[256];
+    char sync_endpoint[256];
+    config_peer_t peers[CONFIG_PEERS_MAX];
+    size_t n_peers;
+    int gossip_degree;
+    int gossip_full_mesh_max;
+    int heartbeat_ms;
+    int suspect_ms;
+    int dead_ms;
 } node_config_t;
 
 /* Defaults for every field but the paths. */

@@ -35,6 +35,12 @@
 
 #define HOUSEKEEPING_MS 100
 
+static int s_commit_block(node_t *node, const uint8_t *bytes, size_t len);
+static void s_schedule_cut(node_t *node);
+static void s_gossip_block(node_t *node, const uint8_t *bytes, size_t len);
+static void s_gossip_tx(node_t *node, const uint8_t *bytes, size_t len);
+static int s_gossip_new(node_t *node, vl_err_t *err);
+
 static void
 s_waiter_destroy(void **item)
 {
@@ -98,6 +104,10 @@ s_write_endpoints(node_t *node, vl_err_t *err)
     snprintf(tmp, sizeof tmp, "%s.tmp", node->endpoints_path);
     json_t *doc = json_pack("{s:s, s:s, s:I}", "api", node->api_bound, "events",
                             node->events_bound, "pid", (json_int_t) getpid());
+    if (node->gossip) {
+        json_object_set_new(doc, "gossip", json_string(gossip_endpoint(node->gossip)));
+        json_object_set_new(doc, "sync", json_string(gossip_sync_endpoint(node->gossip)));
+    }
     int rc = json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(doc);
     if (rc != 0 || rename(tmp, node->endpoints_path) != 0)
@@ -185,6 +195,8 @@ node_new(const node_config_t *config, vl_err_t *err)
         || s_bind(&node->events, ZMQ_PUB, config->events_endpoint, node->events_bound,
                   sizeof node->events_bound, err) != 0)
         goto fail;
+    if (s_gossip_new(node, err) != 0)
+        goto fail;
     return node;
 fail:
     node_destroy(&node);
@@ -199,6 +211,12 @@ node_destroy(node_t **self_p)
     node_t *node = *self_p;
     if (node->endpoints_path[0])
         unlink(node->endpoints_path);
+    gossip_destroy(&node->gossip);
+    if (node->pending) {
+        for (size_t i = 0; i < NODE_PENDING_MAX; i++)
+            free(node->pending[i].bytes);
+        free(node->pending);
+    }
     zhashx_destroy(&node->waiters);
     zhashx_destroy(&node->topic_seq);
     zsock_destroy(&node->api);
@@ -327,10 +345,12 @@ node_admit_tx(node_t *node, const uint8_t *bytes, size_t len, uint8_t txid[32], 
         return vl_err_set(err, rc, "mempool is full (%zu transactions); retry later",
                           mempool_count(node->mempool));
     }
+    if (!node->from_gossip)
+        s_gossip_tx(node, bytes, len);
     return 0;
 }
 
-/* Validates and commits a block (ours or, later, a peer's), then answers
+/* Validates and commits a block (ours or a peer's, through gossip or pull), then answers
  * waiters and publishes events. A commit failure is an environment failure:
  * the node stops rather than run on a replica it cannot write. */
 static int
@@ -418,6 +438,8 @@ s_cut_block(node_t *node)
                       &block_len) != 0)
         goto done;
     rc = s_commit_block(node, block, block_len);
+    if (rc == 0)
+        s_gossip_block(node, block, block_len);
 done:
     for (size_t i = 0; i < n; i++)
         mempool_tx_free(&txs[i]);
@@ -431,8 +453,6 @@ done:
 }
 
 /* --- Loop handlers -------------------------------------------------------- */
-
-static void s_schedule_cut(node_t *node);
 
 static int
 s_on_cut_timer(zloop_t *loop, int timer_id, void *arg)
@@ -449,6 +469,8 @@ s_on_cut_timer(zloop_t *loop, int timer_id, void *arg)
 static void
 s_schedule_cut(node_t *node)
 {
+    if (!node->orderer)
+        return;   /* followers receive blocks through gossip */
     while (!node->failed && mempool_count(node->mempool) >= node->config.block_max_txs)
         s_cut_block(node);
     if (node->failed || mempool_count(node->mempool) == 0 || node->cut_timer >= 0)
@@ -507,7 +529,14 @@ node_run(node_t *node, int signal_fd)
     zmq_pollitem_t sig = { NULL, signal_fd, ZMQ_POLLIN, 0 };
     if (signal_fd >= 0)
         zloop_poller(node->loop, &sig, s_on_signal, node);
+    if (node->gossip && gossip_start(node->gossip, node->loop, &err) != 0) {
+        vl_error("node", "start_failed", "reason=\"%s\"", err.msg);
+        gossip_detach(node->gossip);
+        zloop_destroy(&node->loop);
+        return VL_ERR_IO;
+    }
     if (s_write_endpoints(node, &err) != 0) {
+        gossip_detach(node->gossip);
         vl_error("node", "start_failed", "reason=\"%s\"", err.msg);
         zloop_destroy(&node->loop);
         return VL_ERR_IO;
@@ -520,8 +549,233 @@ node_run(node_t *node, int signal_fd)
             node->events_bound);
     zloop_start(node->loop);
     s_expire_waiters(node, true);
+    gossip_detach(node->gossip);
     zloop_destroy(&node->loop);
     vl_info("node", "stopped", "height=%llu failed=%d",
             (unsigned long long) ledger_height(node->ledger), node->failed);
     return node->failed ? VL_ERR_IO : 0;
+}
+
+/* --- Gossip wiring ----------------------------------------------------------
+ *
+ * With "gossip" in node.json the node joins the mesh (gossip/): the orderer
+ * publishes each block it commits (ENV_BLOCK); every other node receives
+ * blocks only through gossip or pulls, checks them with validate_block and
+ * commits them through s_commit_block, in height order. A block that arrives
+ * ahead of its predecessor waits in node->pending (bounded) while the
+ * missing range is pulled. A transaction admitted through the API is
+ * gossiped (ENV_TRANSACTION) so the orderer's mempool gets it; one that
+ * arrives by gossip is admitted the same way, without re-publishing (the
+ * gossip layer relays it). */
+
+static void
+s_gossip_block(node_t *node, const uint8_t *bytes, size_t len)
+{
+    if (node->gossip)
+        gossip_publish(node->gossip, VL__ENVELOPE_TYPE__ENV_BLOCK, bytes, len);
+}
+
+static void
+s_gossip_tx(node_t *node, const uint8_t *bytes, size_t len)
+{
+    if (node->gossip)
+        gossip_publish(node->gossip, VL__ENVELOPE_TYPE__ENV_TRANSACTION, bytes, len);
+}
+
+/* Height of a block's header, or 0 when the bytes do not parse. */
+static uint64_t
+s_block_height(const uint8_t *bytes, size_t len)
+{
+    Vl__Block *b = vl__block__unpack(NULL, len, bytes);
+    Vl__BlockHeader *h = b ? vl__block_header__unpack(NULL, b->header.len, b->header.data) : NULL;
+    uint64_t height = h ? h->height : 0;
+    if (h)
+        vl__block_header__free_unpacked(h, NULL);
+    if (b)
+        vl__block__free_unpacked(b, NULL);
+    return height;
+}
+
+/* Commits pending blocks that now follow the tip. */
+static void
+s_drain_pending(node_t *node)
+{
+    for (;;) {
+        uint64_t next = ledger_height(node->ledger) + 1;
+        struct node_pending *slot = &node->pending[next % NODE_PENDING_MAX];
+        if (slot->height != next || node->failed)
+            return;
+        uint8_t *bytes = slot->bytes;
+        size_t len = slot->len;
+        slot->bytes = NULL;
+        slot->height = 0;
+        if (s_commit_block(node, bytes, len) == 0)
+            node->blocks_committed_remote++;
+        else
+            node->blocks_rejected++;
+        free(bytes);
+        if (ledger_height(node->ledger) < next)
+            return;   /* rejected: the pull path asks again */
+    }
+}
+
+/* A block from a peer (gossip or pull). origin: who published it, or
+ * NULL for pulled blocks. */
+static void
+s_receive_block(node_t *node, const uint8_t *bytes, size_t len, const uint8_t *origin)
+{
+    uint64_t h = s_block_height(bytes, len);
+    uint64_t tip = ledger_height(node->ledger);
+    if (h <= tip || h > tip + NODE_PENDING_MAX)
+        return;   /* have it already (or malformed), or too far ahead: pulled later */
+    struct node_pending *slot = &node->pending[h % NODE_PENDING_MAX];
+    if (slot->height != h) {
+        uint8_t *copy = malloc(len);
+        if (!copy)
+            return;
+        memcpy(copy, bytes, len);
+        free(slot->bytes);
+        slot->bytes = copy;
+        slot->len = len;
+        slot->height = h;
+    }
+    s_drain_pending(node);
+    if (origin && ledger_height(node->ledger) < h)
+        gossip_note_height(node->gossip, origin, h);   /* a gap: pull it */
+}
+
+static void
+s_g_deliver(void *arg, int type, const uint8_t origin[VL_PUBKEY_SIZE], const uint8_t *payload,
+            size_t len)
+{
+    node_t *node = arg;
+    if (type == VL__ENVELOPE_TYPE__ENV_BLOCK) {
+        node->blocks_received++;
+        s_receive_block(node, payload, len, origin);
+    } else if (type == VL__ENVELOPE_TYPE__ENV_TRANSACTION) {
+        uint8_t txid[32];
+        int rpc_code;
+        vl_err_t err = { "" };
+        node->from_gossip = true;
+        node_admit_tx(node, payload, len, txid, &rpc_code, &err);
+        node->from_gossip = false;
+        s_schedule_cut(node);
+    }
+}
+
+static uint64_t
+s_g_height(void *arg)
+{
+    node_t *node = arg;
+    return ledger_height(node->ledger);
+}
+
+static int
+s_g_get_block(void *arg, uint64_t height, uint8_t **bytes, size_t *len)
+{
+    node_t *node = arg;
+    return ledger_block_get(node->ledger, height, bytes, len);
+}
+
+static void
+s_g_pulled(void *arg, const uint8_t *bytes, size_t len)
+{
+    node_t *node = arg;
+    node->blocks_pulled++;
+    s_receive_block(node, bytes, len, NULL);
+}
+
+static int
+s_gossip_new(node_t *node, vl_err_t *err)
+{
+    const member_t *me = members_find(&node->genesis.members, vl_key_public(node->key),
+                                      VL_PUBKEY_SIZE);
+    node->orderer = me && me->validator && members_validator_count(&node->genesis.members) == 1;
+    const node_config_t *c = &node->config;
+    if (!c->gossip_endpoint[0])
+        return 0;
+    if (!me)
+        return vl_err_set(err, VL_ERR_INVALID, "this node's key is not a member in %s: a "
+                          "non-member cannot join the gossip mesh", c->genesis_path);
+    node->pending = calloc(NODE_PENDING_MAX, sizeof *node->pending);
+    if (!node->pending)
+        return vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+    gossip_config_t gc;
+    gossip_config_defaults(&gc);
+    snprintf(gc.gossip_endpoint, sizeof gc.gossip_endpoint, "%s", c->gossip_endpoint);
+    snprintf(gc.sync_endpoint, sizeof gc.sync_endpoint, "%s", c->sync_endpoint);
+    gc.degree = (size_t) c->gossip_degree;
+    gc.full_mesh_max = (size_t) c->gossip_full_mesh_max;
+    gc.heartbeat_ms = c->heartbeat_ms;
+    gc.suspect_ms = c->suspect_ms;
+    gc.dead_ms = c->dead_ms;
+    gossip_handler_t h = { node, s_g_deliver, s_g_height, s_g_get_block, NULL, s_g_pulled };
+    node->gossip = gossip_new(&gc, node->key, c->key_path, &h, err);
+    if (!node->gossip)
+        return VL_ERR_INVALID;
+    for (size_t i = 0; i < node->genesis.members.count; i++) {
+        const member_t *m = &node->genesis.members.items[i];
+        if (gossip_admit(node->gossip, m->public_key, m->name) != 0)
+            return vl_err_set(err, VL_ERR_INVALID, "member %s has no CURVE form", m->did);
+    }
+    for (size_t i = 0; i < c->n_peers; i++) {
+        uint8_t *pk = NULL;
+        size_t pk_len = 0;
+        int rc = vl_base64_decode(c->peers[i].public_key, &pk, &pk_len);
+        if (rc != 0 || pk_len != VL_PUBKEY_SIZE
+            || gossip_add_peer(node->gossip, pk, c->peers[i].gossip, c->peers[i].sync) != 0) {
+            free(pk);
+            return vl_err_set(err, VL_ERR_INVALID, "peers[%zu]: public_key is not a genesis "
+                              "member's base64 key", i);
+        }
+        free(pk);
+    }
+    return 0;
+}
+
+void
+node_status_gossip(node_t *node, json_t *status)
+{
+    if (!node->gossip || !status)
+        return;
+    json_t *peers = json_array();
+    gossip_members_t *m = gossip_members(node->gossip);
+    int64_t now = vl_mono_ms();
+    for (size_t i = 0; i < gossip_members_count(m); i++) {
+        const gossip_peer_t *p = gossip_members_at(m, i);
+        json_t *seen = p->last_seen_ms ? json_integer(now - p->last_seen_ms) : json_null();
+        json_array_append_new(peers, json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:b, s:s, s:s}",
+                                               "did", p->did, "name", p->name, "state",
+                                               gossip_peer_state_name(p->state), "height",
+                                               (json_int_t) p->height, "last_seen_ms", seen,
+                                               "incarnation", (json_int_t) p->incarnation,
+                                               "mesh", p->in_mesh, "gossip", p->gossip_ep,
+                                               "sync", p->sync_ep));
+    }
+    json_object_set_new(status, "peers", peers);
+    json_t *ep = json_object_get(status, "endpoints");
+    if (ep) {
+        json_object_set_new(ep, "gossip", json_string(gossip_endpoint(node->gossip)));
+        json_object_set_new(ep, "sync", json_string(gossip_sync_endpoint(node->gossip)));
+    }
+    const gossip_stats_t *s = gossip_stats(node->gossip);
+    json_object_set_new(
+        status, "gossip",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                  "s:I, s:I, s:I, s:I, s:I, s:I}",
+                  "received", (json_int_t) s->received, "delivered", (json_int_t) s->delivered,
+                  "duplicates", (json_int_t) s->duplicates, "relayed", (json_int_t) s->relayed,
+                  "published", (json_int_t) s->published, "malformed", (json_int_t) s->malformed,
+                  "bad_signature", (json_int_t) s->bad_signature, "not_member",
+                  (json_int_t) s->not_member, "hop_limit", (json_int_t) s->hop_limit,
+                  "sync_requests", (json_int_t) s->sync_requests, "sync_malformed",
+                  (json_int_t) s->sync_malformed, "pull_requests", (json_int_t) s->pull_requests,
+                  "pull_blocks", (json_int_t) s->pull_blocks, "pull_timeouts",
+                  (json_int_t) s->pull_timeouts, "zap_denied", (json_int_t) s->zap_denied,
+                  "blocks_received", (json_int_t) node->blocks_received, "blocks_pulled",
+                  (json_int_t) node->blocks_pulled, "blocks_committed",
+                  (json_int_t) node->blocks_committed_remote, "blocks_rejected",
+                  (json_int_t) node->blocks_rejected, "block_envelopes",
+                  (json_int_t) s->by_type_delivered[VL__ENVELOPE_TYPE__ENV_BLOCK],
+                  "orderer", (json_int_t) node->orderer));
 }

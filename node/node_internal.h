@@ -14,6 +14,7 @@
 #include "crypto.h"
 #include "did.h"
 #include "genesis.h"
+#include "gossip.h"
 #include "ledger.h"
 #include "mempool.h"
 #include "node.h"
@@ -56,6 +57,24 @@ struct node_t {
     bool failed;                  /* a fatal environment failure happened */
     int64_t last_block_ms;        /* header timestamp of the tip */
     int heartbeat_tick;           /* housekeeping ticks since the last heartbeat */
+    /* gossip (node.c, "Gossip wiring") */
+    gossip_t *gossip;             /* owned; NULL when gossip is off (--dev) */
+    bool orderer;                 /* we cut blocks: the network's sole validator */
+    bool from_gossip;             /* admitting a tx that arrived by gossip */
+    struct node_pending *pending; /* owned: NODE_PENDING_MAX reorder slots */
+    uint64_t blocks_received;     /* ENV_BLOCK first copies delivered to us */
+    uint64_t blocks_pulled;       /* blocks that arrived through pulls */
+    uint64_t blocks_committed_remote;   /* blocks from peers we committed */
+    uint64_t blocks_rejected;     /* peers' blocks that failed validation */
+};
+
+/* Out-of-order blocks wait here (slot = height % NODE_PENDING_MAX) until
+ * their predecessor commits; at least the gossip pull window deep. */
+#define NODE_PENDING_MAX 1024
+struct node_pending {
+    uint64_t height;              /* 0 = empty */
+    uint8_t *bytes;               /* owned */
+    size_t len;
 };
 
 /* api.c */
@@ -69,6 +88,10 @@ int node_admit_tx(node_t *node, const uint8_t *bytes, size_t len, uint8_t txid[3
                   int *rpc_code, vl_err_t *err);
 void node_add_waiter(node_t *node, const uint8_t txid[32], api_request_t *req,
                      int64_t timeout_ms);
+
+/* node.c, gossip wiring: adds peers, endpoints.gossip/sync and gossip
+ * counters to a `status` result. */
+void node_status_gossip(node_t *node, json_t *status);
 
 /* events.c */
 void events_publish_block(node_t *node, const validated_block_t *vb);

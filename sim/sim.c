@@ -1,0 +1,463 @@
+/*
+ * sim.c — vledger-sim: generates networks and drives them from outside, as
+ * an operator would (DESIGN §8). This first part:
+ *
+ *   vledger-sim net create --nodes N [--validators V] --out DIR
+ *                          [--base-port P] [--degree D] [--full-mesh-max F]
+ *                          [--bootstrap K] [--block-max-txs B]
+ *       DIR/genesis.json (all members), DIR/nodeI/node.key (Ed25519 PEM; the
+ *       CURVE transport keys derive from it, gossip/curve.h) and
+ *       DIR/nodeI/node.json with gossip on 127.0.0.1:P+2I and sync on
+ *       P+2I+1 (checked free at creation), api/events on free ports (see
+ *       DIR/nodeI/data/endpoints.json once started), K bootstrap peers.
+ *       Start a node with `vledgerd --config DIR/nodeI/node.json`.
+ *   vledger-sim load --node ENDPOINT --count N [--timeout-ms T]
+ *       N identity registrations under fresh keys, endorsed and submitted
+ *       without waiting (bounded by N and T): test load that makes blocks.
+ *   vledger-sim probe sub|push|garbage ... — hostile-peer checks for tests
+ *       (see s_probe).
+ *
+ * Until the consensus issue lands there is one orderer: V > 1 is refused.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <zmq.h>
+
+#include "client.h"
+#include "clock.h"
+#include "codec.h"
+#include "crypto.h"
+#include "curve.h"
+#include "envelope.h"
+#include "genesis.h"
+
+static const char *s_usage =
+    "usage: vledger-sim net create --nodes N [--validators V] --out DIR [--base-port P]\n"
+    "                              [--degree D] [--full-mesh-max F] [--bootstrap K]\n"
+    "                              [--block-max-txs B]\n"
+    "       vledger-sim load --node ENDPOINT --count N [--timeout-ms T]\n"
+    "       vledger-sim probe sub --key PEM --server-key B64 --endpoint E [--ms T]\n"
+    "       vledger-sim probe push --key PEM --server-key B64 --endpoint SYNC\n"
+    "       vledger-sim probe garbage --endpoint E\n";
+
+static bool
+s_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = { 0 };
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t) port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *) &a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static long
+s_num(const char *text, long lo, long hi, const char *what)
+{
+    char *end = NULL;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || v < lo || v > hi) {
+        fprintf(stderr, "vledger-sim: %s must be an integer %ld-%ld, not '%s'\n", what, lo, hi,
+                text);
+        exit(2);
+    }
+    return v;
+}
+
+static int
+s_net_create(int argc, char **argv)
+{
+    long n = 0, v = 1, base = 17000, degree = 6, full = 12, boot = -1, max_txs = 500;
+    const char *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!val) {
+            fprintf(stderr, "vledger-sim: option '%s' needs a value\n%s", a, s_usage);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--nodes")) n = s_num(val, 1, 256, "--nodes");
+        else if (!strcmp(a, "--validators")) v = s_num(val, 1, 256, "--validators");
+        else if (!strcmp(a, "--out")) out = val;
+        else if (!strcmp(a, "--base-port")) base = s_num(val, 1024, 65000, "--base-port");
+        else if (!strcmp(a, "--degree")) degree = s_num(val, 1, 64, "--degree");
+        else if (!strcmp(a, "--full-mesh-max")) full = s_num(val, 0, 256, "--full-mesh-max");
+        else if (!strcmp(a, "--bootstrap")) boot = s_num(val, 1, 64, "--bootstrap");
+        else if (!strcmp(a, "--block-max-txs")) max_txs = s_num(val, 1, 10000, "--block-max-txs");
+        else {
+            fprintf(stderr, "vledger-sim: unknown option '%s'\n%s", a, s_usage);
+            return 2;
+        }
+    }
+    if (!n || !out) {
+        fprintf(stderr, "vledger-sim: net create needs --nodes and --out\n%s", s_usage);
+        return 2;
+    }
+    if (v > 1) {
+        fprintf(stderr, "vledger-sim: --validators %ld: only one validator (the one-validator "
+                        "orderer) is supported until the BFT consensus issue lands; use "
+                        "--validators 1\n", v);
+        return 2;
+    }
+    if (v > n) {
+        fprintf(stderr, "vledger-sim: more validators than nodes\n");
+        return 2;
+    }
+    if (base + 2 * n > 65535) {
+        fprintf(stderr, "vledger-sim: --base-port %ld leaves no room for %ld nodes\n", base, n);
+        return 2;
+    }
+    for (long i = 0; i < 2 * n; i++)
+        if (!s_port_free((int) (base + i))) {
+            fprintf(stderr, "vledger-sim: port %ld on 127.0.0.1 is in use; choose another "
+                            "--base-port\n", base + i);
+            return 1;
+        }
+    if (boot < 0)
+        boot = n - 1 <= full ? n - 1 : (n - 1 < 4 ? n - 1 : 4);
+    if (boot > n - 1)
+        boot = n - 1;
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "vledger-sim: cannot create %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    genesis_t g;
+    memset(&g, 0, sizeof g);
+    uint8_t rnd[4];
+    vl_random_bytes(rnd, sizeof rnd);
+    char hex[9];
+    vl_hex_encode(rnd, sizeof rnd, hex);
+    snprintf(g.chain_id, sizeof g.chain_id, "vledger-sim-%s", hex);
+    g.timestamp_ms = vl_wall_ms();
+    g.gas_max = 20000000;
+    char **pubs = calloc((size_t) n, sizeof *pubs);
+    char path[4096];
+    vl_err_t err = { "" };
+    for (long i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/node%ld", out, i);
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "vledger-sim: cannot create %s: %s\n", path, strerror(errno));
+            return 1;
+        }
+        snprintf(path, sizeof path, "%s/node%ld/node.key", out, i);
+        vl_key_t *k = vl_key_generate();
+        if (!k || vl_key_save_pem(k, path, &err) != 0) {
+            fprintf(stderr, "vledger-sim: %s\n", err.msg);
+            return 1;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "node%ld", i);
+        members_add(&g.members, vl_key_public(k), name, i < v, true);
+        pubs[i] = vl_base64_encode(vl_key_public(k), VL_PUBKEY_SIZE);
+        vl_key_destroy(&k);
+    }
+    snprintf(path, sizeof path, "%s/genesis.json", out);
+    if (genesis_save(&g, path, &err) != 0) {
+        fprintf(stderr, "vledger-sim: %s\n", err.msg);
+        return 1;
+    }
+    for (long i = 0; i < n; i++) {
+        char ep[64], sy[64], name[32];
+        snprintf(name, sizeof name, "node%ld", i);
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%ld", base + 2 * i);
+        snprintf(sy, sizeof sy, "tcp://127.0.0.1:%ld", base + 2 * i + 1);
+        json_t *peers = json_array();
+        /* Ring successors: the bootstrap graph is one directed cycle plus
+         * chords, so it is connected whatever K is. */
+        for (long j = 1; j <= boot; j++) {
+            long p = (i + j) % n;
+            char pe[64], ps[64];
+            snprintf(pe, sizeof pe, "tcp://127.0.0.1:%ld", base + 2 * p);
+            snprintf(ps, sizeof ps, "tcp://127.0.0.1:%ld", base + 2 * p + 1);
+            json_array_append_new(peers, json_pack("{s:s, s:s, s:s, s:s}", "name",
+                                                   g.members.items[p].name, "public_key",
+                                                   pubs[p], "gossip", pe, "sync", ps));
+        }
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I}",
+                                "name", name, "data", "data", "key", "node.key", "genesis",
+                                "../genesis.json", "api", "tcp://127.0.0.1:0", "events",
+                                "tcp://127.0.0.1:0", "gossip", ep, "sync", sy, "peers", peers,
+                                "gossip_degree", (json_int_t) degree, "gossip_full_mesh_max",
+                                (json_int_t) full, "block_max_txs", (json_int_t) max_txs);
+        snprintf(path, sizeof path, "%s/node%ld/node.json", out, i);
+        if (json_dump_file(doc, path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+            fprintf(stderr, "vledger-sim: cannot write %s\n", path);
+            return 1;
+        }
+        json_decref(doc);
+    }
+    for (long i = 0; i < n; i++)
+        free(pubs[i]);
+    free(pubs);
+    printf("network %s: %ld nodes (node0 is the orderer), genesis %s/genesis.json, gossip "
+           "ports %ld-%ld\nstart each with: vledgerd --config %s/nodeI/node.json\n",
+           g.chain_id, n, out, base, base + 2 * n - 1, out);
+    return 0;
+}
+
+/* --- load ------------------------------------------------------------------ */
+
+static int
+s_b64_field(json_t *obj, const char *key, uint8_t **out, size_t *len)
+{
+    const char *t = json_string_value(json_object_get(obj, key));
+    return t ? vl_base64_decode(t, out, len) : VL_ERR_INVALID;
+}
+
+static int
+s_load(int argc, char **argv)
+{
+    const char *node = NULL;
+    long count = 0, timeout = 60000;
+    for (int i = 0; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--node")) node = argv[i + 1];
+        else if (!strcmp(argv[i], "--count")) count = s_num(argv[i + 1], 1, 1000000, "--count");
+        else if (!strcmp(argv[i], "--timeout-ms"))
+            timeout = s_num(argv[i + 1], 1, 3600000, "--timeout-ms");
+        else {
+            fprintf(stderr, "vledger-sim: unknown option '%s'\n%s", argv[i], s_usage);
+            return 2;
+        }
+    }
+    if (!node || !count) {
+        fprintf(stderr, "vledger-sim: load needs --node and --count\n%s", s_usage);
+        return 2;
+    }
+    vl_err_t err = { "" };
+    client_t *c = client_new(node, 10000, &err);
+    json_t *st = NULL;
+    if (!c || client_call(c, "status", NULL, &st, &err) != 0) {
+        fprintf(stderr, "vledger-sim: %s\n", err.msg);
+        return 1;
+    }
+    char chain[128];
+    snprintf(chain, sizeof chain, "%s", json_string_value(json_object_get(st, "chain_id")));
+    json_decref(st);
+    int64_t deadline = vl_mono_ms() + timeout;
+    long sent = 0;
+    for (long i = 0; i < count && vl_mono_ms() < deadline; i++) {
+        vl_key_t *k = vl_key_generate();
+        char name[32];
+        snprintf(name, sizeof name, "load-%ld", i);
+        json_t *args = json_pack("{s:s, s:[s]}", "name", name, "roles", "buyer");
+        uint8_t *sp = NULL, *res = NULL, *endorser = NULL, *sig = NULL, *tx = NULL;
+        size_t sp_len = 0, res_len = 0, e_len = 0, sig_len = 0, tx_len = 0;
+        uint8_t txid[32];
+        uint64_t nonce;
+        vl_random_bytes(&nonce, sizeof nonce);
+        json_t *en = NULL, *sub = NULL;
+        int rc = client_build_proposal(k, chain, "identity", "register", args, nonce,
+                                       vl_wall_ms(), &sp, &sp_len, txid, &err);
+        char *b64 = rc == 0 ? vl_base64_encode(sp, sp_len) : NULL;
+        json_t *p = b64 ? json_pack("{s:s}", "proposal", b64) : NULL;
+        free(b64);
+        if (rc == 0)
+            rc = client_call(c, "endorse", p, &en, &err);
+        json_decref(p);
+        if (rc == 0
+            && (s_b64_field(en, "result", &res, &res_len) || s_b64_field(en, "endorser", &endorser,
+                                                                         &e_len)
+                || s_b64_field(en, "signature", &sig, &sig_len)))
+            rc = vl_err_set(&err, VL_ERR_INVALID, "bad endorse reply");
+        if (rc == 0)
+            rc = client_build_transaction(sp, sp_len, res, res_len, endorser, e_len, sig, sig_len,
+                                          &tx, &tx_len, &err);
+        if (rc == 0) {
+            char *t64 = vl_base64_encode(tx, tx_len);
+            json_t *sp2 = json_pack("{s:s, s:b}", "transaction", t64, "wait", 0);
+            free(t64);
+            rc = client_call(c, "submit", sp2, &sub, &err);
+            json_decref(sp2);
+        }
+        if (rc == 0)
+            sent++;
+        else
+            fprintf(stderr, "vledger-sim: load tx %ld: %s\n", i, err.msg);
+        json_decref(en);
+        json_decref(sub);
+        json_decref(args);
+        free(sp);
+        free(res);
+        free(endorser);
+        free(sig);
+        free(tx);
+        vl_key_destroy(&k);
+        if (rc != 0)
+            break;
+    }
+    client_destroy(&c);
+    printf("submitted %ld of %ld\n", sent, count);
+    return sent == count ? 0 : 1;
+}
+
+/* --- probe: a hostile or broken peer for tests ------------------------------ */
+
+static int
+s_curve_client(void *sock, const char *key_pem, const char *server_b64)
+{
+    uint8_t pub[32], sec[32], ed[32], srv[32];
+    vl_err_t err = { "" };
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    if (gossip_curve_keypair_from_pem(key_pem, pub, sec, &err) != 0
+        || vl_base64_decode(server_b64, &raw, &raw_len) != 0 || raw_len != 32) {
+        fprintf(stderr, "vledger-sim: probe: bad key or server key (%s)\n", err.msg);
+        free(raw);
+        return -1;
+    }
+    memcpy(ed, raw, 32);
+    free(raw);
+    if (gossip_curve_public(ed, srv) != 0)
+        return -1;
+    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 32);
+    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 32);
+    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, srv, 32);
+    return 0;
+}
+
+static int
+s_probe(int argc, char **argv)
+{
+    if (argc < 1) {
+        fprintf(stderr, "%s", s_usage);
+        return 2;
+    }
+    const char *mode = argv[0], *key = NULL, *server = NULL, *ep = NULL;
+    long ms = 2000;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--key")) key = argv[i + 1];
+        else if (!strcmp(argv[i], "--server-key")) server = argv[i + 1];
+        else if (!strcmp(argv[i], "--endpoint")) ep = argv[i + 1];
+        else if (!strcmp(argv[i], "--ms")) ms = s_num(argv[i + 1], 1, 60000, "--ms");
+    }
+    if (!ep) {
+        fprintf(stderr, "vledger-sim: probe needs --endpoint\n");
+        return 2;
+    }
+    void *ctx = zmq_ctx_new();
+    int linger = 0, rc = 0;
+    if (!strcmp(mode, "sub")) {
+        /* Subscribes with --key and counts what arrives in --ms. */
+        void *s = zmq_socket(ctx, ZMQ_SUB);
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+        if (!key || !server || s_curve_client(s, key, server) != 0)
+            return 2;
+        zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+        zmq_connect(s, ep);
+        long got = 0;
+        int64_t end = vl_mono_ms() + ms;
+        while (vl_mono_ms() < end) {
+            zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
+            if (zmq_poll(&it, 1, (long) (end - vl_mono_ms())) > 0) {
+                zmq_msg_t m;
+                zmq_msg_init(&m);
+                if (zmq_msg_recv(&m, s, 0) >= 0)
+                    got++;
+                zmq_msg_close(&m);
+            }
+        }
+        printf("received %ld\n", got);
+        zmq_close(s);
+    } else if (!strcmp(mode, "push")) {
+        /* Over the sync socket with --key: a malformed frame set, garbled,
+         * unsigned, forged and valid-but-foreign envelopes, then a sync
+         * request; prints whether any answer came back. */
+        void *s = zmq_socket(ctx, ZMQ_DEALER);
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+        if (!key || !server || s_curve_client(s, key, server) != 0)
+            return 2;
+        zmq_connect(s, ep);
+        vl_err_t err = { "" };
+        vl_key_t *k = vl_key_load_pem(key, &err), *stranger = vl_key_generate();
+        zmq_send(s, "Z", 1, ZMQ_SNDMORE);
+        zmq_send(s, "junk", 4, 0);                          /* unknown command */
+        zmq_send(s, "E", 1, ZMQ_SNDMORE);
+        zmq_send(s, "\x0a\x05garbled-bytes", 15, 0);        /* garbled envelope */
+        uint8_t *b = NULL;
+        size_t n = 0;
+        gossip_envelope_seal(k, 1, "payload", 7, vl_wall_ms(), 1, &b, &n);
+        b[n - 1] ^= 0xff;                                   /* forged: signature broken */
+        zmq_send(s, "E", 1, ZMQ_SNDMORE);
+        zmq_send(s, b, n, 0);
+        free(b);
+        gossip_envelope_seal(stranger, 1, "payload", 7, vl_wall_ms(), 2, &b, &n);
+        zmq_send(s, "E", 1, ZMQ_SNDMORE);                   /* non-member origin */
+        zmq_send(s, b, n, 0);
+        free(b);
+        zmq_send(s, "Q", 1, ZMQ_SNDMORE);                   /* request, bad body */
+        zmq_send(s, "12345678", 8, ZMQ_SNDMORE);
+        zmq_send(s, "\xff\xff\xff", 3, 0);
+        uint8_t req[16];
+        Vl__SyncRequest sr = VL__SYNC_REQUEST__INIT;
+        sr.from_height = 1;
+        sr.count = 2;
+        size_t rl = vl__sync_request__pack(&sr, req);
+        zmq_send(s, "Q", 1, ZMQ_SNDMORE);
+        zmq_send(s, "\0\0\0\0\0\0\0\1", 8, ZMQ_SNDMORE);
+        zmq_send(s, req, rl, 0);
+        zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
+        bool answered = zmq_poll(&it, 1, ms) > 0;
+        printf("answered %s\n", answered ? "yes" : "no");
+        vl_key_destroy(&k);
+        vl_key_destroy(&stranger);
+        zmq_close(s);
+    } else if (!strcmp(mode, "garbage")) {
+        /* Raw bytes on a TCP port, no ZMTP at all. */
+        const char *hp = strstr(ep, "://");
+        const char *colon = hp ? strrchr(hp + 3, ':') : NULL;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = { 0 };
+        a.sin_family = AF_INET;
+        a.sin_port = htons((uint16_t) (colon ? atoi(colon + 1) : 0));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &a, sizeof a) != 0) {
+            printf("connect failed\n");
+            rc = 1;
+        } else {
+            uint8_t junk[4096];
+            vl_random_bytes(junk, sizeof junk);
+            ssize_t w = write(fd, "\xff\0\0\0\0\0\0\0\x01\x7f", 10);   /* ZMTP-ish start */
+            w += write(fd, junk, sizeof junk);
+            printf("wrote %zd\n", w);
+        }
+        if (fd >= 0)
+            close(fd);
+    } else {
+        fprintf(stderr, "vledger-sim: unknown probe '%s'\n", mode);
+        rc = 2;
+    }
+    zmq_ctx_term(ctx);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc >= 3 && !strcmp(argv[1], "net") && !strcmp(argv[2], "create"))
+        return s_net_create(argc - 3, argv + 3);
+    if (argc >= 2 && !strcmp(argv[1], "load"))
+        return s_load(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "probe"))
+        return s_probe(argc - 2, argv + 2);
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("%s", s_usage);
+        return 0;
+    }
+    fprintf(stderr, "%s", s_usage);
+    return 2;
+}
