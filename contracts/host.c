@@ -22,6 +22,7 @@
  *   vl.require(cond, msg)    raises msg (as is) when cond is false/nil
  *   vl.check_source(src)     true, or false and the compile error
  *   vl.null, vl.object(t), vl.array(t)   JSON null and empty-table shape
+ *   vl.verify(pubkey_hex, message, signature_hex)  Ed25519 check (pairing)
  *
  * Keys are printable ASCII (0x20-0x7E), 1..VL_KEY_MAX bytes. Keys under
  * contract/ wallet/ did/ vehicle/ sale/ schedule/ are written only by
@@ -672,6 +673,49 @@ s_array(lua_State *L)
     return 1;
 }
 
+/* --- signature check (vl.verify; added for device pairing, contracts/lib/pairing.lua) --- */
+
+#include "crypto.h"
+
+#define GAS_VERIFY 20000              /* one Ed25519 verify ... */
+#define GAS_VERIFY_BYTE 2             /* ... plus per message byte */
+
+static bool
+s_unhex(const char *hex, size_t len, uint8_t *out, size_t n)
+{
+    if (len != 2 * n)
+        return false;
+    for (size_t i = 0; i < 2 * n; i++) {
+        char c = hex[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return false;
+        out[i / 2] = (uint8_t) (i % 2 ? (out[i / 2] << 4) | d : d);
+    }
+    return true;
+}
+
+/* vl.verify(pubkey_hex, message, signature_hex) -> true when the Ed25519
+ * signature (128 hex digits) by the key (64 hex digits) over message
+ * verifies; false otherwise (also for malformed hex). */
+static int
+s_verify(lua_State *L)
+{
+    size_t plen, mlen, slen;
+    const char *pk = luaL_checklstring(L, 1, &plen);
+    const char *msg = luaL_checklstring(L, 2, &mlen);
+    const char *sig = luaL_checklstring(L, 3, &slen);
+    meter_charge(L, GAS_VERIFY + mlen * GAS_VERIFY_BYTE);
+    uint8_t pub[VL_PUBKEY_SIZE], sg[VL_SIG_SIZE];
+    bool ok = s_unhex(pk, plen, pub, sizeof pub) && s_unhex(sig, slen, sg, sizeof sg)
+              && vl_verify(pub, msg, mlen, sg);
+    lua_pushboolean(L, ok);
+    return 1;
+}
+
+/* --- end of vl.verify ------------------------------------------------------------------ */
+
 /* Every vl.* function first refuses to run after an abort. */
 static int
 s_guard(lua_State *L)
@@ -690,6 +734,7 @@ host_open(lua_State *L)
         { "caller", s_caller },   { "creator", s_creator }, { "txid", s_txid },
         { "now", s_now },         { "transfer", s_transfer }, { "require", s_require },
         { "check_source", s_check_source }, { "object", s_object }, { "array", s_array },
+        { "verify", s_verify },
         { NULL, NULL },
     };
     lua_newtable(L);

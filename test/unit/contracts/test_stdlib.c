@@ -80,7 +80,7 @@ test_stdlib_listing(void)
 {
     size_t n;
     const contracts_stdlib_entry_t *e = contracts_stdlib(&n);
-    CHECK_EQ(n, 4);
+    CHECK(n >= 4);  /* identity..contract first; lifecycle contracts follow */
     const char *names[] = { "identity", "wallet", "vehicle", "contract" };
     for (size_t i = 0; i < n && i < 4; i++) {
         CHECK_STR(e[i].name, names[i]);
