@@ -84,3 +84,43 @@ expect_fail() {
 
 # json_field JSON FILTER — jq -r over a JSON text.
 jf() { jq -r "$2" <<<"$1"; }
+
+# --- Networks written by `vledger-sim net create` (gossip tests) -----------
+
+# make_net DIR NODES [net create options...] — a network on a random free
+# port range (net create checks the ports; retried a few times).
+make_net() {
+  local dir=$1 nodes=$2; shift 2
+  : "${VLEDGER_SIM:?VLEDGER_SIM must point at the vledger-sim binary}"
+  local try
+  for try in 1 2 3 4 5; do
+    local base=$(( 20000 + (RANDOM % 1400) * 24 ))
+    rm -rf "$dir"
+    "$VLEDGER_SIM" net create --nodes "$nodes" --out "$dir" --base-port "$base" "$@" \
+      >"$TEST_TMP/net-create.out" 2>&1 && return 0
+  done
+  cat "$TEST_TMP/net-create.out"
+  fail "vledger-sim net create failed"
+}
+
+# start_config_node NODEDIR — `vledgerd --config NODEDIR/node.json`; returns
+# once the node has written NODEDIR/data/endpoints.json (it then serves).
+start_config_node() {
+  local dir=$1; shift
+  rm -f "$dir/data/endpoints.json"
+  "$VLEDGERD" --config "$dir/node.json" "$@" >>"$TEST_TMP/$(basename "$dir").log" 2>&1 &
+  NODE_PID[$dir]=$!
+  wait_until 20000 test -f "$dir/data/endpoints.json"
+}
+
+# stop_config_node NODEDIR — SIGTERM and check a clean exit 0.
+stop_config_node() {
+  local dir=$1 pid=${NODE_PID[$1]} rc=0
+  kill -TERM "$pid"
+  wait "$pid" || rc=$?
+  unset "NODE_PID[$dir]"
+  [ "$rc" -eq 0 ] || fail "vledgerd ($dir) exited $rc after SIGTERM (expected 0)"
+}
+
+# nstatus NODEDIR — the node's status JSON.
+nstatus() { "$VLEDGER" --data "$1/data" --json status; }
