@@ -50,6 +50,10 @@ static const char *const s_help =
     "  vehicle show VIN [--history]             a vehicle document and its history\n"
     "  tx show TXID                             a transaction and its effects\n"
     "  block show HEIGHT                        a block\n"
+    "  contract deploy --name N --file F.lua [--attach vehicle:VIN|did:DID]\n"
+    "  contract invoke NAME FUNCTION [JSON]     run any contract function\n"
+    "  sale request|offer|accept|confirm|abort  purchase (see `vledger sale help`)\n"
+    "  title, registration, keys, insurance, pairing, schedule   lifecycle verbs\n"
     "  rpc METHOD [PARAMS-JSON]                 call any API method, print the result\n"
     "  rpc --raw TEXT                           send TEXT verbatim, print the reply\n"
     "  events [--topic P]... [--from-block H] [--count N] [--no-follow]\n"
@@ -66,6 +70,10 @@ static const s_noun_t s_nouns[] = {
     { "status", cli_status },     { "identity", cli_identity }, { "wallet", cli_wallet },
     { "vehicle", cli_vehicle },   { "tx", cli_tx },             { "block", cli_block },
     { "rpc", cli_rpc },           { "events", cli_events },
+    /* lifecycle nouns (cli_contract.c, cli_lifecycle.c) */
+    { "contract", cli_contract }, { "sale", cli_sale },         { "title", cli_title },
+    { "registration", cli_registration }, { "keys", cli_keys }, { "insurance", cli_insurance },
+    { "pairing", cli_pairing },   { "schedule", cli_schedule },
 };
 
 /* --- Failure and usage ----------------------------------------------------- */

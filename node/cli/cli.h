@@ -116,5 +116,22 @@ int cli_tx(cli_t *cli, int argc, char **argv);
 int cli_block(cli_t *cli, int argc, char **argv);
 int cli_rpc(cli_t *cli, int argc, char **argv);
 int cli_events(cli_t *cli, int argc, char **argv);
+/* lifecycle (cli_contract.c, cli_lifecycle.c) */
+int cli_contract(cli_t *cli, int argc, char **argv);
+int cli_sale(cli_t *cli, int argc, char **argv);
+int cli_title(cli_t *cli, int argc, char **argv);
+int cli_registration(cli_t *cli, int argc, char **argv);
+int cli_keys(cli_t *cli, int argc, char **argv);
+int cli_insurance(cli_t *cli, int argc, char **argv);
+int cli_pairing(cli_t *cli, int argc, char **argv);
+int cli_schedule(cli_t *cli, int argc, char **argv);
+/* Helpers of cli_contract.c: a whole file (malloc'd) or NULL with err; a
+ * transaction's outcome printed (exit 1 when its result carries a
+ * "message": a condition not met, a key use denied); a contract file
+ * deployed through contract.deploy. */
+char *cli_read_file(const char *path, char *err, size_t errlen);
+int cli_report_outcome(cli_t *cli, const char *what, json_t *outcome);
+int cli_deploy_file(cli_t *cli, const char *name, const char *file, const char *attach,
+                    json_t **outcome);
 
 #endif
