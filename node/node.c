@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "log.h"
+#include "reactor.h"
 #include "tx.h"
 
 #define HOUSEKEEPING_MS 100
@@ -386,6 +387,7 @@ s_commit_block(node_t *node, const uint8_t *bytes, size_t len)
                          vb->effects[i].code);
     }
     events_publish_block(node, vb);
+    reactor_after_block(node, vb->header->timestamp_ms);   /* due schedules (reactor.c) */
     validated_block_destroy(&vb);
     return 0;
 }
