@@ -379,6 +379,10 @@ s_probe(int argc, char **argv)
          * request; prints whether any answer came back. */
         void *s = zmq_socket(ctx, ZMQ_DEALER);
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+        /* A refused handshake tears the pipe down and a DEALER without a
+         * pipe blocks in send: bound every send. */
+        int sndtimeo = 500;
+        zmq_setsockopt(s, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
         if (!key || !server || s_curve_client(s, key, server) != 0)
             return 2;
         zmq_connect(s, ep);
