@@ -97,6 +97,16 @@ until paid '.financing == null' true; do
 done
 [ "$(jf "$(vl --json wallet balance "${DID[lender]}")" .balance)" = 5000000 ] || fail "lender not repaid"
 
+step "device pairing: two signed component identifications, distance"
+openssl genpkey -algorithm ed25519 -out "$TEST_TMP/hu.pem" 2>/dev/null
+openssl genpkey -algorithm ed25519 -out "$TEST_TMP/ecu.pem" 2>/dev/null
+C=(--component "head_unit=$TEST_TMP/hu.pem" --component "key_ecu=$TEST_TMP/ecu.pem")
+as buyer pairing components --vin $VIN "${C[@]}" >/dev/null
+expect_fail 1 "pairing is enabled only within 10 m" as buyer pairing prepair --vin $VIN --device phone-1 "${C[@]}" --at 30,0 --vehicle-at 0,0
+expect_fail 1 "at least two vehicle components, got 1" as buyer pairing prepair --vin $VIN --device phone-1 --component "head_unit=$TEST_TMP/hu.pem" --at 1,0 --vehicle-at 0,0
+out=$(as buyer --json pairing prepair --vin $VIN --device phone-1 "${C[@]}" --at 3,4 --vehicle-at 0,0)
+[ "$(jf "$out" .result.status)" = paired ] || fail "pairing: $out"
+
 step "history tells the story in order"
 hist=$(vl --json vehicle show $VIN --history)
 owners=$(jf "$hist" '[.history[].value.owner] | unique | length')
@@ -113,6 +123,7 @@ case "$order" in
   *title-requested*clarify*title-requested*seller*lien*insured*) ;;
   *) fail "history out of order: $order" ;;
 esac
-vl vehicle show $VIN --history | grep -q "changed .*owner" || fail "human history lacks the owner change"
+human=$(vl vehicle show $VIN --history)
+grep -q "changed .*owner" <<<"$human" || fail "human history lacks the owner change: $human"
 [ "$(jf "$hist" '[.history[] | select(.value.financing == null and .value.owner == "'"${DID[buyer]}"'")] | length')" -ge 1 ] || fail "lien release missing"
 echo "ok"
