@@ -13,7 +13,7 @@
 --   contracts.owner and to the owner's did.owned[].contracts) or
 --   "did:<DID>" (must be the creator's own: added to contracts.generic).
 --   Emits "contract.deployed" {name, version, author}.
--- get {name} -> the record.
+-- get {name, version?} -> the record (an older version's when asked), or null.
 
 local M = {}
 
@@ -109,7 +109,13 @@ end
 
 function M.get(args)
   vl.require(type(args.name) == "string", "name must be a string")
-  return vl.get("contract/" .. args.name) or vl.null
+  local rec = vl.get("contract/" .. args.name)
+  local v = args.version
+  if v == nil or v == vl.null or rec == nil or v == rec.version then
+    return rec or vl.null
+  end
+  vl.require(math.type(v) == "integer" and v >= 1, "version must be a positive integer")
+  return vl.get("contract/" .. args.name .. "@" .. v) or vl.null
 end
 
 return M

@@ -1,5 +1,5 @@
 /*
- * cli_contract.c — `vledger contract deploy|invoke`.
+ * cli_contract.c — `vledger contract deploy|invoke|show`.
  *
  * deploy transacts `contract.deploy {name, source, attach?}` with the text
  * of --file; invoke transacts NAME.FUNCTION(JSON-ARGS) and prints its result
@@ -16,7 +16,8 @@
 
 static const char *const s_usage =
     "usage: vledger contract deploy --name NAME --file F.lua [--attach vehicle:VIN|did:DID]\n"
-    "       vledger contract invoke NAME FUNCTION [JSON-ARGS]\n";
+    "       vledger contract invoke NAME FUNCTION [JSON-ARGS]\n"
+    "       vledger contract show NAME [--version N]\n";
 
 static const char *const s_help =
     "\n"
@@ -24,7 +25,9 @@ static const char *const s_help =
     "                  adds it to a vehicle you own or to your own identity, where\n"
     "                  the sale contract finds condition contracts.\n"
     "contract invoke   runs FUNCTION of contract NAME with JSON-ARGS (an object)\n"
-    "                  as a transaction and prints its result.\n";
+    "                  as a transaction and prints its result.\n"
+    "contract show     prints a contract's record: author, version, policy and\n"
+    "                  source (an older version with --version N).\n";
 
 char *
 cli_read_file(const char *path, char *err, size_t errlen)
@@ -156,11 +159,66 @@ s_invoke(cli_t *cli, int argc, char **argv)
     return rc;
 }
 
+/* `contract show NAME [--version N]`: the record through a read-only query
+ * of the system contract, so no transaction is made. */
+static int
+s_show(cli_t *cli, int argc, char **argv)
+{
+    const char *name = NULL, *version = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (cli_opt(argc, argv, &i, "--version", &v) == 1)
+            version = v;
+        else if (!name && !cli_is_option(argv[i]))
+            name = argv[i];
+        else
+            return cli_usage(s_usage, "unexpected argument '%s' to contract show", argv[i]);
+    }
+    if (!name)
+        return cli_usage(s_usage, "contract show needs NAME");
+    json_t *args = json_pack("{s:s}", "name", name);
+    if (version) {
+        char *end;
+        long long n = strtoll(version, &end, 10);
+        if (*end || n < 1) {
+            json_decref(args);
+            return cli_usage(s_usage, "--version needs a positive integer");
+        }
+        json_object_set_new(args, "version", json_integer(n));
+    }
+    json_t *params = json_pack("{s:s, s:s, s:o}", "contract", "contract", "function", "get",
+                               "args", args), *r = NULL;
+    int rc = cli_call(cli, "query", params, &r);
+    json_decref(params);
+    if (rc != CLI_OK)
+        return rc;
+    json_t *rec = json_object_get(r, "result");
+    if (!json_is_object(rec)) {
+        json_decref(r);
+        char msg[160];
+        snprintf(msg, sizeof msg, "contract '%s'%s%s is not deployed", name,
+                 version ? " version " : "", version ? version : "");
+        return cli_fail(VL_ERR_NOT_FOUND, msg);
+    }
+    if (cli->json) {
+        cli_print_json(rec);
+    } else {
+        printf("contract %s version %lld by %s\n", name, cli_int(rec, "version"),
+               cli_str(rec, "author", "?"));
+        char *policy = cli_text(json_object_get(rec, "policy"));
+        printf("  policy: %s\n", policy ? policy : "?");
+        free(policy);
+        printf("  source:\n%s\n", cli_str(rec, "source", ""));
+    }
+    json_decref(r);
+    return CLI_OK;
+}
+
 int
 cli_contract(cli_t *cli, int argc, char **argv)
 {
     if (argc == 0)
-        return cli_usage(s_usage, "contract needs a verb: deploy or invoke");
+        return cli_usage(s_usage, "contract needs a verb: deploy, invoke or show");
     if (cli_is_help(argv[0]) || strcmp(argv[0], "help") == 0
         || (argc > 1 && cli_is_help(argv[1]))) {
         printf("%s%s", s_usage, s_help);
@@ -170,5 +228,7 @@ cli_contract(cli_t *cli, int argc, char **argv)
         return s_deploy(cli, argc, argv);
     if (strcmp(argv[0], "invoke") == 0)
         return s_invoke(cli, argc, argv);
+    if (strcmp(argv[0], "show") == 0)
+        return s_show(cli, argc, argv);
     return cli_usage(s_usage, "unknown contract verb '%s'", argv[0]);
 }

@@ -1,0 +1,5 @@
+local M = {}
+function M.f(args
+  return 1
+end
+return M
