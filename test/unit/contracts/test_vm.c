@@ -11,6 +11,10 @@
 
 #include "check.h"
 #include "fake_state.h"
+#include "codec.h"
+
+#include <stdlib.h>
+#include <unistd.h>
 
 #define ALICE "did:vl:a11ce00000000000000000000000000000000000"
 #define BOB "did:vl:b0b0000000000000000000000000000000000000"
@@ -736,12 +740,66 @@ s_all(void)
     RUN(test_pcall_rollback_and_context);
 }
 
-int
-main(void)
+/* The determinism workload's endorsed bytes as hex, in a fresh vm_t. */
+static char *
+s_det_hex(int fresh)
 {
+    fake_free(&s_fs);
+    fake_put(&s_fs, "det/old", "\"o\"");
+    s_deploy("det", s_det_src);
+    vm_config_t cfg = vm_config_default();
+    cfg.fresh_state = fresh;
+    vm_t *vm = vm_new(&cfg);
+    vm_result_t r;
+    s_det_run(vm, &r);
+    char *hex = malloc(2 * r.endorsed_len + 1);
+    vl_hex_encode(r.endorsed, r.endorsed_len, hex);
+    vm_result_clear(&r);
+    vm_destroy(&vm);
+    return hex;
+}
+
+/* Byte-identical results across processes: Lua 5.4 seeds its string hash
+ * per state from time and addresses (ASLR differs per exec), so only the
+ * sandbox's sorted pairs and canonical encoding make these agree. */
+static void
+test_determinism_processes(void)
+{
+    char *here = s_det_hex(0);
+    for (int fresh = 0; fresh <= 1; fresh++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "/proc/%d/exe --det-child %d", (int) getpid(), fresh);
+        FILE *p = popen(cmd, "r");
+        CHECK(p != NULL);
+        if (!p)
+            continue;
+        size_t cap = strlen(here) + 16, n = 0;
+        char *there = calloc(1, cap);
+        int c;
+        while ((c = fgetc(p)) != EOF && c != '\n' && n + 1 < cap)
+            there[n++] = (char) c;
+        CHECK_EQ(pclose(p), 0);
+        CHECK(strlen(here) > 100);
+        CHECK_STR(there, here);
+        free(there);
+    }
+    free(here);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--det-child") == 0) {
+        char *hex = s_det_hex(atoi(argv[2]));
+        printf("%s\n", hex);
+        free(hex);
+        fake_free(&s_fs);
+        return 0;
+    }
     s_vm = vm_new(NULL);
     s_all();
     RUN(test_determinism);
+    RUN(test_determinism_processes);
     RUN(test_misc_api);
     vm_destroy(&s_vm);
     /* Everything again with a fresh lua_State per execution. */
