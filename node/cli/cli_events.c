@@ -67,12 +67,12 @@ s_print(events_opts_t *o, const char *topic, json_t *body)
 static int
 s_recv(void *sub, int timeout_ms, char *topic, size_t topic_size, json_t **body)
 {
+    *body = NULL;   /* on every path: callers release whatever is left here */
     zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
     if (zmq_poll(&it, 1, timeout_ms) <= 0)
         return 0;
     zmq_msg_t part;
     int n = 0, ok = 1;
-    *body = NULL;
     int more = 1;
     while (more) {
         zmq_msg_init(&part);
