@@ -38,11 +38,17 @@ s_first_cb(void *arg, const char *key, size_t key_len, const char *value, size_t
 void
 reactor_after_block(node_t *node, int64_t block_ms)
 {
+    /* One node acts for the network: the orderer. Reactors on every node
+     * would race the same due entry into the mempool, and all but one copy
+     * would fail validation. */
+    if (!node->orderer)
+        return;
     s_first_t first = { 0, false };
     if (ledger_range(node->ledger, "schedule/", 1, s_first_cb, &first) < 0 || !first.found
         || first.due > block_ms)
         return;
-    static uint64_t nonce;
+    uint64_t nonce = 0;
+    vl_random_bytes(&nonce, sizeof nonce);
     int64_t now = vl_wall_ms();
     if (now < block_ms)
         now = block_ms;
@@ -53,7 +59,7 @@ reactor_after_block(node_t *node, int64_t block_ms)
     endorsement_t en = { 0 };
     json_t *args = json_object();
     int rc = client_build_proposal(node->key, node->genesis.chain_id, "schedule", "run_due",
-                                   args, ((uint64_t) now << 16) ^ ++nonce, now, &proposal,
+                                   args, nonce, now, &proposal,
                                    &proposal_len, txid, &err);
     json_decref(args);
     if (rc == 0) {

@@ -215,6 +215,19 @@ cli_transact(cli_t *cli, const vl_key_t *key, const char *contract, const char *
     int wait_ms = cli->timeout_given ? cli->timeout_ms : CLIENT_DEFAULT_WAIT_MS;
     int rc = client_transact(cli->client, key, cli->chain_id, contract, function, args, wait_ms,
                              outcome, &err);
+    /* A transaction that lost a race with a concurrent one on the same keys
+     * (it read a version another tx changed first) changed nothing; running
+     * the request again against the new state is what the user would do by
+     * hand. Bounded, and said on stderr. */
+    for (int retry = 1; rc != 0 && retry <= CLI_CONFLICT_RETRIES
+                        && client_last_tx_fate(cli->client) == CLIENT_TX_INVALID
+                        && (strstr(err.msg, "MVCC_CONFLICT") || strstr(err.msg, "PHANTOM_READ"));
+         retry++) {
+        fprintf(stderr, "vledger: %s; retrying against the new state (%d of %d)\n", err.msg,
+                retry, CLI_CONFLICT_RETRIES);
+        rc = client_transact(cli->client, key, cli->chain_id, contract, function, args, wait_ms,
+                             outcome, &err);
+    }
     if (rc == 0)
         return CLI_OK;
     cli_fail(rc, err.msg);

@@ -26,6 +26,10 @@ enum {
     CLI_USAGE = 2,   /* bad usage; stderr has a usage line */
 };
 
+/* How often a transaction invalidated by a concurrent one (MVCC_CONFLICT,
+ * PHANTOM_READ) is run again against the new state before giving up. */
+#define CLI_CONFLICT_RETRIES 3
+
 typedef struct {
     /* Global options. */
     char data_dir[4096];      /* --data, else the default data dir ("" if none) */
@@ -82,7 +86,9 @@ int cli_call(cli_t *cli, const char *method, json_t *params, json_t **result);
  * answers). CLI_OK or CLI_FAIL. */
 int cli_ensure_chain(cli_t *cli);
 
-/* Runs a transaction signed by key (NULL: the CLI's key, loaded on demand)
+/* Runs a transaction signed by key (NULL: the CLI's key, loaded on demand),
+ * again up to CLI_CONFLICT_RETRIES times when a concurrent transaction
+ * invalidated it (MVCC_CONFLICT, PHANTOM_READ),
  * and prints why on failure, naming the txid when its fate is unknown.
  * CLI_OK with *outcome (owned), or CLI_FAIL. */
 int cli_transact(cli_t *cli, const vl_key_t *key, const char *contract, const char *function,
