@@ -14,10 +14,16 @@
  * | dealer | DEALER | client | one per peer we pull from or push to             |
  * | zap    | REP    | —      | inproc://zeromq.zap.01: admits member keys only  |
  *
+ * PUB frames: one envelope, or a bundle of heartbeats/joins: 0x00, then
+ * per envelope a 4-byte big-endian length and its bytes (gossip.c,
+ * s_pub_send).
+ *
  * Sync frames (after the ROUTER routing id): request `Q` + 8-byte request
  * id (big-endian) + SyncRequest bytes, answered `A` + the same id +
- * SyncResponse bytes; push `E` + Envelope bytes (no answer). Anything else
- * is counted as malformed and dropped.
+ * SyncResponse bytes; push `E` + Envelope bytes (no answer); membership
+ * snapshot `H` + 8-byte id, answered `S` + the id + a bundle of the latest
+ * verified heartbeat of every live member (asked of bootstrap peers at
+ * start). Anything else is counted as malformed and dropped.
  *
  * CURVE keys come from the Ed25519 identities (curve.h): a node pins each
  * peer's server key when it connects, and the ZAP handler admits a client
@@ -51,15 +57,17 @@
 #define GOSSIP_SYNC_MAX_TXS 64            /* txids in one request */
 #define GOSSIP_SYNC_MAX_BYTES (4u << 20)  /* payload bytes in one answer */
 #define GOSSIP_HEARTBEAT_PEERS 8          /* peer infos per heartbeat */
+#define GOSSIP_TICK_MS 100                /* failure-detector tick */
+#define GOSSIP_HEARTBEAT_MS_PER_PEER 10   /* heartbeat period >= members x this */
 
 typedef struct {
     char gossip_endpoint[GOSSIP_ENDPOINT_MAX];   /* PUB bind; port 0 = any */
     char sync_endpoint[GOSSIP_ENDPOINT_MAX];     /* ROUTER bind */
     size_t degree;              /* D: mesh peers beyond full mesh (default 6) */
     size_t full_mesh_max;       /* full mesh up to this many peers (12) */
-    int heartbeat_ms;           /* 500 */
-    int suspect_ms;             /* silence before suspect (1500) */
-    int dead_ms;                /* silence before dead (3000) */
+    int heartbeat_ms;           /* 500; at least members x 10 ms (gossip_start) */
+    int suspect_ms;             /* silence before suspect (1500; >= 3 periods) */
+    int dead_ms;                /* silence before dead (2500; >= 4 periods) */
     uint32_t max_hops;          /* relays per envelope (12) */
     size_t seen_max;            /* seen-cache entries (200000) */
     int seen_ttl_ms;            /* 120000 */
@@ -85,6 +93,8 @@ typedef struct {
     int (*get_tx)(void *arg, const uint8_t txid[32], uint8_t **bytes, size_t *len);
     /* A block pulled from a peer (any order; the node checks it). */
     void (*pulled)(void *arg, const uint8_t *bytes, size_t len);
+    /* A transaction a peer answered by id (may be NULL; the node checks it). */
+    void (*pulled_tx)(void *arg, const uint8_t *bytes, size_t len);
 } gossip_handler_t;
 
 typedef struct {
@@ -101,12 +111,15 @@ typedef struct {
     uint64_t sync_requests;     /* served */
     uint64_t sync_malformed;    /* garbage on the sync socket */
     uint64_t sync_blocks_served;
+    uint64_t sync_txs_served;
+    uint64_t pull_txs;          /* transactions received by id */
     uint64_t pull_requests;     /* sent */
     uint64_t pull_blocks;       /* received */
     uint64_t pull_timeouts;
     uint64_t push_dropped;      /* DEALER queue full */
     uint64_t zap_denied;        /* handshakes refused (non-members) */
     uint64_t by_type_delivered[8];
+    uint64_t by_type_received[8];   /* parsed copies, duplicates included */
 } gossip_stats_t;
 
 typedef struct gossip_t gossip_t;
@@ -139,6 +152,11 @@ int gossip_publish(gossip_t *g, int type, const void *payload, size_t len);
 /* A peer is known to have at least this height (e.g. the origin of a block
  * we just received out of order); schedules pulls when we are behind. */
 void gossip_note_height(gossip_t *g, const uint8_t key[VL_PUBKEY_SIZE], uint64_t height);
+
+/* Asks one random live peer for transactions by id (at most
+ * GOSSIP_SYNC_MAX_TXS); what it has arrives through handler.pulled_tx.
+ * VL_ERR_INVALID for n == 0 or too many, VL_ERR_NOT_FOUND with no peer. */
+int gossip_fetch_txs(gossip_t *g, const uint8_t (*txids)[32], size_t n);
 
 /* Sends pull requests now if we are behind and slots are free. */
 void gossip_sync_kick(gossip_t *g);

@@ -51,6 +51,14 @@ gossip_members_destroy(gossip_members_t **self_p)
     }
 }
 
+void
+gossip_members_set_timeouts(gossip_members_t *m, int64_t suspect_ms, int64_t dead_ms)
+{
+    assert(suspect_ms > 0 && dead_ms > suspect_ms);
+    m->suspect_ms = suspect_ms;
+    m->dead_ms = dead_ms;
+}
+
 gossip_peer_t *
 gossip_members_find(gossip_members_t *m, const uint8_t *key, size_t len)
 {
@@ -220,6 +228,25 @@ gossip_members_select_mesh(gossip_members_t *m, size_t degree, size_t full_max, 
         }
     }
     return size;
+}
+
+bool
+gossip_members_rotate_mesh(gossip_members_t *m, size_t degree, size_t full_max, uint64_t *rnd)
+{
+    if (m->count <= full_max)
+        return false;
+    size_t size = 0;
+    for (size_t i = 0; i < m->count; i++)
+        size += m->peers[i].in_mesh;
+    if (size == 0 || size < degree)
+        return false;
+    size_t pick = (size_t) (gossip_rand(rnd) % size);
+    for (size_t i = 0; i < m->count; i++)
+        if (m->peers[i].in_mesh && pick-- == 0) {
+            m->peers[i].in_mesh = false;
+            return true;
+        }
+    return false;
 }
 
 size_t

@@ -74,6 +74,9 @@ gossip_members_t *gossip_members_new(const uint8_t self[VL_PUBKEY_SIZE], uint64_
                                      int64_t suspect_ms, int64_t dead_ms);
 void gossip_members_destroy(gossip_members_t **self_p);
 
+/* Changes the silence thresholds (0 < suspect_ms < dead_ms). */
+void gossip_members_set_timeouts(gossip_members_t *m, int64_t suspect_ms, int64_t dead_ms);
+
 /* Admits a key (a genesis member). Self is accepted and ignored.
  * VL_ERR_LIMIT when full. */
 int gossip_members_admit(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE],
@@ -115,6 +118,15 @@ size_t gossip_members_tick(gossip_members_t *m, int64_t now_ms);
  * Sets in_mesh on each peer; returns the mesh size. */
 size_t gossip_members_select_mesh(gossip_members_t *m, size_t degree, size_t full_max,
                                   uint64_t *rnd);
+
+/* Drops one random mesh peer (beyond full mesh, when the mesh is at least
+ * degree), so the next gossip_members_select_mesh replaces it with a random
+ * candidate. Called every few seconds it turns whatever graph the start-up
+ * order and the bootstrap lists made (e.g. ring successors: a diameter of
+ * N/K hops, past the hop limit) into a random one, whose diameter is about
+ * log_D N. Returns true when a peer was dropped. */
+bool gossip_members_rotate_mesh(gossip_members_t *m, size_t degree, size_t full_max,
+                                uint64_t *rnd);
 
 size_t gossip_members_count(const gossip_members_t *m);
 gossip_peer_t *gossip_members_at(gossip_members_t *m, size_t i);

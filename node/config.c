@@ -30,7 +30,7 @@ config_defaults(node_config_t *c)
     c->gossip_full_mesh_max = 12;
     c->heartbeat_ms = 500;
     c->suspect_ms = 1500;
-    c->dead_ms = 3000;
+    c->dead_ms = 2500;
 }
 
 /* The gossip settings of node.json: "gossip", "sync", "peers" and the

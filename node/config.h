@@ -21,7 +21,9 @@
  *                                        bootstrap peers; the rest is learned
  *     "gossip_degree": 6,                D mesh peers beyond full mesh
  *     "gossip_full_mesh_max": 12,        full mesh up to this many peers
- *     "heartbeat_ms": 500, "suspect_ms": 1500, "dead_ms": 3000 }
+ *     "heartbeat_ms": 500, "suspect_ms": 1500, "dead_ms": 2500 }
+ *                                        (heartbeats slow to >= 10 ms per member,
+ *                                        suspect/dead to >= 3 and 4 periods)
  */
 #ifndef VL_CONFIG_H
 #define VL_CONFIG_H

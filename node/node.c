@@ -39,7 +39,8 @@
 static int s_commit_block(node_t *node, const uint8_t *bytes, size_t len);
 static void s_schedule_cut(node_t *node);
 static void s_gossip_block(node_t *node, const uint8_t *bytes, size_t len);
-static void s_gossip_tx(node_t *node, const uint8_t *bytes, size_t len);
+static void s_gossip_tx(node_t *node, const uint8_t txid[32], const uint8_t *bytes, size_t len,
+                        bool ours);
 static int s_gossip_new(node_t *node, vl_err_t *err);
 
 static void
@@ -218,6 +219,12 @@ node_destroy(node_t **self_p)
             free(node->pending[i].bytes);
         free(node->pending);
     }
+    for (size_t i = 0; node->txcache && i < NODE_TXCACHE_MAX; i++)
+        free(node->txcache[i].bytes);
+    free(node->txcache);
+    for (size_t i = 0; node->resend && i < NODE_RESEND_MAX; i++)
+        free(node->resend[i].bytes);
+    free(node->resend);
     zhashx_destroy(&node->waiters);
     zhashx_destroy(&node->topic_seq);
     zsock_destroy(&node->api);
@@ -346,8 +353,7 @@ node_admit_tx(node_t *node, const uint8_t *bytes, size_t len, uint8_t txid[32], 
         return vl_err_set(err, rc, "mempool is full (%zu transactions); retry later",
                           mempool_count(node->mempool));
     }
-    if (!node->from_gossip)
-        s_gossip_tx(node, bytes, len);
+    s_gossip_tx(node, txid, bytes, len, !node->from_gossip);
     return 0;
 }
 
@@ -500,6 +506,7 @@ s_on_housekeeping(zloop_t *loop, int timer_id, void *arg)
 {
     node_t *node = arg;
     s_expire_waiters(node, false);
+    node_gossip_housekeeping(node);
     static const int beats = 1000 / HOUSEKEEPING_MS;
     if (++node->heartbeat_tick >= beats) {
         node->heartbeat_tick = 0;
@@ -577,11 +584,79 @@ s_gossip_block(node_t *node, const uint8_t *bytes, size_t len)
         gossip_publish(node->gossip, VL__ENVELOPE_TYPE__ENV_BLOCK, bytes, len);
 }
 
+/* Remembers an admitted tx for serving by id (ring: the oldest goes). */
 static void
-s_gossip_tx(node_t *node, const uint8_t *bytes, size_t len)
+s_txcache_add(node_t *node, const uint8_t txid[32], const uint8_t *bytes, size_t len)
 {
-    if (node->gossip)
-        gossip_publish(node->gossip, VL__ENVELOPE_TYPE__ENV_TRANSACTION, bytes, len);
+    if (!node->txcache)
+        return;
+    struct node_txcache *c = &node->txcache[node->txcache_next];
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return;
+    memcpy(copy, bytes, len);
+    free(c->bytes);
+    memcpy(c->txid, txid, 32);
+    c->bytes = copy;
+    c->len = len;
+    node->txcache_next = (node->txcache_next + 1) % NODE_TXCACHE_MAX;
+}
+
+/* A tx admitted here: cached for serving by id; one of ours (from the API)
+ * is also gossiped to the orderer and, on a follower, kept for re-gossip
+ * until it commits. */
+static void
+s_gossip_tx(node_t *node, const uint8_t txid[32], const uint8_t *bytes, size_t len, bool ours)
+{
+    if (!node->gossip)
+        return;
+    s_txcache_add(node, txid, bytes, len);
+    if (!ours)
+        return;
+    gossip_publish(node->gossip, VL__ENVELOPE_TYPE__ENV_TRANSACTION, bytes, len);
+    if (node->orderer || !node->resend)
+        return;
+    struct node_resend *slot = NULL;
+    for (size_t i = 0; i < NODE_RESEND_MAX && !slot; i++)
+        if (!node->resend[i].bytes)
+            slot = &node->resend[i];
+    uint8_t *copy = slot ? malloc(len ? len : 1) : NULL;
+    if (!copy)
+        return;   /* full: this one relies on the first copy (counted nowhere) */
+    memcpy(copy, bytes, len);
+    memcpy(slot->txid, txid, 32);
+    slot->bytes = copy;
+    slot->len = len;
+    slot->tries = 0;
+    slot->next_ms = vl_mono_ms() + NODE_RESEND_FIRST_MS;
+}
+
+void
+node_gossip_housekeeping(node_t *node)
+{
+    if (!node->gossip || !node->resend)
+        return;
+    int64_t now = vl_mono_ms();
+    for (size_t i = 0; i < NODE_RESEND_MAX; i++) {
+        struct node_resend *r = &node->resend[i];
+        if (!r->bytes || now < r->next_ms)
+            continue;
+        ledger_tx_info_t info;
+        if (ledger_tx_get(node->ledger, r->txid, &info) == 0 || r->tries >= NODE_RESEND_TRIES) {
+            if (r->tries >= NODE_RESEND_TRIES && ledger_tx_get(node->ledger, r->txid, &info) != 0) {
+                char hex[65];
+                vl_hex_encode(r->txid, 32, hex);
+                vl_warn("node", "tx.resend_gave_up", "txid=%s tries=%d", hex, r->tries);
+            }
+            free(r->bytes);
+            r->bytes = NULL;
+            continue;
+        }
+        gossip_publish(node->gossip, VL__ENVELOPE_TYPE__ENV_TRANSACTION, r->bytes, r->len);
+        node->txs_resent++;
+        r->tries++;
+        r->next_ms = now + ((int64_t) NODE_RESEND_FIRST_MS << r->tries);
+    }
 }
 
 /* Height of a block's header, or 0 when the bytes do not parse. */
@@ -679,6 +754,60 @@ s_g_get_block(void *arg, uint64_t height, uint8_t **bytes, size_t *len)
     return ledger_block_get(node->ledger, height, bytes, len);
 }
 
+/* A transaction by id for a peer's SyncRequest.txids: from the recent
+ * cache (pending or just committed), else from its block in the ledger. */
+static int
+s_g_get_tx(void *arg, const uint8_t txid[32], uint8_t **bytes, size_t *len)
+{
+    node_t *node = arg;
+    for (size_t i = 0; node->txcache && i < NODE_TXCACHE_MAX; i++) {
+        struct node_txcache *c = &node->txcache[i];
+        if (c->bytes && memcmp(c->txid, txid, 32) == 0) {
+            uint8_t *copy = malloc(c->len ? c->len : 1);
+            if (!copy)
+                return VL_ERR_NOMEM;
+            memcpy(copy, c->bytes, c->len);
+            *bytes = copy;
+            *len = c->len;
+            node->txs_served++;
+            return 0;
+        }
+    }
+    ledger_tx_info_t info;
+    uint8_t *block = NULL;
+    size_t block_len = 0;
+    int rc = ledger_tx_get(node->ledger, txid, &info);
+    if (rc == 0)
+        rc = ledger_block_get(node->ledger, info.height, &block, &block_len);
+    if (rc != 0)
+        return rc;
+    Vl__Block *b = vl__block__unpack(NULL, block_len, block);
+    free(block);
+    if (!b || info.index >= b->n_transactions) {
+        if (b)
+            vl__block__free_unpacked(b, NULL);
+        return VL_ERR_NOT_FOUND;
+    }
+    ProtobufCBinaryData *t = &b->transactions[info.index];
+    uint8_t *copy = malloc(t->len ? t->len : 1);
+    if (copy)
+        memcpy(copy, t->data, t->len);
+    *bytes = copy;
+    *len = t->len;
+    vl__block__free_unpacked(b, NULL);
+    if (!copy)
+        return VL_ERR_NOMEM;
+    node->txs_served++;
+    return 0;
+}
+
+/* A transaction a peer sent in a SyncResponse: admitted like a gossiped one. */
+static void
+s_g_pulled_tx(void *arg, const uint8_t *bytes, size_t len)
+{
+    s_g_deliver(arg, VL__ENVELOPE_TYPE__ENV_TRANSACTION, NULL, bytes, len);
+}
+
 static void
 s_g_pulled(void *arg, const uint8_t *bytes, size_t len)
 {
@@ -711,7 +840,12 @@ s_gossip_new(node_t *node, vl_err_t *err)
     gc.heartbeat_ms = c->heartbeat_ms;
     gc.suspect_ms = c->suspect_ms;
     gc.dead_ms = c->dead_ms;
-    gossip_handler_t h = { node, s_g_deliver, s_g_height, s_g_get_block, NULL, s_g_pulled };
+    node->txcache = calloc(NODE_TXCACHE_MAX, sizeof *node->txcache);
+    node->resend = calloc(NODE_RESEND_MAX, sizeof *node->resend);
+    if (!node->txcache || !node->resend)
+        return vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+    gossip_handler_t h = { node,       s_g_deliver, s_g_height, s_g_get_block, s_g_get_tx,
+                           s_g_pulled, s_g_pulled_tx };
     node->gossip = gossip_new(&gc, node->key, c->key_path, &h, err);
     if (!node->gossip)
         return VL_ERR_INVALID;
@@ -764,7 +898,7 @@ node_status_gossip(node_t *node, json_t *status)
     json_object_set_new(
         status, "gossip",
         json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                  "s:I, s:I, s:I, s:I, s:I, s:I}",
+                  "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                   "received", (json_int_t) s->received, "delivered", (json_int_t) s->delivered,
                   "duplicates", (json_int_t) s->duplicates, "relayed", (json_int_t) s->relayed,
                   "published", (json_int_t) s->published, "malformed", (json_int_t) s->malformed,
@@ -779,5 +913,8 @@ node_status_gossip(node_t *node, json_t *status)
                   (json_int_t) node->blocks_committed_remote, "blocks_rejected",
                   (json_int_t) node->blocks_rejected, "block_envelopes",
                   (json_int_t) s->by_type_delivered[VL__ENVELOPE_TYPE__ENV_BLOCK],
+                  "block_copies", (json_int_t) s->by_type_received[VL__ENVELOPE_TYPE__ENV_BLOCK],
+                  "txs_resent", (json_int_t) node->txs_resent, "txs_served",
+                  (json_int_t) node->txs_served,
                   "orderer", (json_int_t) node->orderer));
 }

@@ -66,6 +66,35 @@ struct node_t {
     uint64_t blocks_pulled;       /* blocks that arrived through pulls */
     uint64_t blocks_committed_remote;   /* blocks from peers we committed */
     uint64_t blocks_rejected;     /* peers' blocks that failed validation */
+    struct node_txcache *txcache; /* owned: NODE_TXCACHE_MAX recent admitted txs */
+    size_t txcache_next;          /* ring position */
+    struct node_resend *resend;   /* owned: NODE_RESEND_MAX txs we submitted */
+    uint64_t txs_resent;          /* re-gossips of our pending txs */
+    uint64_t txs_served;          /* txs answered by id over the sync ROUTER */
+};
+
+/* Recently admitted transactions (API or gossip), so the sync ROUTER can
+ * serve pending ones by id (the mempool has no lookup by id); committed ones
+ * are served from the ledger. */
+#define NODE_TXCACHE_MAX 4096
+struct node_txcache {
+    uint8_t txid[32];
+    uint8_t *bytes;               /* owned; NULL = empty */
+    size_t len;
+};
+
+/* Transactions submitted through this node's API while another node orders:
+ * re-gossiped until they commit (PUB/SUB may drop the first copy), at most
+ * NODE_RESEND_TRIES times, backing off from NODE_RESEND_FIRST_MS. */
+#define NODE_RESEND_MAX 1024
+#define NODE_RESEND_TRIES 5
+#define NODE_RESEND_FIRST_MS 1000
+struct node_resend {
+    uint8_t txid[32];
+    uint8_t *bytes;               /* owned; NULL = empty */
+    size_t len;
+    int tries;                    /* re-gossips so far */
+    int64_t next_ms;              /* monotonic */
 };
 
 /* Out-of-order blocks wait here (slot = height % NODE_PENDING_MAX) until
@@ -92,6 +121,10 @@ void node_add_waiter(node_t *node, const uint8_t txid[32], api_request_t *req,
 /* node.c, gossip wiring: adds peers, endpoints.gossip/sync and gossip
  * counters to a `status` result. */
 void node_status_gossip(node_t *node, json_t *status);
+
+/* node.c, gossip wiring: re-gossips our pending transactions that are due
+ * (housekeeping timer). */
+void node_gossip_housekeeping(node_t *node);
 
 /* events.c */
 void events_publish_block(node_t *node, const validated_block_t *vb);

@@ -4,12 +4,14 @@
  *
  *   vledger-sim net create --nodes N [--validators V] --out DIR
  *                          [--base-port P] [--degree D] [--full-mesh-max F]
- *                          [--bootstrap K] [--block-max-txs B]
+ *                          [--bootstrap K] [--block-max-txs B] [--heartbeat-ms H]
  *       DIR/genesis.json (all members), DIR/nodeI/node.key (Ed25519 PEM; the
  *       CURVE transport keys derive from it, gossip/curve.h) and
  *       DIR/nodeI/node.json with gossip on 127.0.0.1:P+2I and sync on
  *       P+2I+1 (checked free at creation), api/events on free ports (see
- *       DIR/nodeI/data/endpoints.json once started), K bootstrap peers.
+ *       DIR/nodeI/data/endpoints.json once started), K bootstrap peers;
+ *       --heartbeat-ms H also sets suspect_ms 3H and dead_ms 5H (node.json
+ *       defaults otherwise: 500 / 1,500 / 2,500, slowed with the size).
  *       Start a node with `vledgerd --config DIR/nodeI/node.json`.
  *   vledger-sim load --node ENDPOINT --count N [--timeout-ms T]
  *       N identity registrations under fresh keys, endorsed and submitted
@@ -43,11 +45,12 @@
 static const char *s_usage =
     "usage: vledger-sim net create --nodes N [--validators V] --out DIR [--base-port P]\n"
     "                              [--degree D] [--full-mesh-max F] [--bootstrap K]\n"
-    "                              [--block-max-txs B]\n"
+    "                              [--block-max-txs B] [--heartbeat-ms H]\n"
     "       vledger-sim load --node ENDPOINT --count N [--timeout-ms T]\n"
     "       vledger-sim probe sub --key PEM --server-key B64 --endpoint E [--ms T]\n"
     "       vledger-sim probe push --key PEM --server-key B64 --endpoint SYNC\n"
-    "       vledger-sim probe garbage --endpoint E\n";
+    "       vledger-sim probe garbage --endpoint E\n"
+    "       vledger-sim probe txget --key PEM --server-key B64 --endpoint SYNC --txid HEX\n";
 
 static bool
 s_port_free(int port)
@@ -82,7 +85,7 @@ s_num(const char *text, long lo, long hi, const char *what)
 static int
 s_net_create(int argc, char **argv)
 {
-    long n = 0, v = 1, base = 17000, degree = 6, full = 12, boot = -1, max_txs = 500;
+    long n = 0, v = 1, base = 17000, degree = 6, full = 12, boot = -1, max_txs = 500, hb = 0;
     const char *out = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -99,6 +102,7 @@ s_net_create(int argc, char **argv)
         else if (!strcmp(a, "--full-mesh-max")) full = s_num(val, 0, 256, "--full-mesh-max");
         else if (!strcmp(a, "--bootstrap")) boot = s_num(val, 1, 64, "--bootstrap");
         else if (!strcmp(a, "--block-max-txs")) max_txs = s_num(val, 1, 10000, "--block-max-txs");
+        else if (!strcmp(a, "--heartbeat-ms")) hb = s_num(val, 10, 60000, "--heartbeat-ms");
         else {
             fprintf(stderr, "vledger-sim: unknown option '%s'\n%s", a, s_usage);
             return 2;
@@ -194,6 +198,11 @@ s_net_create(int argc, char **argv)
                                 "tcp://127.0.0.1:0", "gossip", ep, "sync", sy, "peers", peers,
                                 "gossip_degree", (json_int_t) degree, "gossip_full_mesh_max",
                                 (json_int_t) full, "block_max_txs", (json_int_t) max_txs);
+        if (hb > 0) {
+            json_object_set_new(doc, "heartbeat_ms", json_integer(hb));
+            json_object_set_new(doc, "suspect_ms", json_integer(3 * hb));
+            json_object_set_new(doc, "dead_ms", json_integer(5 * hb));
+        }
         snprintf(path, sizeof path, "%s/node%ld/node.json", out, i);
         if (json_dump_file(doc, path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
             fprintf(stderr, "vledger-sim: cannot write %s\n", path);
@@ -337,13 +346,14 @@ s_probe(int argc, char **argv)
         fprintf(stderr, "%s", s_usage);
         return 2;
     }
-    const char *mode = argv[0], *key = NULL, *server = NULL, *ep = NULL;
+    const char *mode = argv[0], *key = NULL, *server = NULL, *ep = NULL, *txid = NULL;
     long ms = 2000;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--key")) key = argv[i + 1];
         else if (!strcmp(argv[i], "--server-key")) server = argv[i + 1];
         else if (!strcmp(argv[i], "--endpoint")) ep = argv[i + 1];
         else if (!strcmp(argv[i], "--ms")) ms = s_num(argv[i + 1], 1, 60000, "--ms");
+        else if (!strcmp(argv[i], "--txid")) txid = argv[i + 1];
     }
     if (!ep) {
         fprintf(stderr, "vledger-sim: probe needs --endpoint\n");
@@ -419,6 +429,65 @@ s_probe(int argc, char **argv)
         printf("answered %s\n", answered ? "yes" : "no");
         vl_key_destroy(&k);
         vl_key_destroy(&stranger);
+        zmq_close(s);
+    } else if (!strcmp(mode, "txget")) {
+        /* A SyncRequest for one transaction by id; prints how many came
+         * back and whether the bytes hash to the id. */
+        void *s = zmq_socket(ctx, ZMQ_DEALER);
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+        int sndtimeo = 500;
+        zmq_setsockopt(s, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
+        uint8_t raw[32];
+        size_t raw_len = sizeof raw;
+        if (!key || !server || !txid || strlen(txid) != 64 || s_curve_client(s, key, server) != 0
+            || vl_hex_decode(txid, raw, sizeof raw) != 0) {
+            fprintf(stderr, "vledger-sim: probe txget needs --key, --server-key and a 64-hex "
+                            "--txid\n");
+            return 2;
+        }
+        zmq_connect(s, ep);
+        ProtobufCBinaryData id = { raw_len, raw };
+        ProtobufCBinaryData *ids = &id;
+        Vl__SyncRequest sr = VL__SYNC_REQUEST__INIT;
+        sr.n_txids = 1;
+        sr.txids = ids;
+        uint8_t req[64];
+        size_t rl = vl__sync_request__pack(&sr, req);
+        zmq_send(s, "Q", 1, ZMQ_SNDMORE);
+        zmq_send(s, "\0\0\0\0\0\0\0\7", 8, ZMQ_SNDMORE);
+        zmq_send(s, req, rl, 0);
+        zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
+        long n = -1;
+        bool match = false;
+        if (zmq_poll(&it, 1, ms) > 0) {
+            zmq_msg_t parts[3];
+            for (int k = 0; k < 3; k++) {
+                zmq_msg_init(&parts[k]);
+                zmq_msg_recv(&parts[k], s, ZMQ_DONTWAIT);
+            }
+            Vl__SyncResponse *resp = vl__sync_response__unpack(NULL, zmq_msg_size(&parts[2]),
+                                                               zmq_msg_data(&parts[2]));
+            if (resp) {
+                n = (long) resp->n_transactions;
+                if (n == 1) {
+                    Vl__Transaction *t = vl__transaction__unpack(NULL, resp->transactions[0].len,
+                                                                 resp->transactions[0].data);
+                    uint8_t h[32];
+                    if (t) {
+                        vl_sha256(t->proposal.data, t->proposal.len, h);
+                        match = memcmp(h, raw, 32) == 0;
+                        vl__transaction__free_unpacked(t, NULL);
+                    }
+                }
+                vl__sync_response__free_unpacked(resp, NULL);
+            }
+            for (int k = 0; k < 3; k++)
+                zmq_msg_close(&parts[k]);
+        }
+        if (n < 0)
+            printf("no answer\n");
+        else
+            printf("transactions %ld%s\n", n, n == 1 ? (match ? " id-matches" : " id-differs") : "");
         zmq_close(s);
     } else if (!strcmp(mode, "garbage")) {
         /* Raw bytes on a TCP port, no ZMTP at all. */

@@ -124,3 +124,20 @@ stop_config_node() {
 
 # nstatus NODEDIR — the node's status JSON.
 nstatus() { "$VLEDGER" --data "$1/data" --json status; }
+
+# make_net, again (replaces the one above): base ports below the ephemeral
+# range (32768-60999 on Linux), where a node's own outgoing connections
+# could take a configured port between `net create` and the bind.
+make_net() {
+  local dir=$1 nodes=$2; shift 2
+  : "${VLEDGER_SIM:?VLEDGER_SIM must point at the vledger-sim binary}"
+  local try
+  for try in 1 2 3 4 5; do
+    local base=$(( 10000 + (RANDOM % 700) * 32 ))
+    rm -rf "$dir"
+    "$VLEDGER_SIM" net create --nodes "$nodes" --out "$dir" --base-port "$base" "$@" \
+      >"$TEST_TMP/net-create.out" 2>&1 && return 0
+  done
+  cat "$TEST_TMP/net-create.out"
+  fail "vledger-sim net create failed"
+}

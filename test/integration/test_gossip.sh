@@ -2,7 +2,9 @@
 # Four nodes from `vledger-sim net create` on loopback, gossip over CURVE:
 # node0 orders (block_max_txs 1: one block per tx), the others receive
 # blocks only through gossip or pulls. Checks: every block reaches every
-# node once and all replicas agree; submit with wait on a follower; a
+# node once and all replicas agree; submit with wait on a follower;
+# transactions served by id over the sync socket; a tx whose gossip the
+# orderer missed is re-gossiped by its follower until it commits; a
 # SIGSTOPped follower does not stall the rest and catches up after SIGCONT;
 # a stopped follower that missed 1,000 blocks recovers by pulling; a
 # non-member can neither subscribe, pull nor inject, nor start a node;
@@ -49,6 +51,30 @@ done
 step "submit with wait on a follower answers when the block commits there"
 out=$("$VLEDGER" --data "$N2/data" --json identity new --name Follower --role buyer --out "$TEST_TMP/f.pem")
 [ "$(jf "$out" .status)" = committed ] && [ "$(jf "$out" .code_name)" = VALID ] || fail "submit via follower: $out"
+TXID=$(jf "$out" .txid)
+
+step "transactions are served by id over the sync socket (member only)"
+pk0=$(jq -r '.members[] | select(.name == "node0") | .public_key' "$NET/genesis.json")
+pk2=$(jq -r '.members[] | select(.name == "node2") | .public_key' "$NET/genesis.json")
+sy0=$(jq -r .endpoints.sync <<<"$(nstatus "$N0")")
+sy2=$(jq -r .endpoints.sync <<<"$(nstatus "$N2")")
+out=$("$VLEDGER_SIM" probe txget --key "$N1/node.key" --server-key "$pk0" --endpoint "$sy0" --txid "$TXID" --ms 3000)
+[ "$out" = "transactions 1 id-matches" ] || fail "node0 did not serve $TXID by id: $out"
+out=$("$VLEDGER_SIM" probe txget --key "$N1/node.key" --server-key "$pk2" --endpoint "$sy2" --txid "$TXID" --ms 3000)
+[ "$out" = "transactions 1 id-matches" ] || fail "node2 did not serve $TXID by id: $out"
+out=$("$VLEDGER_SIM" probe txget --key "$N1/node.key" --server-key "$pk0" --endpoint "$sy0" --txid "$(printf '%064d' 0)" --ms 3000)
+[ "$out" = "transactions 0" ] || fail "an unknown txid was answered: $out"
+[ "$(counter "$N0" txs_served)" -ge 1 ] || fail "txs_served not counted: $(nstatus "$N0" | jq -c .gossip)"
+
+step "a transaction whose gossip the orderer missed (it was down) is re-gossiped until it commits"
+stop_config_node "$N0"
+peer_state() { [ "$(nstatus "$1" | jq -r ".peers[] | select(.name == \"$2\") | .state")" = "$3" ]; }
+wait_until 15000 peer_state "$N1" node0 dead   # so nothing is pushed to it meanwhile
+base=$(h "$N1")
+"$VLEDGER_SIM" load --node "$(api "$N1")" --count 1 --timeout-ms 10000 >/dev/null
+start_config_node "$N0"
+wait_until 30000 at_height $((base + 1)) "$N0" "$N1"
+[ "$(counter "$N1" txs_resent)" -ge 1 ] || fail "node1 did not re-gossip: $(nstatus "$N1" | jq -c .gossip)"
 
 step "a SIGSTOPped follower does not stall the others and catches up after SIGCONT"
 kill -STOP "${NODE_PID[$N2]}"

@@ -382,6 +382,59 @@ test_curve_keys(void)
     rmdir(dir);
 }
 
+/* Rotation drops exactly one mesh peer beyond full mesh (none in full mesh
+ * or below D), and repeated rotation + repair walks the whole candidate set,
+ * so a mesh that start-up order made lopsided becomes a random one. */
+static void
+test_mesh_rotation(void)
+{
+    uint8_t self[32], k[32];
+    s_key(self, 0);
+    gossip_members_t *m = gossip_members_new(self, 1, 100, 200);
+    for (int i = 1; i <= 30; i++) {
+        s_key(k, i);
+        gossip_members_admit(m, k, NULL);
+        char ep[32];
+        snprintf(ep, sizeof ep, "tcp://p:%d", i);
+        gossip_members_heard(m, k, 1, 0, ep, ep, 10);
+    }
+    uint64_t rnd = 7;
+    /* Full mesh: nothing to rotate. */
+    CHECK_EQ(gossip_members_select_mesh(m, 6, 64, &rnd), 30);
+    CHECK(!gossip_members_rotate_mesh(m, 6, 64, &rnd));
+    for (size_t i = 0; i < 30; i++)
+        gossip_members_at(m, i)->in_mesh = false;
+    /* Below D: nothing either. */
+    gossip_members_at(m, 0)->in_mesh = true;
+    CHECK(!gossip_members_rotate_mesh(m, 6, 12, &rnd));
+    CHECK_EQ(gossip_members_select_mesh(m, 6, 12, &rnd), 6);
+    bool ever[30] = { false };
+    for (int round = 0; round < 400; round++) {
+        CHECK(gossip_members_rotate_mesh(m, 6, 12, &rnd));
+        size_t size = 0;
+        for (size_t i = 0; i < 30; i++)
+            size += gossip_members_at(m, i)->in_mesh;
+        CHECK_EQ(size, 5);
+        CHECK_EQ(gossip_members_select_mesh(m, 6, 12, &rnd), 6);
+        for (size_t i = 0; i < 30; i++)
+            ever[i] |= gossip_members_at(m, i)->in_mesh;
+    }
+    size_t visited = 0;
+    for (size_t i = 0; i < 30; i++)
+        visited += ever[i];
+    CHECK_EQ(visited, 30);
+    /* Timeouts can be changed (the transport scales them with N). */
+    gossip_members_set_timeouts(m, 1000, 2000);
+    gossip_peer_t *p = gossip_members_at(m, 0);
+    gossip_members_tick(m, 10 + 1000);
+    CHECK_EQ(p->state, GOSSIP_PEER_ALIVE);
+    gossip_members_tick(m, 10 + 1001);
+    CHECK_EQ(p->state, GOSSIP_PEER_SUSPECT);
+    gossip_members_tick(m, 10 + 2001);
+    CHECK_EQ(p->state, GOSSIP_PEER_DEAD);
+    gossip_members_destroy(&m);
+}
+
 int
 main(void)
 {
@@ -390,6 +443,7 @@ main(void)
     RUN(test_seen_expiry_and_bound);
     RUN(test_membership_states);
     RUN(test_mesh_selection);
+    RUN(test_mesh_rotation);
     RUN(test_pull_scheduler);
     RUN(test_curve_keys);
     return check_done();
