@@ -110,17 +110,22 @@ fail:
  * small-order keys and non-canonical S), which an honest member never
  * produces. */
 bool
+gossip_ed25519_verify(const uint8_t *pub, size_t pub_len, const void *msg, size_t len,
+                      const uint8_t *sig, size_t sig_len)
+{
+    if (sodium_init() < 0 || !pub || !sig || pub_len != crypto_sign_PUBLICKEYBYTES
+        || sig_len != crypto_sign_BYTES)
+        return false;   /* sodium_init: idempotent and thread-safe, cheap after the first */
+    return crypto_sign_verify_detached(sig, msg, len, pub) == 0;
+}
+
+bool
 gossip_envelope_verify(const gossip_envelope_t *e)
 {
-    static bool ready;
-    if (!ready) {
-        if (sodium_init() < 0)
-            return false;
-        ready = true;
-    }
-    return e->env && e->origin && e->env->signature.len == crypto_sign_BYTES
-           && crypto_sign_verify_detached(e->env->signature.data, e->env->body.data,
-                                          e->env->body.len, e->origin) == 0;
+    return e->env && e->origin
+           && gossip_ed25519_verify(e->origin, VL_PUBKEY_SIZE, e->env->body.data,
+                                    e->env->body.len, e->env->signature.data,
+                                    e->env->signature.len);
 }
 
 int

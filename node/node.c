@@ -30,6 +30,7 @@
 #include "block.h"
 #include "clock.h"
 #include "codec.h"
+#include "envelope.h"
 #include "log.h"
 #include "reactor.h"
 #include "tx.h"
@@ -673,6 +674,48 @@ s_block_height(const uint8_t *bytes, size_t len)
     return height;
 }
 
+/* Checks the transaction signatures of a pulled block with libsodium and
+ * enters the good ones in the signature cache, so validate_block finds
+ * them there instead of verifying through OpenSSL (~53 vs ~120 us each on
+ * the 2-core host; two per transaction). A catching-up node has seen none
+ * of these transactions, so without this every signature is a cache miss:
+ * signature checks were ~60% of its CPU (perf, bench_gossip catchup). A bad
+ * signature is simply not cached: validate_block then finds and reports it
+ * as before. */
+static void
+s_preverify(node_t *node, const uint8_t *bytes, size_t len)
+{
+    Vl__Block *b = vl__block__unpack(NULL, len, bytes);
+    for (size_t i = 0; b && i < b->n_transactions; i++) {
+        Vl__Transaction *tx = vl__transaction__unpack(NULL, b->transactions[i].len,
+                                                      b->transactions[i].data);
+        Vl__Proposal *p = tx ? vl__proposal__unpack(NULL, tx->proposal.len, tx->proposal.data)
+                             : NULL;
+        if (p && gossip_ed25519_verify(p->creator.data, p->creator.len, tx->proposal.data,
+                                       tx->proposal.len, tx->proposal_signature.data,
+                                       tx->proposal_signature.len)) {
+            sigcache_add(node->sigcache, p->creator.data, tx->proposal.data, tx->proposal.len,
+                         tx->proposal_signature.data);
+            node->sigs_preverified++;
+        }
+        for (size_t k = 0; tx && k < tx->n_endorsements; k++) {
+            const Vl__Endorsement *e = tx->endorsements[k];
+            if (gossip_ed25519_verify(e->endorser.data, e->endorser.len, tx->result.data,
+                                      tx->result.len, e->signature.data, e->signature.len)) {
+                sigcache_add(node->sigcache, e->endorser.data, tx->result.data, tx->result.len,
+                             e->signature.data);
+                node->sigs_preverified++;
+            }
+        }
+        if (p)
+            vl__proposal__free_unpacked(p, NULL);
+        if (tx)
+            vl__transaction__free_unpacked(tx, NULL);
+    }
+    if (b)
+        vl__block__free_unpacked(b, NULL);
+}
+
 /* Commits pending blocks that now follow the tip. */
 static void
 s_drain_pending(node_t *node)
@@ -684,8 +727,11 @@ s_drain_pending(node_t *node)
             return;
         uint8_t *bytes = slot->bytes;
         size_t len = slot->len;
+        bool pulled = slot->pulled;
         slot->bytes = NULL;
         slot->height = 0;
+        if (pulled)
+            s_preverify(node, bytes, len);
         if (s_commit_block(node, bytes, len) == 0)
             node->blocks_committed_remote++;
         else
@@ -715,6 +761,7 @@ s_receive_block(node_t *node, const uint8_t *bytes, size_t len, const uint8_t *o
         slot->bytes = copy;
         slot->len = len;
         slot->height = h;
+        slot->pulled = origin == NULL;
     }
     s_drain_pending(node);
     if (origin && ledger_height(node->ledger) < h)
@@ -898,7 +945,7 @@ node_status_gossip(node_t *node, json_t *status)
     json_object_set_new(
         status, "gossip",
         json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                  "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                  "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                   "received", (json_int_t) s->received, "delivered", (json_int_t) s->delivered,
                   "duplicates", (json_int_t) s->duplicates, "relayed", (json_int_t) s->relayed,
                   "published", (json_int_t) s->published, "malformed", (json_int_t) s->malformed,
@@ -915,6 +962,7 @@ node_status_gossip(node_t *node, json_t *status)
                   (json_int_t) s->by_type_delivered[VL__ENVELOPE_TYPE__ENV_BLOCK],
                   "block_copies", (json_int_t) s->by_type_received[VL__ENVELOPE_TYPE__ENV_BLOCK],
                   "txs_resent", (json_int_t) node->txs_resent, "txs_served",
-                  (json_int_t) node->txs_served,
+                  (json_int_t) node->txs_served, "sigs_preverified",
+                  (json_int_t) node->sigs_preverified,
                   "orderer", (json_int_t) node->orderer));
 }

@@ -71,6 +71,7 @@ struct node_t {
     struct node_resend *resend;   /* owned: NODE_RESEND_MAX txs we submitted */
     uint64_t txs_resent;          /* re-gossips of our pending txs */
     uint64_t txs_served;          /* txs answered by id over the sync ROUTER */
+    uint64_t sigs_preverified;    /* tx signatures of pulled blocks checked ahead */
 };
 
 /* Recently admitted transactions (API or gossip), so the sync ROUTER can
@@ -104,6 +105,7 @@ struct node_pending {
     uint64_t height;              /* 0 = empty */
     uint8_t *bytes;               /* owned */
     size_t len;
+    bool pulled;                  /* arrived by a pull (its txs are new here) */
 };
 
 /* api.c */
