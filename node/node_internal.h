@@ -72,6 +72,8 @@ struct node_t {
     uint64_t txs_resent;          /* re-gossips of our pending txs */
     uint64_t txs_served;          /* txs answered by id over the sync ROUTER */
     uint64_t sigs_preverified;    /* tx signatures of pulled blocks checked ahead */
+    struct node_preverify *preverify;   /* owned: worker thread (node.c), or NULL */
+    int drain_timer;              /* zloop timer committing pulled blocks, -1 none */
 };
 
 /* Recently admitted transactions (API or gossip), so the sync ROUTER can

@@ -23,7 +23,7 @@
  *               the time until all see it dead (max) and the median node.
  *   catchup     3 nodes; node2 stopped (SIGTERM) while node0 commits
  *               CATCHUP blocks, then restarted: from its `ready` line (and
- *               from the spawn) to `block.commit height=<target>`.
+ *               from the spawn) to `block.commit height=<target>`; R runs.
  *
  *   bench_gossip VLEDGERD VLEDGER_SIM [latency|kill|catchup|all]...
  *                [--sizes 32,128] [--blocks B] [--pace-ms P] [--runs R]
@@ -798,7 +798,7 @@ main(int argc, char **argv)
     if (do_kill)
         rc |= s_kill(kill_nodes, runs, &f, &l);
     if (do_catch)
-        rc |= s_catchup(catchup, 1);
+        rc |= s_catchup(catchup, runs);
     if (getloadavg(load, 3) > 0)
         printf("host: load average %.2f %.2f %.2f at end\n", load[0], load[1], load[2]);
     return rc ? 1 : 0;
