@@ -982,6 +982,9 @@ s_receive_block(node_t *node, const uint8_t *bytes, size_t len, const uint8_t *o
 {
     uint64_t h = s_block_height(bytes, len);
     uint64_t tip = ledger_height(node->ledger);
+    if (origin)   /* arrival time, apart from validation and the synced commit */
+        vl_info("node", "block.gossip", "height=%llu tip=%llu", (unsigned long long) h,
+                (unsigned long long) tip);
     if (h <= tip || h > tip + NODE_PENDING_MAX)
         return;   /* have it already (or malformed), or too far ahead: pulled later */
     struct node_pending *slot = &node->pending[h % NODE_PENDING_MAX];
