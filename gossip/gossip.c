@@ -80,7 +80,7 @@ gossip_config_defaults(gossip_config_t *c)
     c->max_hops = 12;
     c->seen_max = 200000;
     c->seen_ttl_ms = 120000;
-    c->pull_batch = 128;
+    c->pull_batch = 256;
     c->pull_outstanding = 4;
     c->pull_timeout_ms = 3000;
     c->hwm = 20000;

@@ -71,7 +71,7 @@ typedef struct {
     uint32_t max_hops;          /* relays per envelope (12) */
     size_t seen_max;            /* seen-cache entries (200000) */
     int seen_ttl_ms;            /* 120000 */
-    uint32_t pull_batch;        /* blocks per pull request (128) */
+    uint32_t pull_batch;        /* blocks per pull request (256; x outstanding <= NODE_PENDING_MAX) */
     size_t pull_outstanding;    /* concurrent pull requests (4) */
     int pull_timeout_ms;        /* 3000 */
     int hwm;                    /* per-pipe HWM on gossip sockets (20000) */
