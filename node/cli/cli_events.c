@@ -47,12 +47,14 @@ s_wanted(const events_opts_t *o, const char *topic)
     return false;
 }
 
-/* Prints body with its topic; returns true when --count is reached. */
+/* Prints body with its topic and releases it (takes the reference);
+ * returns true when --count is reached. */
 static bool
 s_print(events_opts_t *o, const char *topic, json_t *body)
 {
     json_object_set_new(body, "topic", json_string(topic));
     char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(body);
     if (text) {
         printf("%s\n", text);
         fflush(stdout);
@@ -122,12 +124,10 @@ s_replay(cli_t *cli, events_opts_t *o, long long from, long long *to_height)
             if (!topic || !body || !s_wanted(o, topic))
                 continue;
             if (s_print(o, topic, json_incref(body))) {
-                json_decref(body);
                 json_decref(r);
                 *to_height = -2;   /* --count reached */
                 return CLI_OK;
             }
-            json_decref(body);
         }
         bool truncated = json_is_true(json_object_get(r, "truncated"));
         *to_height = cli_int(r, "to_height");

@@ -31,12 +31,14 @@ step() { echo "== $*"; }
 
 now_ms() { date +%s%3N; }
 
-# wait_until TIMEOUT_MS COMMAND... — polls COMMAND until it succeeds.
+# wait_until TIMEOUT_MS COMMAND... — polls COMMAND until it succeeds, every
+# $WAIT_POLL_S seconds (0.02; a test whose check spawns a process per node
+# raises it, so polling does not load the machine it measures).
 wait_until() {
   local deadline=$(( $(now_ms) + $1 )); shift
   until "$@" >/dev/null 2>&1; do
     [ "$(now_ms)" -lt "$deadline" ] || fail "timed out waiting for: $*"
-    sleep 0.02
+    sleep "${WAIT_POLL_S:-0.02}"
   done
 }
 
