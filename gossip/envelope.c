@@ -10,7 +10,7 @@ int
 gossip_envelope_seal(const vl_key_t *key, int type, const void *payload, size_t len,
                      int64_t created_ms, uint64_t nonce, uint8_t **out, size_t *out_len)
 {
-    if (type <= VL__ENVELOPE_TYPE__ENV_UNKNOWN || type > VL__ENVELOPE_TYPE__ENV_JOIN
+    if (type <= VL__ENVELOPE_TYPE__ENV_UNKNOWN || type > VL__ENVELOPE_TYPE__ENV_CLAIM
         || len > GOSSIP_ENVELOPE_MAX - 1024)
         return VL_ERR_INVALID;
     Vl__EnvelopeBody body = VL__ENVELOPE_BODY__INIT;
@@ -75,7 +75,7 @@ gossip_envelope_parse(const uint8_t *bytes, size_t len, gossip_envelope_t *out, 
         vl_err_set(err, VL_ERR_INVALID, "envelope body is not an EnvelopeBody");
         goto fail;
     }
-    if (body->type <= VL__ENVELOPE_TYPE__ENV_UNKNOWN || body->type > VL__ENVELOPE_TYPE__ENV_JOIN) {
+    if (body->type <= VL__ENVELOPE_TYPE__ENV_UNKNOWN || body->type > VL__ENVELOPE_TYPE__ENV_CLAIM) {
         vl_err_set(err, VL_ERR_INVALID, "unknown envelope type %d", (int) body->type);
         goto fail;
     }
@@ -167,6 +167,7 @@ gossip_envelope_type_name(int type)
     case VL__ENVELOPE_TYPE__ENV_EVENT: return "event";
     case VL__ENVELOPE_TYPE__ENV_HEARTBEAT: return "heartbeat";
     case VL__ENVELOPE_TYPE__ENV_JOIN: return "join";
+    case VL__ENVELOPE_TYPE__ENV_CLAIM: return "claim";
     default: return "unknown";
     }
 }

@@ -22,10 +22,15 @@
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN "vledger"
 #define GOSSIP_DRAIN_MAX 64  /* messages read per reader wakeup */
-#define GOSSIP_BUNDLE_MS 20  /* heartbeats wait at most this long for company */
+#define GOSSIP_BUNDLE_MS 20       /* heartbeats wait at least this long for company */
+#define GOSSIP_BUNDLE_MAX_MS 200  /* and at most this (large networks) */
 #define GOSSIP_BUNDLE_MAX_BYTES (64u << 10)
 #define GOSSIP_ROTATE_MS 2000   /* one mesh link replaced this often */
+#define GOSSIP_DEALER_IDLE_MS 10000   /* a DEALER unused this long is closed */
+#define GOSSIP_STALL_MS 500   /* a tick this late means we were not running */
 #define GOSSIP_SNAPSHOT_PEERS 2  /* bootstrap peers asked for membership at start */
+#define GOSSIP_MEMBERSHIP_PULL_MS 1000      /* then one random peer, this often */
+#define GOSSIP_MEMBERSHIP_PULL_MAX_MS 8000  /* backing off to this */
 #define LOG_FIRST 5          /* bad-input log lines per kind before thinning */
 
 typedef struct {
@@ -33,6 +38,7 @@ typedef struct {
     uint8_t key[VL_PUBKEY_SIZE];
     zsock_t *sock;                /* owned */
     char ep[GOSSIP_ENDPOINT_MAX];
+    int64_t last_used_ms;         /* monotonic: last send (s_dealer) or answer */
 } dealer_t;
 
 struct gossip_t {
@@ -55,12 +61,20 @@ struct gossip_t {
     uint8_t *bundle;              /* owned: GOSSIP_BUNDLE_MAX_BYTES, see s_pub_send */
     size_t bundle_len;            /* 0 = empty */
     int bundle_timer;             /* one-shot flush timer, -1 when none */
+    int64_t bundle_ms;            /* bundling window (gossip_start) */
     uint8_t *last_hb[GOSSIP_PEERS_MAX];   /* owned: latest verified heartbeat or
                                            * join of members_at(i), for snapshots */
     size_t last_hb_len[GOSSIP_PEERS_MAX];
-    bool no_relay;                /* delivering a snapshot: do not relay it */
-    int64_t next_heartbeat_ms;    /* monotonic */
+    bool no_relay;                /* delivering a snapshot or a direct
+                                   * heartbeat: do not relay it */
+    bool direct;                  /* delivering a direct heartbeat */
+    int64_t next_heartbeat_ms;    /* monotonic: next flooded heartbeat */
+    int64_t next_direct_ms;       /* monotonic: next direct heartbeats */
+    int64_t last_tick_ms;         /* monotonic: the failure detector's last tick */
     int64_t next_rotate_ms;       /* monotonic: next mesh rotation */
+    int64_t next_member_pull_ms;  /* monotonic: next membership pull */
+    int64_t member_pull_ms;       /* its current interval (backs off) */
+    size_t known_at_pull;         /* members alive when we last pulled */
     char pub_bound[GOSSIP_ENDPOINT_MAX];
     char sync_bound[GOSSIP_ENDPOINT_MAX];
     uint64_t rnd;
@@ -112,6 +126,7 @@ gossip_new(const gossip_config_t *config, const vl_key_t *key, const char *key_p
     g->handler = *handler;
     g->timer = -1;
     g->bundle_timer = -1;
+    g->bundle_ms = GOSSIP_BUNDLE_MS;
     memcpy(g->self, vl_key_public(key), VL_PUBKEY_SIZE);
     vl_did_from_public(g->self, g->did);
     if (gossip_curve_keypair_from_pem(key_pem, g->curve_pub, g->curve_secret, err) != 0)
@@ -302,8 +317,10 @@ s_dealer(gossip_t *g, gossip_peer_t *p)
 {
     int i = s_index_of(g, p);
     dealer_t *d = g->dealers[i];
-    if (d && strcmp(d->ep, p->sync_ep) == 0)
+    if (d && strcmp(d->ep, p->sync_ep) == 0) {
+        d->last_used_ms = vl_mono_ms();
         return d;
+    }
     s_dealer_destroy(g, (size_t) i);
     if (!p->sync_ep[0] || !g->loop)
         return NULL;
@@ -329,14 +346,30 @@ s_dealer(gossip_t *g, gossip_peer_t *p)
     }
     zloop_reader(g->loop, d->sock, s_on_dealer, d);
     zloop_reader_set_tolerant(g->loop, d->sock);
+    d->last_used_ms = vl_mono_ms();
     g->dealers[i] = d;
     return d;
+}
+
+/* Closes DEALERs unused for GOSSIP_DEALER_IDLE_MS (longer than any pull
+ * waits for its answer). Pushes go to random mesh peers and the mesh
+ * rotates, so without this a node would in time hold a connection to every
+ * member, and every socket is polled on every loop wake-up (zmq_poll asks
+ * each for its events): at 128 nodes that was a visible share of the CPU. */
+static void
+s_reap_dealers(gossip_t *g, int64_t now)
+{
+    for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
+        dealer_t *d = g->dealers[i];
+        if (d && now - d->last_used_ms > GOSSIP_DEALER_IDLE_MS)
+            s_dealer_destroy(g, i);
+    }
 }
 
 /* --- Publishing ---------------------------------------------------------- */
 
 /* Heartbeats and joins leave the PUB in bundles: one frame holding up to
- * GOSSIP_BUNDLE_MS worth of them (ours and relayed), `0x00` then, per
+ * g->bundle_ms worth of them (ours and relayed), `0x00` then, per
  * envelope, a 4-byte big-endian length and the envelope bytes. A protobuf
  * Envelope never starts with 0x00 (field number 0 does not exist), so a
  * receiver tells the two apart by the first byte. Every node relays every
@@ -385,7 +418,7 @@ s_pub_send(gossip_t *g, int type, const uint8_t *bytes, size_t len)
     memcpy(p + 4, bytes, len);
     g->bundle_len += 4 + len;
     if (g->bundle_timer < 0)
-        g->bundle_timer = zloop_timer(g->loop, GOSSIP_BUNDLE_MS, 1, s_on_bundle_timer, g);
+        g->bundle_timer = zloop_timer(g->loop, (size_t) g->bundle_ms, 1, s_on_bundle_timer, g);
 }
 
 /* Pushes envelope bytes to one random mesh peer's sync socket. */
@@ -609,6 +642,10 @@ s_on_heartbeat(gossip_t *g, const gossip_envelope_t *e, int64_t now)
                                             hb->gossip_endpoint, hb->sync_endpoint, now);
     if (r == GOSSIP_HEARD_STALE)
         g->stats.stale++;
+    if (g->direct && r >= GOSSIP_HEARD_ALIVE) {
+        gossip_members_heard_direct(g->members, e->origin, now);
+        g->stats.direct_heartbeats++;
+    }
     if (r == GOSSIP_HEARD_UP) {
         gossip_peer_t *p = gossip_members_find(g->members, e->origin, VL_PUBKEY_SIZE);
         vl_info("gossip", "peer.alive", "did=%s name=%s incarnation=%llu height=%llu", p->did,
@@ -629,6 +666,41 @@ s_on_heartbeat(gossip_t *g, const gossip_envelope_t *e, int64_t now)
     gossip_sync_kick(g);
 }
 
+static void s_announce(gossip_t *g, int type, bool to_all_bootstrap);
+
+/* A monitor's claim that a member is dead (membership.h). */
+static void
+s_on_claim(gossip_t *g, const gossip_envelope_t *e, int64_t now)
+{
+    Vl__MemberClaim *c = vl__member_claim__unpack(NULL, e->payload_len, e->payload);
+    if (!c || c->node.len != VL_PUBKEY_SIZE || c->state != GOSSIP_PEER_DEAD) {
+        if (s_log_thin(++g->stats.malformed))
+            vl_warn("gossip", "claim.malformed", "count=%llu",
+                    (unsigned long long) g->stats.malformed);
+        vl__member_claim__free_unpacked(c, NULL);
+        return;
+    }
+    gossip_peer_t *by = gossip_members_find(g->members, e->origin, VL_PUBKEY_SIZE);
+    gossip_claim_t r = gossip_members_claim(g->members, e->origin, c->node.data, c->incarnation,
+                                            now);
+    if (r == GOSSIP_CLAIM_REFUSED && s_log_thin(++g->stats.claims_refused))
+        vl_warn("gossip", "claim.refused", "by=%s reason=\"not a ring monitor of the subject\"",
+                by ? by->name : "?");
+    if (r == GOSSIP_CLAIM_REFUTED) {
+        vl_info("gossip", "refute", "incarnation=%llu by=%s",
+                (unsigned long long) gossip_members_incarnation(g->members), by ? by->name : "?");
+        s_announce(g, VL__ENVELOPE_TYPE__ENV_JOIN, false);
+    }
+    if (r == GOSSIP_CLAIM_ACCEPTED) {
+        g->stats.claims_accepted++;
+        gossip_peer_t *p = gossip_members_find(g->members, c->node.data, VL_PUBKEY_SIZE);
+        vl_info("gossip", "peer.state", "did=%s name=%s state=dead claimed_by=%s", p->did, p->name,
+                by ? by->name : "?");
+        s_repair_mesh(g);
+    }
+    vl__member_claim__free_unpacked(c, NULL);
+}
+
 static void
 s_on_envelope(gossip_t *g, const uint8_t *bytes, size_t len)
 {
@@ -641,7 +713,7 @@ s_on_envelope(gossip_t *g, const uint8_t *bytes, size_t len)
                     (unsigned long long) g->stats.malformed, err.msg);
         return;
     }
-    if (e.type >= 0 && e.type < 8)
+    if (e.type >= 0 && e.type < GOSSIP_TYPES)
         g->stats.by_type_received[e.type]++;
     int64_t now = vl_mono_ms();
     if (e.hops > g->config.max_hops) {
@@ -666,7 +738,7 @@ s_on_envelope(gossip_t *g, const uint8_t *bytes, size_t len)
     }
     gossip_seen_add(g->seen, e.id, now);
     g->stats.delivered++;
-    if (e.type >= 0 && e.type < 8)
+    if (e.type >= 0 && e.type < GOSSIP_TYPES)
         g->stats.by_type_delivered[e.type]++;
     if (memcmp(e.origin, g->self, VL_PUBKEY_SIZE) == 0)
         goto done;   /* ours, seen-cache expired: neither relay nor deliver */
@@ -692,6 +764,8 @@ s_on_envelope(gossip_t *g, const uint8_t *bytes, size_t len)
     }
     if (e.type == VL__ENVELOPE_TYPE__ENV_HEARTBEAT || e.type == VL__ENVELOPE_TYPE__ENV_JOIN)
         s_on_heartbeat(g, &e, now);
+    else if (e.type == VL__ENVELOPE_TYPE__ENV_CLAIM)
+        s_on_claim(g, &e, now);
     else if (g->handler.deliver)
         g->handler.deliver(g->handler.arg, e.type, e.origin, e.payload, e.payload_len);
 done:
@@ -832,34 +906,59 @@ s_serve(gossip_t *g, zframe_t *who, const uint8_t id[8], const uint8_t *bytes, s
     vl__sync_request__free_unpacked(req, NULL);
 }
 
-/* Answers a membership snapshot request ('H' + id): 'S' + id + a bundle
- * (s_pub_send's format) of the latest verified heartbeat of every member
- * heard alive or suspect, and ours. A node that just started pulls this from
- * its bootstrap peers and sees the whole membership at once instead of over
- * a heartbeat period (CHP's snapshot for late joiners, research note §1).
- * Each envelope keeps its origin's signature and is checked on receipt. */
+/* Answers a membership snapshot request ('H' + id [+ known]): 'S' + id + a
+ * bundle (s_pub_send's format) of the latest verified heartbeat of every
+ * member heard alive or suspect, and ours, leaving out the members whose
+ * keys the asker listed in `known` (n x 32 bytes: those it already has
+ * alive). A node that just started pulls this from its bootstrap peers and
+ * sees the whole membership at once instead of over a flooded period (CHP's
+ * snapshot for late joiners, research note §1); until its view is complete
+ * it keeps pulling from random peers (push-pull state sync, as in Serf),
+ * so neither a lost join nor a mesh still forming leaves a member unknown
+ * for a period. Each envelope keeps its origin's signature and is checked
+ * on receipt. */
+static bool
+s_listed(const uint8_t *known, size_t known_len, const uint8_t *key)
+{
+    for (size_t off = 0; off + VL_PUBKEY_SIZE <= known_len; off += VL_PUBKEY_SIZE)
+        if (memcmp(known + off, key, VL_PUBKEY_SIZE) == 0)
+            return true;
+    return false;
+}
+
 static void
-s_serve_snapshot(gossip_t *g, zframe_t *who, const uint8_t id[8])
+s_serve_snapshot(gossip_t *g, zframe_t *who, const uint8_t id[8], const uint8_t *known,
+                 size_t known_len)
 {
     g->stats.sync_requests++;
     size_t n = gossip_members_count(g->members), cap = 1;
     uint8_t *own = NULL;
     size_t own_len = 0;
-    uint8_t *hb = NULL;
-    size_t hb_len = 0;
-    if (s_heartbeat_bytes(g, &hb, &hb_len) == 0
-        && s_seal(g, VL__ENVELOPE_TYPE__ENV_HEARTBEAT, hb, hb_len, &own, &own_len) != 0)
-        own = NULL;
-    free(hb);
+    if (!s_listed(known, known_len, g->self)) {
+        uint8_t *hb = NULL;
+        size_t hb_len = 0;
+        if (s_heartbeat_bytes(g, &hb, &hb_len) == 0
+            && s_seal(g, VL__ENVELOPE_TYPE__ENV_HEARTBEAT, hb, hb_len, &own, &own_len) != 0)
+            own = NULL;
+        free(hb);
+    }
+    bool *send = calloc(n ? n : 1, sizeof *send);
+    if (!send) {
+        free(own);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         gossip_peer_t *p = gossip_members_at(g->members, i);
-        if (g->last_hb[i] && (p->state == GOSSIP_PEER_ALIVE || p->state == GOSSIP_PEER_SUSPECT))
+        send[i] = g->last_hb[i] && (p->state == GOSSIP_PEER_ALIVE || p->state == GOSSIP_PEER_SUSPECT)
+                  && !s_listed(known, known_len, p->key);
+        if (send[i])
             cap += 4 + g->last_hb_len[i];
     }
     if (own)
         cap += 4 + own_len;
     uint8_t *out = cap <= GOSSIP_SYNC_MAX_BYTES ? malloc(cap) : NULL;
     if (!out) {
+        free(send);
         free(own);
         return;
     }
@@ -868,13 +967,8 @@ s_serve_snapshot(gossip_t *g, zframe_t *who, const uint8_t id[8])
     for (size_t i = 0; i <= n; i++) {
         const uint8_t *b = i < n ? g->last_hb[i] : own;
         size_t len = i < n ? g->last_hb_len[i] : own_len;
-        if (!b)
+        if (!b || (i < n && !send[i]))
             continue;
-        if (i < n) {
-            gossip_peer_t *p = gossip_members_at(g->members, i);
-            if (p->state != GOSSIP_PEER_ALIVE && p->state != GOSSIP_PEER_SUSPECT)
-                continue;
-        }
         out[off] = (uint8_t) (len >> 24);
         out[off + 1] = (uint8_t) (len >> 16);
         out[off + 2] = (uint8_t) (len >> 8);
@@ -889,6 +983,7 @@ s_serve_snapshot(gossip_t *g, zframe_t *who, const uint8_t id[8])
         || zmq_send(h, out, off, ZMQ_DONTWAIT) < 0)
         g->stats.push_dropped++;
     free(out);
+    free(send);
     free(own);
 }
 
@@ -903,12 +998,19 @@ s_on_sync_one(gossip_t *g, zsock_t *sock)
     size_t frames = zmsg_size(msg);
     if (cmd && zframe_size(cmd) == 1 && zframe_data(cmd)[0] == 'E' && frames == 3)
         s_on_envelope(g, zframe_data(a), zframe_size(a));
+    else if (cmd && zframe_size(cmd) == 1 && zframe_data(cmd)[0] == 'D' && frames == 3) {
+        g->no_relay = g->direct = true;
+        s_on_envelope(g, zframe_data(a), zframe_size(a));
+        g->no_relay = g->direct = false;
+    }
     else if (cmd && zframe_size(cmd) == 1 && zframe_data(cmd)[0] == 'Q' && frames == 4
              && zframe_size(a) == 8)
         s_serve(g, who, zframe_data(a), zframe_data(b), zframe_size(b));
-    else if (cmd && zframe_size(cmd) == 1 && zframe_data(cmd)[0] == 'H' && frames == 3
+    else if (cmd && zframe_size(cmd) == 1 && zframe_data(cmd)[0] == 'H'
+             && (frames == 3 || (frames == 4 && zframe_size(b) % VL_PUBKEY_SIZE == 0
+                                 && zframe_size(b) <= (GOSSIP_PEERS_MAX + 1) * VL_PUBKEY_SIZE))
              && zframe_size(a) == 8)
-        s_serve_snapshot(g, who, zframe_data(a));
+        s_serve_snapshot(g, who, zframe_data(a), b ? zframe_data(b) : NULL, b ? zframe_size(b) : 0);
     else if (s_log_thin(++g->stats.sync_malformed))
         vl_warn("gossip", "sync.malformed", "count=%llu frames=%zu",
                 (unsigned long long) g->stats.sync_malformed, frames);
@@ -932,6 +1034,7 @@ s_on_dealer(zloop_t *loop, zsock_t *sock, void *arg)
     zmsg_t *msg = zmsg_recv_nowait(sock);
     if (!msg)
         return 0;
+    d->last_used_ms = vl_mono_ms();
     zframe_t *cmd = zmsg_first(msg), *idf = zmsg_next(msg), *body = zmsg_next(msg);
     Vl__SyncResponse *resp = NULL;
     if (zmsg_size(msg) == 3 && zframe_size(cmd) == 1 && zframe_data(cmd)[0] == 'S'
@@ -1058,45 +1161,25 @@ s_announce(gossip_t *g, int type, bool to_all_bootstrap)
     free(env);
 }
 
-/* The failure detector ticks every GOSSIP_TICK_MS (so a peer is declared
- * suspect or dead within a tick of its deadline, not a heartbeat period
- * later); heartbeats go out every g->period_ms. */
-static int
-s_on_timer(zloop_t *loop, int timer_id, void *arg)
+/* Sends a snapshot request ('H') to p listing the members we have alive
+ * (and us), so the answer holds only what we lack. */
+static void
+s_request_snapshot(gossip_t *g, gossip_peer_t *p)
 {
-    gossip_t *g = arg;
-    int64_t now = vl_mono_ms();
-    size_t n = gossip_members_count(g->members);
-    gossip_peer_state_t before[GOSSIP_PEERS_MAX];
-    for (size_t i = 0; i < n; i++)
-        before[i] = gossip_members_at(g->members, i)->state;
-    size_t changed = gossip_members_tick(g->members, now);
-    if (changed > 0) {
-        for (size_t i = 0; i < n; i++) {
-            gossip_peer_t *p = gossip_members_at(g->members, i);
-            if (p->state != before[i])
-                vl_info("gossip", "peer.state", "did=%s name=%s state=%s silent_ms=%lld",
-                        p->did, p->name, gossip_peer_state_name(p->state),
-                        (long long) (now - p->last_seen_ms));
-        }
+    dealer_t *d = p->sync_ep[0] ? s_dealer(g, p) : NULL;
+    if (!d)
+        return;
+    size_t n = gossip_members_count(g->members), k = 0;
+    uint8_t known[(GOSSIP_PEERS_MAX + 1) * VL_PUBKEY_SIZE];
+    memcpy(known, g->self, VL_PUBKEY_SIZE);
+    k++;
+    for (size_t i = 0; i < n; i++) {
+        gossip_peer_t *q = gossip_members_at(g->members, i);
+        if (q->state == GOSSIP_PEER_ALIVE)
+            memcpy(known + VL_PUBKEY_SIZE * k++, q->key, VL_PUBKEY_SIZE);
     }
-    if (now < g->next_heartbeat_ms) {
-        if (changed > 0)
-            s_repair_mesh(g);
-        return 0;
-    }
-    g->next_heartbeat_ms = now + g->period_ms;
-    if (now >= g->next_rotate_ms) {
-        g->next_rotate_ms = now + GOSSIP_ROTATE_MS;
-        gossip_members_rotate_mesh(g->members, g->config.degree, g->config.full_mesh_max,
-                                   &g->rnd);
-    }
-    s_repair_mesh(g);
-    s_announce(g, VL__ENVELOPE_TYPE__ENV_HEARTBEAT, false);
-    if (gossip_pull_expire(g->pull, now) > 0)
-        g->stats.pull_timeouts++;
-    gossip_sync_kick(g);
-    return 0;
+    s_send(d->sock, "H", 1, "\0\0\0\0\0\0\0\0", 8, known, k * VL_PUBKEY_SIZE,
+           &g->stats.push_dropped);
 }
 
 /* Asks up to GOSSIP_SNAPSHOT_PEERS bootstrap peers for their membership
@@ -1107,12 +1190,157 @@ s_request_snapshots(gossip_t *g)
     size_t n = gossip_members_count(g->members), sent = 0;
     for (size_t i = 0; i < n && sent < GOSSIP_SNAPSHOT_PEERS; i++) {
         gossip_peer_t *p = gossip_members_at(g->members, i);
-        dealer_t *d = p->sync_ep[0] ? s_dealer(g, p) : NULL;
-        if (!d)
+        if (!p->sync_ep[0])
             continue;
-        s_send(d->sock, "H", 1, "\0\0\0\0\0\0\0\0", 8, NULL, 0, &g->stats.push_dropped);
+        s_request_snapshot(g, p);
         sent++;
     }
+}
+
+/* While some member is not alive in our view, pulls a snapshot from one
+ * random alive peer every GOSSIP_MEMBERSHIP_PULL_MS; once every member has
+ * been heard at least once, the interval doubles (to
+ * GOSSIP_MEMBERSHIP_PULL_MAX_MS) while pulls bring nobody new, e.g. a member
+ * that is down for good. */
+static void
+s_membership_pull(gossip_t *g, int64_t now)
+{
+    if (now < g->next_member_pull_ms)
+        return;
+    size_t n = gossip_members_count(g->members), alive = 0, unknown = 0;
+    for (size_t i = 0; i < n; i++) {
+        gossip_peer_state_t st = gossip_members_at(g->members, i)->state;
+        alive += st == GOSSIP_PEER_ALIVE;
+        unknown += st == GOSSIP_PEER_UNKNOWN;
+    }
+    if (alive > g->known_at_pull || unknown > 0 || g->member_pull_ms == 0)
+        g->member_pull_ms = GOSSIP_MEMBERSHIP_PULL_MS;
+    else if (g->member_pull_ms < GOSSIP_MEMBERSHIP_PULL_MAX_MS)
+        g->member_pull_ms *= 2;
+    g->known_at_pull = alive;
+    g->next_member_pull_ms = now + g->member_pull_ms;
+    if (alive == n || alive == 0)
+        return;
+    size_t pick = (size_t) (gossip_rand(&g->rnd) % alive);
+    for (size_t i = 0; i < n; i++) {
+        gossip_peer_t *p = gossip_members_at(g->members, i);
+        if (p->state == GOSSIP_PEER_ALIVE && pick-- == 0) {
+            s_request_snapshot(g, p);
+            return;
+        }
+    }
+}
+
+/* Sends one signed heartbeat to each of our ring monitors ('D', never
+ * relayed): what they judge our liveness by (membership.h). */
+static void
+s_send_direct(gossip_t *g)
+{
+    gossip_peer_t *mon[GOSSIP_MONITORS_MAX];
+    size_t n = gossip_members_monitors(g->members, mon, GOSSIP_MONITORS_MAX);
+    if (n == 0)
+        return;
+    uint8_t *hb = NULL, *env = NULL;
+    size_t hb_len = 0, env_len = 0;
+    Vl__Heartbeat h = VL__HEARTBEAT__INIT;
+    h.height = g->handler.height(g->handler.arg);
+    h.incarnation = gossip_members_incarnation(g->members);
+    h.gossip_endpoint = g->pub_bound;
+    h.sync_endpoint = g->sync_bound;
+    hb_len = vl__heartbeat__get_packed_size(&h);
+    hb = malloc(hb_len ? hb_len : 1);
+    if (!hb)
+        return;
+    vl__heartbeat__pack(&h, hb);
+    if (s_seal(g, VL__ENVELOPE_TYPE__ENV_HEARTBEAT, hb, hb_len, &env, &env_len) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            dealer_t *d = mon[i]->sync_ep[0] ? s_dealer(g, mon[i]) : NULL;
+            if (d)
+                s_send(d->sock, "D", 1, env, env_len, NULL, 0, &g->stats.push_dropped);
+        }
+    }
+    free(hb);
+    free(env);
+}
+
+/* As a monitor, floods a signed claim that p (heard directly, now silent
+ * past dead_ms) is dead. */
+static void
+s_claim_dead(gossip_t *g, const gossip_peer_t *p)
+{
+    Vl__MemberClaim c = VL__MEMBER_CLAIM__INIT;
+    c.node.data = (uint8_t *) p->key;
+    c.node.len = VL_PUBKEY_SIZE;
+    c.incarnation = p->incarnation;
+    c.state = GOSSIP_PEER_DEAD;
+    uint8_t buf[VL_PUBKEY_SIZE + 32];
+    size_t len = vl__member_claim__pack(&c, buf);
+    if (gossip_publish(g, VL__ENVELOPE_TYPE__ENV_CLAIM, buf, len) == 0) {
+        g->stats.claims_made++;
+        vl_info("gossip", "claim", "did=%s name=%s state=dead incarnation=%llu", p->did, p->name,
+                (unsigned long long) p->incarnation);
+    }
+}
+
+/* The failure detector ticks every GOSSIP_TICK_MS (so a peer is declared
+ * suspect or dead within a tick of its deadline, not a heartbeat period
+ * later); direct heartbeats go to our monitors every configured
+ * heartbeat_ms, the flooded one every g->period_ms. */
+static int
+s_on_timer(zloop_t *loop, int timer_id, void *arg)
+{
+    gossip_t *g = arg;
+    int64_t now = vl_mono_ms();
+    /* Judge silence only after reading what has arrived: after a stall
+     * zloop runs timers before readers, and heartbeats queued on our own
+     * sockets are not silence. A stall itself (the tick came far too late)
+     * is not counted against anyone. */
+    s_on_sync(loop, g->sync, g);
+    s_on_sub(loop, g->sub, g);
+    int64_t late = g->last_tick_ms ? now - g->last_tick_ms - GOSSIP_TICK_MS : 0;
+    g->last_tick_ms = now;
+    if (late > GOSSIP_STALL_MS) {
+        gossip_members_pause(g->members, late);
+        vl_warn("gossip", "stalled", "late_ms=%lld", (long long) late);
+    }
+    size_t n = gossip_members_count(g->members);
+    gossip_peer_state_t before[GOSSIP_PEERS_MAX];
+    for (size_t i = 0; i < n; i++)
+        before[i] = gossip_members_at(g->members, i)->state;
+    size_t changed = gossip_members_tick(g->members, now);
+    if (changed > 0) {
+        for (size_t i = 0; i < n; i++) {
+            gossip_peer_t *p = gossip_members_at(g->members, i);
+            if (p->state == before[i])
+                continue;
+            vl_info("gossip", "peer.state", "did=%s name=%s state=%s silent_ms=%lld", p->did,
+                    p->name, gossip_peer_state_name(p->state),
+                    (long long) (now - p->last_seen_ms));
+            if (p->state == GOSSIP_PEER_DEAD && p->monitored && p->last_direct_ms > 0)
+                s_claim_dead(g, p);
+        }
+        s_repair_mesh(g);
+    }
+    if (now >= g->next_direct_ms) {
+        g->next_direct_ms = now + g->config.heartbeat_ms;
+        s_send_direct(g);
+    }
+    s_membership_pull(g, now);
+    if (now < g->next_heartbeat_ms)
+        return 0;
+    g->next_heartbeat_ms = now + g->period_ms;
+    if (now >= g->next_rotate_ms) {
+        g->next_rotate_ms = now + GOSSIP_ROTATE_MS;
+        gossip_members_rotate_mesh(g->members, g->config.degree, g->config.full_mesh_max,
+                                   &g->rnd);
+    }
+    s_repair_mesh(g);
+    s_reap_dealers(g, now);
+    s_announce(g, VL__ENVELOPE_TYPE__ENV_HEARTBEAT, false);
+    if (gossip_pull_expire(g->pull, now) > 0)
+        g->stats.pull_timeouts++;
+    gossip_sync_kick(g);
+    return 0;
 }
 
 int
@@ -1146,42 +1374,57 @@ gossip_start(gossip_t *g, zloop_t *loop, vl_err_t *err)
     zloop_reader_set_tolerant(loop, g->zap);
     zloop_reader_set_tolerant(loop, g->sub);
     zloop_reader_set_tolerant(loop, g->sync);
-    /* Heartbeat period and silence thresholds scale with the membership:
-     * every node verifies every member's heartbeats (N^2 signature checks
-     * per period across the network, all on one host in the benchmarks),
-     * so the period is at least N * GOSSIP_HEARTBEAT_MS_PER_PEER, and the
-     * suspect/dead thresholds stay >= 3 and 4 periods. Per node that is a
-     * constant ~100 verifications a second whatever N (SWIM's property);
-     * with the defaults: 500 ms / 1.5 s / 2.5 s up to 50 members, 640 ms /
-     * 1.9 s / 2.6 s at 64, 1,280 ms / 3.8 s / 5.1 s at 128. */
+    /* Liveness (membership.h): our monitors hear us directly every
+     * heartbeat_ms and judge us by suspect_ms/dead_ms; everyone else hears
+     * our flooded heartbeat, whose period grows with the membership (every
+     * node checks every member's flooded heartbeat: N^2 signature checks
+     * per period for the network, all on one host in the benchmarks), and
+     * judges by far thresholds of 3 and 5 such periods, or by a monitor's
+     * claim. With the defaults: 500 ms up to 12 members, 1.28 s at 32,
+     * 2.56 s at 64, 5.12 s at 128. */
     size_t members = gossip_members_count(g->members) + 1;
     g->period_ms = g->config.heartbeat_ms;
-    if ((int64_t) members * GOSSIP_HEARTBEAT_MS_PER_PEER > g->period_ms)
-        g->period_ms = (int64_t) members * GOSSIP_HEARTBEAT_MS_PER_PEER;
+    if ((int64_t) members * GOSSIP_FLOOD_MS_PER_PEER > g->period_ms)
+        g->period_ms = (int64_t) members * GOSSIP_FLOOD_MS_PER_PEER;
     int64_t suspect = g->config.suspect_ms, dead = g->config.dead_ms;
-    if (suspect < 3 * g->period_ms)
-        suspect = 3 * g->period_ms;
-    if (dead < 4 * g->period_ms)
-        dead = 4 * g->period_ms;
-    if (dead <= suspect)
-        dead = suspect + g->period_ms;
+    int64_t far_suspect = suspect, far_dead = dead;
+    if (far_suspect < 3 * g->period_ms)
+        far_suspect = 3 * g->period_ms;
+    if (far_dead < 5 * g->period_ms)
+        far_dead = 5 * g->period_ms;
     gossip_members_set_timeouts(g->members, suspect, dead);
+    gossip_members_set_far_timeouts(g->members, far_suspect, far_dead);
+    size_t monitored = gossip_members_set_monitors(g->members, GOSSIP_MONITORS);
+    /* Flooded heartbeats wait for company a 25th of their period (20 ms up
+     * to 20 members, 200 ms from 125): what a node sends per second then
+     * stays about constant as N grows, for a delay that is small against
+     * the period and the far thresholds. Claims, blocks and the rest are
+     * never held back. */
+    g->bundle_ms = g->period_ms / 25;
+    if (g->bundle_ms < GOSSIP_BUNDLE_MS)
+        g->bundle_ms = GOSSIP_BUNDLE_MS;
+    if (g->bundle_ms > GOSSIP_BUNDLE_MAX_MS)
+        g->bundle_ms = GOSSIP_BUNDLE_MAX_MS;
     int tick = g->config.heartbeat_ms < GOSSIP_TICK_MS ? g->config.heartbeat_ms : GOSSIP_TICK_MS;
     /* The first heartbeat comes early (with jitter), so peers that missed
      * our join while the mesh was forming hear us within ~half a
      * configured interval rather than a full, possibly scaled, period. */
     g->next_heartbeat_ms = vl_mono_ms() + g->config.heartbeat_ms / 2
                            + (int64_t) (gossip_rand(&g->rnd) % (uint64_t) (g->config.heartbeat_ms / 2 + 1));
+    g->next_direct_ms = vl_mono_ms();
+    g->next_member_pull_ms = vl_mono_ms() + GOSSIP_MEMBERSHIP_PULL_MS;
     g->timer = zloop_timer(loop, (size_t) tick, 0, s_on_timer, g);
     s_repair_mesh(g);
     s_announce(g, VL__ENVELOPE_TYPE__ENV_JOIN, true);
     s_request_snapshots(g);
     vl_info("gossip", "start",
-            "did=%s gossip=%s sync=%s members=%zu incarnation=%llu heartbeat_ms=%lld "
-            "suspect_ms=%lld dead_ms=%lld",
+            "did=%s gossip=%s sync=%s members=%zu incarnation=%llu heartbeat_ms=%d "
+            "flood_ms=%lld suspect_ms=%lld dead_ms=%lld far_suspect_ms=%lld far_dead_ms=%lld "
+            "monitoring=%zu",
             g->did, g->pub_bound, g->sync_bound, gossip_members_count(g->members),
-            (unsigned long long) gossip_members_incarnation(g->members),
-            (long long) g->period_ms, (long long) suspect, (long long) dead);
+            (unsigned long long) gossip_members_incarnation(g->members), g->config.heartbeat_ms,
+            (long long) g->period_ms, (long long) suspect, (long long) dead,
+            (long long) far_suspect, (long long) far_dead, monitored);
     return 0;
 }
 

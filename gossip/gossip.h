@@ -30,6 +30,9 @@
  * only when its key is a genesis member's. CURVE authenticates the hop;
  * each envelope keeps its origin's signature, checked on receipt.
  *
+ * Direct heartbeat `D` + Envelope bytes (no answer): a heartbeat pushed to
+ * one of the sender's ring monitors (membership.h); never relayed.
+ *
  * Receipt of an envelope: parse (malformed -> counted, dropped); hop limit;
  * seen-cache (duplicate -> counted, dropped, before any signature check);
  * origin must be a member; signature; then it is remembered, relayed with
@@ -58,16 +61,20 @@
 #define GOSSIP_SYNC_MAX_BYTES (4u << 20)  /* payload bytes in one answer */
 #define GOSSIP_HEARTBEAT_PEERS 8          /* peer infos per heartbeat */
 #define GOSSIP_TICK_MS 100                /* failure-detector tick */
-#define GOSSIP_HEARTBEAT_MS_PER_PEER 10   /* heartbeat period >= members x this */
+#define GOSSIP_FLOOD_MS_PER_PEER 40       /* flooded heartbeat period >= members x this */
+#define GOSSIP_MONITORS 3                 /* ring monitors per member (membership.h) */
 
 typedef struct {
     char gossip_endpoint[GOSSIP_ENDPOINT_MAX];   /* PUB bind; port 0 = any */
     char sync_endpoint[GOSSIP_ENDPOINT_MAX];     /* ROUTER bind */
     size_t degree;              /* D: mesh peers beyond full mesh (default 6) */
     size_t full_mesh_max;       /* full mesh up to this many peers (12) */
-    int heartbeat_ms;           /* 500; at least members x 10 ms (gossip_start) */
-    int suspect_ms;             /* silence before suspect (1500; >= 3 periods) */
-    int dead_ms;                /* silence before dead (2500; >= 4 periods) */
+    int heartbeat_ms;           /* 500: direct heartbeats to our monitors; the
+                                 * flooded one every max(this, members x
+                                 * GOSSIP_FLOOD_MS_PER_PEER) (gossip_start) */
+    int suspect_ms;             /* silence before suspect, for a monitor (1500) */
+    int dead_ms;                /* silence before dead, for a monitor (2500); far
+                                 * peers: 3 and 5 flooded periods at least */
     uint32_t max_hops;          /* relays per envelope (12) */
     size_t seen_max;            /* seen-cache entries (200000) */
     int seen_ttl_ms;            /* 120000 */
@@ -118,8 +125,13 @@ typedef struct {
     uint64_t pull_timeouts;
     uint64_t push_dropped;      /* DEALER queue full */
     uint64_t zap_denied;        /* handshakes refused (non-members) */
-    uint64_t by_type_delivered[8];
-    uint64_t by_type_received[8];   /* parsed copies, duplicates included */
+    uint64_t claims_made;       /* members we declared dead as their monitor */
+    uint64_t claims_accepted;   /* others' claims that changed our view */
+    uint64_t claims_refused;    /* claims by a member that is not the subject's monitor */
+    uint64_t direct_heartbeats; /* received from members we monitor */
+#define GOSSIP_TYPES 16
+    uint64_t by_type_delivered[GOSSIP_TYPES];
+    uint64_t by_type_received[GOSSIP_TYPES];   /* parsed copies, duplicates included */
 } gossip_stats_t;
 
 typedef struct gossip_t gossip_t;

@@ -10,10 +10,15 @@
 struct gossip_members_t {
     uint8_t self[VL_PUBKEY_SIZE];
     uint64_t incarnation;
-    int64_t suspect_ms;
+    int64_t suspect_ms;           /* near: peers we monitor, heard directly */
     int64_t dead_ms;
+    int64_t far_suspect_ms;       /* everyone else */
+    int64_t far_dead_ms;
     gossip_peer_t peers[GOSSIP_PEERS_MAX];
     size_t count;
+    size_t k;                     /* monitors per member (set_monitors) */
+    size_t n_successors;          /* our monitors: indexes into peers */
+    size_t successors[GOSSIP_MONITORS_MAX];
 };
 
 uint64_t
@@ -37,8 +42,8 @@ gossip_members_new(const uint8_t self[VL_PUBKEY_SIZE], uint64_t incarnation, int
         return NULL;
     memcpy(m->self, self, VL_PUBKEY_SIZE);
     m->incarnation = incarnation;
-    m->suspect_ms = suspect_ms;
-    m->dead_ms = dead_ms;
+    m->suspect_ms = m->far_suspect_ms = suspect_ms;
+    m->dead_ms = m->far_dead_ms = dead_ms;
     return m;
 }
 
@@ -55,8 +60,95 @@ void
 gossip_members_set_timeouts(gossip_members_t *m, int64_t suspect_ms, int64_t dead_ms)
 {
     assert(suspect_ms > 0 && dead_ms > suspect_ms);
-    m->suspect_ms = suspect_ms;
-    m->dead_ms = dead_ms;
+    m->suspect_ms = m->far_suspect_ms = suspect_ms;
+    m->dead_ms = m->far_dead_ms = dead_ms;
+}
+
+void
+gossip_members_set_far_timeouts(gossip_members_t *m, int64_t suspect_ms, int64_t dead_ms)
+{
+    assert(suspect_ms > 0 && dead_ms > suspect_ms);
+    m->far_suspect_ms = suspect_ms;
+    m->far_dead_ms = dead_ms;
+}
+
+/* --- Rings --------------------------------------------------------------- */
+
+static int
+s_key_cmp(const void *a, const void *b)
+{
+    return memcmp(*(const uint8_t *const *) a, *(const uint8_t *const *) b, VL_PUBKEY_SIZE);
+}
+
+/* Every member's key and ours, sorted: the ring. Returns its size. */
+static size_t
+s_ring(const gossip_members_t *m, const uint8_t **ring)
+{
+    size_t n = 0;
+    ring[n++] = m->self;
+    for (size_t i = 0; i < m->count; i++)
+        ring[n++] = m->peers[i].key;
+    qsort(ring, n, sizeof *ring, s_key_cmp);
+    return n;
+}
+
+static size_t
+s_ring_pos(const uint8_t **ring, size_t n, const uint8_t *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(ring[i], key, VL_PUBKEY_SIZE) == 0)
+            return i;
+    return n;
+}
+
+size_t
+gossip_members_set_monitors(gossip_members_t *m, size_t k)
+{
+    const uint8_t *ring[GOSSIP_PEERS_MAX + 1];
+    size_t n = s_ring(m, ring), me = s_ring_pos(ring, n, m->self);
+    if (k > GOSSIP_MONITORS_MAX)
+        k = GOSSIP_MONITORS_MAX;
+    if (k > n - 1)
+        k = n - 1;
+    m->k = k;
+    m->n_successors = 0;
+    size_t monitored = 0;
+    for (size_t i = 0; i < m->count; i++)
+        m->peers[i].monitored = false;
+    for (size_t j = 1; j <= k; j++) {
+        gossip_peer_t *pred = gossip_members_find(m, ring[(me + n - j) % n], VL_PUBKEY_SIZE);
+        gossip_peer_t *succ = gossip_members_find(m, ring[(me + j) % n], VL_PUBKEY_SIZE);
+        if (pred && !pred->monitored) {
+            pred->monitored = true;
+            monitored++;
+        }
+        if (succ)
+            m->successors[m->n_successors++] = (size_t) (succ - m->peers);
+    }
+    return monitored;
+}
+
+size_t
+gossip_members_monitors(gossip_members_t *m, gossip_peer_t **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_successors && n < max; i++)
+        out[n++] = &m->peers[m->successors[i]];
+    return n;
+}
+
+bool
+gossip_members_is_monitor(const gossip_members_t *m, const uint8_t monitor[VL_PUBKEY_SIZE],
+                          const uint8_t subject[VL_PUBKEY_SIZE])
+{
+    const uint8_t *ring[GOSSIP_PEERS_MAX + 1];
+    size_t n = s_ring(m, ring), at = s_ring_pos(ring, n, subject);
+    if (at == n)
+        return false;
+    for (size_t j = 1; j <= m->k; j++)
+        if (memcmp(ring[(at + j) % n], monitor, VL_PUBKEY_SIZE) == 0)
+            return true;
+    return false;
 }
 
 gossip_peer_t *
@@ -134,10 +226,13 @@ gossip_members_heard(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE],
     gossip_peer_t *p = gossip_members_find(m, key, VL_PUBKEY_SIZE);
     if (!p)
         return GOSSIP_HEARD_NOT_MEMBER;
-    if (incarnation < p->incarnation)
+    if (incarnation < p->incarnation
+        || (p->claimed_dead && p->state == GOSSIP_PEER_DEAD && incarnation == p->incarnation))
         return GOSSIP_HEARD_STALE;
-    if (incarnation > p->incarnation)
+    if (incarnation > p->incarnation) {
         p->height = 0;                /* a restarted peer reports afresh */
+        p->last_direct_ms = 0;        /* and may not reach us directly yet */
+    }
     p->incarnation = incarnation;
     if (height > p->height)
         p->height = height;
@@ -146,8 +241,41 @@ gossip_members_heard(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE],
     gossip_members_set_endpoints(m, key, gossip_ep, sync_ep);
     if (p->state == GOSSIP_PEER_ALIVE)
         return GOSSIP_HEARD_ALIVE;
+    p->claimed_dead = false;
     s_set_state(p, GOSSIP_PEER_ALIVE, now_ms);
     return GOSSIP_HEARD_UP;
+}
+
+void
+gossip_members_heard_direct(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE],
+                            int64_t now_ms)
+{
+    gossip_peer_t *p = gossip_members_find(m, key, VL_PUBKEY_SIZE);
+    if (p && p->monitored && p->state == GOSSIP_PEER_ALIVE && now_ms > p->last_direct_ms)
+        p->last_direct_ms = now_ms;
+}
+
+gossip_claim_t
+gossip_members_claim(gossip_members_t *m, const uint8_t claimer[VL_PUBKEY_SIZE],
+                     const uint8_t subject[VL_PUBKEY_SIZE], uint64_t incarnation, int64_t now_ms)
+{
+    if (!gossip_members_is_admitted(m, claimer, VL_PUBKEY_SIZE)
+        || !gossip_members_is_monitor(m, claimer, subject))
+        return GOSSIP_CLAIM_REFUSED;
+    if (memcmp(subject, m->self, VL_PUBKEY_SIZE) == 0) {
+        if (incarnation < m->incarnation)
+            return GOSSIP_CLAIM_STALE;
+        m->incarnation = incarnation + 1;
+        return GOSSIP_CLAIM_REFUTED;
+    }
+    gossip_peer_t *p = gossip_members_find(m, subject, VL_PUBKEY_SIZE);
+    if (!p || incarnation < p->incarnation || p->state == GOSSIP_PEER_DEAD
+        || p->state == GOSSIP_PEER_UNKNOWN)
+        return GOSSIP_CLAIM_STALE;
+    p->incarnation = incarnation;
+    p->claimed_dead = true;
+    s_set_state(p, GOSSIP_PEER_DEAD, now_ms);
+    return GOSSIP_CLAIM_ACCEPTED;
 }
 
 bool
@@ -171,16 +299,29 @@ gossip_members_tick(gossip_members_t *m, int64_t now_ms)
     for (size_t i = 0; i < m->count; i++) {
         gossip_peer_t *p = &m->peers[i];
         int64_t silent = now_ms - p->last_seen_ms;
-        if (p->state == GOSSIP_PEER_ALIVE && silent > m->suspect_ms) {
+        bool near = p->monitored && p->last_direct_ms > 0;
+        int64_t suspect = near ? m->suspect_ms : m->far_suspect_ms;
+        int64_t dead = near ? m->dead_ms : m->far_dead_ms;
+        if (p->state == GOSSIP_PEER_ALIVE && silent > suspect) {
             s_set_state(p, GOSSIP_PEER_SUSPECT, now_ms);
             changed++;
         }
-        if (p->state == GOSSIP_PEER_SUSPECT && silent > m->dead_ms) {
+        if (p->state == GOSSIP_PEER_SUSPECT && silent > dead) {
             s_set_state(p, GOSSIP_PEER_DEAD, now_ms);
             changed++;
         }
     }
     return changed;
+}
+
+void
+gossip_members_pause(gossip_members_t *m, int64_t gap_ms)
+{
+    for (size_t i = 0; i < m->count && gap_ms > 0; i++) {
+        gossip_peer_t *p = &m->peers[i];
+        if (p->last_seen_ms > 0)
+            p->last_seen_ms += gap_ms;
+    }
 }
 
 size_t

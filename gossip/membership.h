@@ -19,6 +19,21 @@
  * a peer reports *us* suspect or dead at our incarnation, we take a higher
  * incarnation (SWIM refutation) and the next heartbeat says so.
  *
+ * Monitoring (SWIM-style). Flooding every member's heartbeat to every node
+ * every period costs N^2 signature checks and N*D messages per period for
+ * the network; at 128 nodes on one 2-core host that saturated both cores
+ * (perf, bench_gossip). So each node sends a *direct* heartbeat every short
+ * period to its k monitors — the k members after it in ring order (keys
+ * sorted bytewise, cyclic; fixed by the genesis membership, so every node
+ * computes the same rings) — and floods its heartbeat only every "far"
+ * period, which grows with N. A monitor that has heard a peer directly
+ * judges it by the near thresholds and, when it goes dead, floods a signed
+ * claim (gossip.c); everyone else judges by the far thresholds and by
+ * claims. Only one of the subject's k ring monitors may make a claim, so a
+ * faulty member cannot declare arbitrary members dead, and a claimed peer
+ * comes back only with a higher incarnation: a live subject refutes by
+ * rejoining (SWIM's refutation; the research note on gossip, §SWIM).
+ *
  * Invariants: (1) only admitted keys are ever in the table; (2) self is
  * never in the table; (3) count <= GOSSIP_PEERS_MAX.
  *
@@ -35,6 +50,7 @@
 #include "did.h"
 
 #define GOSSIP_PEERS_MAX 256
+#define GOSSIP_MONITORS_MAX 8
 #define GOSSIP_ENDPOINT_MAX 256
 
 typedef enum {
@@ -56,6 +72,11 @@ typedef struct {
     char gossip_ep[GOSSIP_ENDPOINT_MAX];   /* "" = unknown */
     char sync_ep[GOSSIP_ENDPOINT_MAX];
     bool in_mesh;                 /* we subscribe to its gossip PUB */
+    bool monitored;               /* we are one of its ring monitors */
+    int64_t last_direct_ms;       /* its last direct heartbeat (this
+                                   * incarnation); 0 = none */
+    bool claimed_dead;            /* dead on a monitor's claim: only a higher
+                                   * incarnation brings it back */
 } gossip_peer_t;
 
 /* What gossip_members_heard did. */
@@ -66,6 +87,14 @@ typedef enum {
     GOSSIP_HEARD_UP = 2,           /* unknown/suspect/dead -> alive */
 } gossip_heard_t;
 
+/* What gossip_members_claim did. */
+typedef enum {
+    GOSSIP_CLAIM_REFUSED = -1,     /* claimer is not a monitor of the subject */
+    GOSSIP_CLAIM_STALE = 0,        /* older incarnation, or already dead */
+    GOSSIP_CLAIM_ACCEPTED = 1,     /* the subject is now dead */
+    GOSSIP_CLAIM_REFUTED = 2,      /* about us: our incarnation was raised */
+} gossip_claim_t;
+
 typedef struct gossip_members_t gossip_members_t;
 
 /* self: our public key; incarnation: ours at start (wall ms works: it
@@ -74,8 +103,37 @@ gossip_members_t *gossip_members_new(const uint8_t self[VL_PUBKEY_SIZE], uint64_
                                      int64_t suspect_ms, int64_t dead_ms);
 void gossip_members_destroy(gossip_members_t **self_p);
 
-/* Changes the silence thresholds (0 < suspect_ms < dead_ms). */
+/* Changes the silence thresholds (0 < suspect_ms < dead_ms): the near ones
+ * (peers we monitor and hear directly) and, unless set apart with
+ * gossip_members_set_far_timeouts, the far ones too. */
 void gossip_members_set_timeouts(gossip_members_t *m, int64_t suspect_ms, int64_t dead_ms);
+
+/* The silence thresholds for every peer we do not hear directly. */
+void gossip_members_set_far_timeouts(gossip_members_t *m, int64_t suspect_ms, int64_t dead_ms);
+
+/* Fixes the rings once every member is admitted: we monitor our k ring
+ * predecessors (k <= GOSSIP_MONITORS_MAX, and fewer in a small network).
+ * Returns how many peers we monitor. */
+size_t gossip_members_set_monitors(gossip_members_t *m, size_t k);
+
+/* Our monitors (our k ring successors), who get our direct heartbeats:
+ * fills out with borrowed peers, returns how many. */
+size_t gossip_members_monitors(gossip_members_t *m, gossip_peer_t **out, size_t max);
+
+/* Whether `monitor` is one of the k ring successors of `subject` (either
+ * may be self). */
+bool gossip_members_is_monitor(const gossip_members_t *m, const uint8_t monitor[VL_PUBKEY_SIZE],
+                               const uint8_t subject[VL_PUBKEY_SIZE]);
+
+/* A direct heartbeat from key arrived (after gossip_members_heard). */
+void gossip_members_heard_direct(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE],
+                                 int64_t now_ms);
+
+/* Member `claimer` (signature checked by the caller) says `subject` at
+ * `incarnation` is dead. */
+gossip_claim_t gossip_members_claim(gossip_members_t *m, const uint8_t claimer[VL_PUBKEY_SIZE],
+                                    const uint8_t subject[VL_PUBKEY_SIZE], uint64_t incarnation,
+                                    int64_t now_ms);
 
 /* Admits a key (a genesis member). Self is accepted and ignored.
  * VL_ERR_LIMIT when full. */
@@ -107,8 +165,16 @@ bool gossip_members_report(gossip_members_t *m, const uint8_t key[VL_PUBKEY_SIZE
                            uint64_t incarnation, int state);
 
 /* Applies silence: alive -> suspect after suspect_ms, suspect -> dead after
- * dead_ms since last heard. Returns how many peers changed state. */
+ * dead_ms since last heard (near thresholds for a peer we monitor and have
+ * heard directly, far ones otherwise). Returns how many peers changed
+ * state. */
 size_t gossip_members_tick(gossip_members_t *m, int64_t now_ms);
+
+/* We were not running for gap_ms (starved of CPU, or stopped): nothing
+ * could be heard meanwhile, so every peer's silence clock moves forward by
+ * the gap instead of counting it against them (Lifeguard's local health
+ * awareness, in its simplest form). */
+void gossip_members_pause(gossip_members_t *m, int64_t gap_ms);
 
 /* Mesh selection. Full mesh when the admitted peers number <= full_max:
  * every peer with a known gossip endpoint. Otherwise keep current mesh peers

@@ -1213,4 +1213,9 @@ node_status_gossip(node_t *node, json_t *status)
                   (json_int_t) node->txs_served, "sigs_preverified",
                   (json_int_t) node->sigs_preverified,
                   "orderer", (json_int_t) node->orderer));
+    json_t *g = json_object_get(status, "gossip");
+    json_object_set_new(g, "claims_made", json_integer((json_int_t) s->claims_made));
+    json_object_set_new(g, "claims_accepted", json_integer((json_int_t) s->claims_accepted));
+    json_object_set_new(g, "claims_refused", json_integer((json_int_t) s->claims_refused));
+    json_object_set_new(g, "direct_heartbeats", json_integer((json_int_t) s->direct_heartbeats));
 }

@@ -25,6 +25,7 @@ same_state() {
   local n; for n in "$@"; do [ "$(nstatus "$n" | jq -r '[.height, .state_hash] | @tsv')" = "$want" ] || return 1; done
 }
 counter() { nstatus "$1" | jq -r ".gossip.$2"; }
+peer_state() { [ "$(nstatus "$1" | jq -r ".peers[] | select(.name == \"$2\") | .state")" = "$3" ]; }
 
 step "four nodes join the mesh and see each other alive"
 for n in "${ALL[@]}"; do start_config_node "$n"; done
@@ -68,7 +69,6 @@ out=$("$VLEDGER_SIM" probe txget --key "$N1/node.key" --server-key "$pk0" --endp
 
 step "a transaction whose gossip the orderer missed (it was down) is re-gossiped until it commits"
 stop_config_node "$N0"
-peer_state() { [ "$(nstatus "$1" | jq -r ".peers[] | select(.name == \"$2\") | .state")" = "$3" ]; }
 wait_until 15000 peer_state "$N1" node0 dead   # so nothing is pushed to it meanwhile
 base=$(h "$N1")
 "$VLEDGER_SIM" load --node "$(api "$N1")" --count 1 --timeout-ms 10000 >/dev/null
@@ -81,8 +81,23 @@ kill -STOP "${NODE_PID[$N2]}"
 base=$(h "$N0")
 "$VLEDGER_SIM" load --node "$(api "$N1")" --count 100 --timeout-ms 30000 >/dev/null
 wait_until 30000 at_height $((base + 100)) "$N0" "$N1" "$N3"
+step "its monitors declare it dead (a signed claim); after SIGCONT it refutes and is alive again"
+wait_until 15000 peer_state "$N1" node2 dead
+wait_until 15000 peer_state "$N3" node2 dead
+claims=0
+for n in "$N0" "$N1" "$N3"; do claims=$((claims + $(counter "$n" claims_made))); done
+[ "$claims" -ge 1 ] || fail "no monitor claimed node2 dead"
+mark=$(wc -l < "$TEST_TMP/node2.log")
 kill -CONT "${NODE_PID[$N2]}"
 wait_until 30000 same_state "$N1" "$N2" "$N3"
+for n in "$N0" "$N1" "$N3"; do wait_until 15000 peer_state "$n" node2 alive; done
+since_cont() { tail -n +"$((mark + 1))" "$TEST_TMP/node2.log"; }
+since_cont | grep -q "ev=refute" || fail "node2 did not refute the claim"
+since_cont | grep -q "ev=stalled" || fail "node2 did not notice its own stall"
+wait_until 15000 alive_peers "$N2" 3
+! since_cont | grep -q "name=node[013] state=dead" \
+  || fail "node2 counted its own stall against its peers: $(since_cont | grep 'state=dead')"
+[ "$(counter "$N1" direct_heartbeats)" -gt 0 ] || fail "no direct heartbeats counted"
 
 step "a follower stopped while 1,000 blocks commit recovers by pulling"
 stop_config_node "$N3"

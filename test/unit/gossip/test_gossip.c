@@ -435,6 +435,92 @@ test_mesh_rotation(void)
     gossip_members_destroy(&m);
 }
 
+/* Monitoring rings (keys sorted, cyclic): we monitor our k predecessors and
+ * our k successors monitor us; a peer heard directly is judged by the near
+ * thresholds, others by the far ones; only a subject's ring monitor may
+ * claim it dead; a claimed peer comes back only with a higher incarnation;
+ * a claim about us raises our incarnation (refutation). */
+static void
+test_monitor_rings_and_claims(void)
+{
+    uint8_t self[32], k[10][32], stranger[32];
+    s_key(self, 0);
+    s_key(stranger, 99);
+    gossip_members_t *m = gossip_members_new(self, 100, 1500, 2500);
+    for (int i = 1; i <= 9; i++) {
+        s_key(k[i], i);
+        gossip_members_admit(m, k[i], NULL);
+    }
+    gossip_members_set_far_timeouts(m, 5000, 8000);
+    CHECK_EQ(gossip_members_set_monitors(m, 3), 3);
+    gossip_peer_t *mon[GOSSIP_MONITORS_MAX];
+    CHECK_EQ(gossip_members_monitors(m, mon, GOSSIP_MONITORS_MAX), 3);
+    CHECK(memcmp(mon[0]->key, k[1], 32) == 0 && memcmp(mon[2]->key, k[3], 32) == 0);
+    CHECK(gossip_members_find(m, k[9], 32)->monitored);
+    CHECK(gossip_members_find(m, k[7], 32)->monitored);
+    CHECK(!gossip_members_find(m, k[6], 32)->monitored);
+    CHECK(!gossip_members_find(m, k[1], 32)->monitored);
+    CHECK(gossip_members_is_monitor(m, k[5], k[3]));
+    CHECK(!gossip_members_is_monitor(m, k[7], k[3]));
+    CHECK(gossip_members_is_monitor(m, self, k[8]));      /* wraps around */
+    CHECK(gossip_members_is_monitor(m, k[1], k[8]));
+    CHECK(!gossip_members_is_monitor(m, stranger, k[8]));
+
+    /* Near thresholds only once heard directly, and only for monitored. */
+    gossip_peer_t *p9 = gossip_members_find(m, k[9], 32), *p4 = gossip_members_find(m, k[4], 32);
+    gossip_members_heard(m, k[9], 1, 0, NULL, NULL, 1000);
+    gossip_members_heard(m, k[4], 1, 0, NULL, NULL, 1000);
+    gossip_members_heard_direct(m, k[4], 1000);
+    CHECK_EQ(p4->last_direct_ms, 0);
+    gossip_members_tick(m, 3600);
+    CHECK_EQ(p9->state, GOSSIP_PEER_ALIVE);
+    gossip_members_heard(m, k[9], 1, 0, NULL, NULL, 4000);
+    gossip_members_heard_direct(m, k[9], 4000);
+    gossip_members_tick(m, 5501);
+    CHECK_EQ(p9->state, GOSSIP_PEER_SUSPECT);
+    CHECK_EQ(p4->state, GOSSIP_PEER_ALIVE);
+    gossip_members_tick(m, 6501);
+    CHECK_EQ(p9->state, GOSSIP_PEER_DEAD);
+    gossip_members_tick(m, 6001 + 100);
+    CHECK_EQ(p4->state, GOSSIP_PEER_SUSPECT);
+    gossip_members_tick(m, 9001);
+    CHECK_EQ(p4->state, GOSSIP_PEER_DEAD);
+    /* A restart (higher incarnation) must reach us directly again. */
+    CHECK_EQ(gossip_members_heard(m, k[9], 2, 0, NULL, NULL, 9100), GOSSIP_HEARD_UP);
+    CHECK_EQ(p9->last_direct_ms, 0);
+
+    /* Claims. */
+    gossip_peer_t *p3 = gossip_members_find(m, k[3], 32);
+    CHECK_EQ(gossip_members_claim(m, k[5], k[3], 1, 9200), GOSSIP_CLAIM_STALE);   /* unknown */
+    gossip_members_heard(m, k[3], 7, 0, NULL, NULL, 9200);
+    CHECK_EQ(gossip_members_claim(m, k[7], k[3], 7, 9300), GOSSIP_CLAIM_REFUSED);
+    CHECK_EQ(gossip_members_claim(m, stranger, k[3], 7, 9300), GOSSIP_CLAIM_REFUSED);
+    CHECK_EQ(gossip_members_claim(m, k[5], k[3], 6, 9300), GOSSIP_CLAIM_STALE);
+    CHECK_EQ(p3->state, GOSSIP_PEER_ALIVE);
+    CHECK_EQ(gossip_members_claim(m, k[5], k[3], 7, 9300), GOSSIP_CLAIM_ACCEPTED);
+    CHECK_EQ(p3->state, GOSSIP_PEER_DEAD);
+    CHECK_EQ(gossip_members_claim(m, k[4], k[3], 7, 9300), GOSSIP_CLAIM_STALE);   /* already */
+    CHECK_EQ(gossip_members_heard(m, k[3], 7, 0, NULL, NULL, 9400), GOSSIP_HEARD_STALE);
+    CHECK_EQ(p3->state, GOSSIP_PEER_DEAD);
+    CHECK_EQ(gossip_members_heard(m, k[3], 8, 0, NULL, NULL, 9500), GOSSIP_HEARD_UP);
+    CHECK(!p3->claimed_dead);
+    /* About us: refuted by a higher incarnation; an old claim is stale. */
+    CHECK_EQ(gossip_members_claim(m, k[4], self, 100, 9600), GOSSIP_CLAIM_REFUSED);
+    CHECK_EQ(gossip_members_claim(m, k[1], self, 50, 9600), GOSSIP_CLAIM_STALE);
+    CHECK_EQ(gossip_members_claim(m, k[1], self, 100, 9600), GOSSIP_CLAIM_REFUTED);
+    CHECK_EQ(gossip_members_incarnation(m), 101);
+    gossip_members_destroy(&m);
+
+    /* A small network: k is capped by the membership. */
+    gossip_members_t *s = gossip_members_new(self, 1, 1500, 2500);
+    gossip_members_admit(s, k[1], NULL);
+    gossip_members_admit(s, k[2], NULL);
+    CHECK_EQ(gossip_members_set_monitors(s, 3), 2);
+    CHECK_EQ(gossip_members_monitors(s, mon, GOSSIP_MONITORS_MAX), 2);
+    CHECK(gossip_members_is_monitor(s, k[2], k[1]) && gossip_members_is_monitor(s, self, k[1]));
+    gossip_members_destroy(&s);
+}
+
 int
 main(void)
 {
@@ -444,6 +530,7 @@ main(void)
     RUN(test_membership_states);
     RUN(test_mesh_selection);
     RUN(test_mesh_rotation);
+    RUN(test_monitor_rings_and_claims);
     RUN(test_pull_scheduler);
     RUN(test_curve_keys);
     return check_done();
