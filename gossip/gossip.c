@@ -28,6 +28,8 @@
 #define GOSSIP_ROTATE_MS 2000   /* one mesh link replaced this often */
 #define GOSSIP_DEALER_IDLE_MS 10000   /* a DEALER unused this long is closed */
 #define GOSSIP_STALL_MS 500   /* a tick this late means we were not running */
+#define GOSSIP_SUSPECT_MS_PER_PEER 22   /* monitors' thresholds >= members x these */
+#define GOSSIP_DEAD_MS_PER_PEER 36
 #define GOSSIP_SNAPSHOT_PEERS 2  /* bootstrap peers asked for membership at start */
 #define GOSSIP_MEMBERSHIP_PULL_MS 1000      /* then one random peer, this often */
 #define GOSSIP_MEMBERSHIP_PULL_MAX_MS 8000  /* backing off to this */
@@ -1387,6 +1389,18 @@ gossip_start(gossip_t *g, zloop_t *loop, vl_err_t *err)
     if ((int64_t) members * GOSSIP_FLOOD_MS_PER_PEER > g->period_ms)
         g->period_ms = (int64_t) members * GOSSIP_FLOOD_MS_PER_PEER;
     int64_t suspect = g->config.suspect_ms, dead = g->config.dead_ms;
+    /* Monitors' thresholds grow with N too, but slowly (memberlist scales
+     * its suspicion timeout with log N for the same reason): the more
+     * members, the more chances that one is briefly starved (GC, swap, a
+     * saturated host such as 128 nodes on 2 cores) and claimed dead, and
+     * every false claim costs two floods. The configured values hold up to
+     * ~70 members; 2.8 s / 4.6 s at 128. */
+    if (suspect < (int64_t) members * GOSSIP_SUSPECT_MS_PER_PEER)
+        suspect = (int64_t) members * GOSSIP_SUSPECT_MS_PER_PEER;
+    if (dead < (int64_t) members * GOSSIP_DEAD_MS_PER_PEER)
+        dead = (int64_t) members * GOSSIP_DEAD_MS_PER_PEER;
+    if (dead <= suspect)
+        dead = suspect + g->config.heartbeat_ms;
     int64_t far_suspect = suspect, far_dead = dead;
     if (far_suspect < 3 * g->period_ms)
         far_suspect = 3 * g->period_ms;
