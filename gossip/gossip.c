@@ -478,8 +478,10 @@ gossip_publish(gossip_t *g, int type, const void *payload, size_t len)
     return 0;
 }
 
+/* Our heartbeat: height, incarnation, endpoints and up to max_peers peer
+ * infos (0 for a direct heartbeat: its monitors need only our liveness). */
 static int
-s_heartbeat_bytes(gossip_t *g, uint8_t **out, size_t *out_len)
+s_heartbeat_bytes(gossip_t *g, size_t max_peers, uint8_t **out, size_t *out_len)
 {
     Vl__Heartbeat hb = VL__HEARTBEAT__INIT;
     hb.height = g->handler.height(g->handler.arg);
@@ -489,7 +491,9 @@ s_heartbeat_bytes(gossip_t *g, uint8_t **out, size_t *out_len)
     Vl__PeerInfo infos[GOSSIP_HEARTBEAT_PEERS], *ptrs[GOSSIP_HEARTBEAT_PEERS];
     size_t n = gossip_members_count(g->members), k = 0;
     size_t start = n ? (size_t) (gossip_rand(&g->rnd) % n) : 0;
-    for (size_t j = 0; j < n && k < GOSSIP_HEARTBEAT_PEERS; j++) {
+    if (max_peers > GOSSIP_HEARTBEAT_PEERS)
+        max_peers = GOSSIP_HEARTBEAT_PEERS;
+    for (size_t j = 0; j < n && k < max_peers; j++) {
         gossip_peer_t *p = gossip_members_at(g->members, (start + j) % n);
         if (p->state == GOSSIP_PEER_UNKNOWN || !p->gossip_ep[0])
             continue;
@@ -939,7 +943,7 @@ s_serve_snapshot(gossip_t *g, zframe_t *who, const uint8_t id[8], const uint8_t 
     if (!s_listed(known, known_len, g->self)) {
         uint8_t *hb = NULL;
         size_t hb_len = 0;
-        if (s_heartbeat_bytes(g, &hb, &hb_len) == 0
+        if (s_heartbeat_bytes(g, GOSSIP_HEARTBEAT_PEERS, &hb, &hb_len) == 0
             && s_seal(g, VL__ENVELOPE_TYPE__ENV_HEARTBEAT, hb, hb_len, &own, &own_len) != 0)
             own = NULL;
         free(hb);
@@ -1143,7 +1147,7 @@ s_announce(gossip_t *g, int type, bool to_all_bootstrap)
 {
     uint8_t *hb = NULL, *env = NULL;
     size_t hb_len = 0, env_len = 0;
-    if (s_heartbeat_bytes(g, &hb, &hb_len) != 0)
+    if (s_heartbeat_bytes(g, GOSSIP_HEARTBEAT_PEERS, &hb, &hb_len) != 0)
         return;
     if (s_seal(g, type, hb, hb_len, &env, &env_len) == 0) {
         s_pub_send(g, type, env, env_len);
@@ -1244,16 +1248,8 @@ s_send_direct(gossip_t *g)
         return;
     uint8_t *hb = NULL, *env = NULL;
     size_t hb_len = 0, env_len = 0;
-    Vl__Heartbeat h = VL__HEARTBEAT__INIT;
-    h.height = g->handler.height(g->handler.arg);
-    h.incarnation = gossip_members_incarnation(g->members);
-    h.gossip_endpoint = g->pub_bound;
-    h.sync_endpoint = g->sync_bound;
-    hb_len = vl__heartbeat__get_packed_size(&h);
-    hb = malloc(hb_len ? hb_len : 1);
-    if (!hb)
+    if (s_heartbeat_bytes(g, 0, &hb, &hb_len) != 0)
         return;
-    vl__heartbeat__pack(&h, hb);
     if (s_seal(g, VL__ENVELOPE_TYPE__ENV_HEARTBEAT, hb, hb_len, &env, &env_len) == 0) {
         for (size_t i = 0; i < n; i++) {
             dealer_t *d = mon[i]->sync_ep[0] ? s_dealer(g, mon[i]) : NULL;

@@ -187,22 +187,7 @@ s_event_times(const net_t *net, int i, const char *event, uint64_t from, uint64_
     fclose(f);
 }
 
-/* Wall ms of node i's `gossip ev=start` line (its gossip is running), or -1. */
-static int64_t
-s_gossip_started_at(const net_t *net, int i)
-{
-    char path[300], line[2048];
-    s_log_path(net, i, path, sizeof path);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int64_t at = -1;
-    while (at < 0 && fgets(line, sizeof line, f))
-        if (strstr(line, " mod=gossip ev=start "))
-            at = s_line_ts(line);
-    fclose(f);
-    return at;
-}
+static int64_t s_log_event_at(const net_t *net, int i, const char *needle, int64_t since);
 
 /* The first wall ms at which node i had all n-1 peers alive at once, or -1;
  * *flaps counts alive->suspect/dead transitions after that. */
@@ -435,7 +420,7 @@ s_start_all(net_t *net, int deadline_ms, int64_t *from_first, int64_t *from_last
      * also report from the moment the last node's gossip was running. */
     int64_t started_last = 0;
     for (int i = 0; i < net->n; i++) {
-        int64_t t = s_gossip_started_at(net, i);
+        int64_t t = s_log_event_at(net, i, " mod=gossip ev=start ", 0);
         if (t > started_last)
             started_last = t;
     }
