@@ -181,18 +181,76 @@ s_free_entry(void **item)
     *item = NULL;
 }
 
+struct validate_run_t {
+    zhashx_t *overlay;            /* key -> overlay_entry_t: valid writes so far */
+    zhashx_t *seen;               /* hex txid -> 1: txids so far */
+    bool has_genesis;
+    uint64_t height;              /* the run's tip: the last block validated */
+    uint8_t last_hash[VL_HASH_SIZE];
+    uint8_t state_hash[VL_HASH_SIZE];
+    size_t count;
+};
+
+validate_run_t *
+validate_run_new(ledger_t *ledger)
+{
+    validate_run_t *run = calloc(1, sizeof *run);
+    if (!run)
+        return NULL;
+    run->overlay = zhashx_new();
+    run->seen = zhashx_new();
+    if (!run->overlay || !run->seen) {
+        validate_run_destroy(&run);
+        return NULL;
+    }
+    zhashx_set_destructor(run->overlay, s_free_entry);
+    run->has_genesis = ledger_has_genesis(ledger);
+    run->height = ledger_height(ledger);
+    memcpy(run->last_hash, ledger_last_hash(ledger), VL_HASH_SIZE);
+    memcpy(run->state_hash, ledger_state_hash(ledger), VL_HASH_SIZE);
+    return run;
+}
+
+void
+validate_run_destroy(validate_run_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zhashx_destroy(&(*self_p)->overlay);
+    zhashx_destroy(&(*self_p)->seen);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+size_t
+validate_run_count(const validate_run_t *run)
+{
+    return run->count;
+}
+
 int
 validate_block(const validate_ctx_t *ctx, const uint8_t *bytes, size_t len,
                validated_block_t **out, vl_err_t *err)
 {
+    validate_run_t *run = validate_run_new(ctx->ledger);
+    if (!run)
+        return vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+    int rc = validate_block_in_run(ctx, run, bytes, len, out, err);
+    validate_run_destroy(&run);
+    return rc;
+}
+
+int
+validate_block_in_run(const validate_ctx_t *ctx, validate_run_t *run, const uint8_t *bytes,
+                      size_t len, validated_block_t **out, vl_err_t *err)
+{
     int rc = VL_ERR_INVALID;
     validated_block_t *v = calloc(1, sizeof *v);
-    zhashx_t *overlay = zhashx_new(), *seen = zhashx_new();
-    if (!v || !overlay || !seen) {
+    zhashx_t *overlay = run->overlay, *seen = run->seen;
+    if (!v) {
         rc = vl_err_set(err, VL_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    zhashx_set_destructor(overlay, s_free_entry);
     v->block = vl__block__unpack(NULL, len, bytes);
     if (!v->block || v->block->header.len == 0) {
         vl_err_set(err, VL_ERR_INVALID, "not a valid Block message");
@@ -205,7 +263,7 @@ validate_block(const validate_ctx_t *ctx, const uint8_t *bytes, size_t len,
         goto fail;
     }
     vl_sha256(v->block->header.data, v->block->header.len, v->hash);
-    uint64_t expect = ledger_has_genesis(ctx->ledger) ? ledger_height(ctx->ledger) + 1 : 0;
+    uint64_t expect = run->has_genesis ? run->height + 1 : 0;
     if (strcmp(h->chain_id, ctx->chain_id) != 0) {
         vl_err_set(err, VL_ERR_INVALID, "block is for chain '%s'", h->chain_id);
         goto fail;
@@ -216,13 +274,13 @@ validate_block(const validate_ctx_t *ctx, const uint8_t *bytes, size_t len,
         goto fail;
     }
     if (h->previous_hash.len != VL_HASH_SIZE
-        || memcmp(h->previous_hash.data, ledger_last_hash(ctx->ledger), VL_HASH_SIZE) != 0) {
+        || memcmp(h->previous_hash.data, run->last_hash, VL_HASH_SIZE) != 0) {
         vl_err_set(err, VL_ERR_INVALID, "block %llu does not extend our tip",
                    (unsigned long long) h->height);
         goto fail;
     }
     if (h->state_hash.len != VL_HASH_SIZE
-        || memcmp(h->state_hash.data, ledger_state_hash(ctx->ledger), VL_HASH_SIZE) != 0) {
+        || memcmp(h->state_hash.data, run->state_hash, VL_HASH_SIZE) != 0) {
         vl_err_set(err, VL_ERR_INVALID,
                    "block %llu carries a state hash that differs from this replica's",
                    (unsigned long long) h->height);
@@ -291,13 +349,20 @@ validate_block(const validate_ctx_t *ctx, const uint8_t *bytes, size_t len,
     v->commit.chain_id = ctx->chain_id;
     v->commit.txs = v->effects;
     v->commit.n_txs = n;
-    zhashx_destroy(&overlay);
-    zhashx_destroy(&seen);
+    /* The run's tip moves to this block (its writes are in the overlay). */
+    uint8_t state[VL_HASH_SIZE];
+    if (ledger_state_fold(run->state_hash, &v->commit, state) != 0) {
+        rc = vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    run->has_genesis = true;
+    run->height = h->height;
+    memcpy(run->last_hash, v->hash, VL_HASH_SIZE);
+    memcpy(run->state_hash, state, VL_HASH_SIZE);
+    run->count++;
     *out = v;
     return 0;
 fail:
-    zhashx_destroy(&overlay);
-    zhashx_destroy(&seen);
     validated_block_destroy(&v);
     return rc;
 }

@@ -49,4 +49,23 @@ int validate_block(const validate_ctx_t *ctx, const uint8_t *bytes, size_t len,
                    validated_block_t **out, vl_err_t *err);
 
 void validated_block_destroy(validated_block_t **self_p);
+
+/* A run of consecutive blocks validated before any of them is committed
+ * (ledger_commit_blocks commits the run in one synced batch): each block is
+ * checked against the state, txids and tip its predecessors in the run
+ * leave, exactly as if they had been committed one by one. A block-level
+ * failure (VL_ERR_INVALID, VL_ERR_SIGNATURE, VL_ERR_STATE) leaves the run
+ * as it was, so the blocks before it can still be committed; after
+ * VL_ERR_NOMEM the run is spent. A run serves one ledger_commit_blocks and
+ * is then destroyed. */
+typedef struct validate_run_t validate_run_t;
+
+/* A run starting at the ledger's tip. NULL when out of memory. */
+validate_run_t *validate_run_new(ledger_t *ledger);
+void validate_run_destroy(validate_run_t **self_p);
+size_t validate_run_count(const validate_run_t *run);   /* blocks validated */
+
+/* validate_block for the next block of the run. */
+int validate_block_in_run(const validate_ctx_t *ctx, validate_run_t *run, const uint8_t *bytes,
+                          size_t len, validated_block_t **out, vl_err_t *err);
 #endif

@@ -600,6 +600,25 @@ s_put_tx_index(ledger_t *self, uint64_t height, uint32_t index, const ledger_tx_
     store_batch_put(self->batch, key, sizeof key, buf, n);
 }
 
+/* The state hash fold of one valid write:
+ * be32 len(key) key u8 is_delete be32 len(value) value. */
+static void
+s_fold_write(vl_hasher_t *hasher, const Vl__WriteItem *w)
+{
+    size_t klen = strlen(w->key);
+    const uint8_t *value = w->value.len ? w->value.data : (const uint8_t *) "";
+    size_t vlen = w->value.len;
+    uint8_t n[4];
+    vl_put_be32(n, (uint32_t) klen);
+    vl_hasher_update(hasher, n, 4);
+    vl_hasher_update(hasher, w->key, klen);
+    uint8_t flag = w->is_delete ? 1 : 0;
+    vl_hasher_update(hasher, &flag, 1);
+    vl_put_be32(n, (uint32_t) vlen);
+    vl_hasher_update(hasher, n, 4);
+    vl_hasher_update(hasher, value, vlen);
+}
+
 /* Adds state and history for one valid write and folds it into the hasher. */
 static int
 s_put_write(ledger_t *self, uint64_t height, uint32_t index, const uint8_t *txid,
@@ -642,16 +661,7 @@ s_put_write(ledger_t *self, uint64_t height, uint32_t index, const uint8_t *txid
     store_batch_put(self->batch, self->key.data, self->key.len, self->val.data,
                     LEDGER_HIST_HEAD + vlen);
 
-    /* State hash: be32 len(key) key u8 is_delete be32 len(value) value. */
-    uint8_t n[4];
-    vl_put_be32(n, (uint32_t) klen);
-    vl_hasher_update(self->hasher, n, 4);
-    vl_hasher_update(self->hasher, w->key, klen);
-    uint8_t flag = w->is_delete ? 1 : 0;
-    vl_hasher_update(self->hasher, &flag, 1);
-    vl_put_be32(n, (uint32_t) vlen);
-    vl_hasher_update(self->hasher, n, 4);
-    vl_hasher_update(self->hasher, value, vlen);
+    s_fold_write(self->hasher, w);
     return 0;
 }
 
@@ -675,31 +685,39 @@ s_check_genesis(ledger_t *self, const ledger_block_t *block, vl_err_t *err)
 }
 
 int
-ledger_commit_block(ledger_t *ledger, const ledger_block_t *block, vl_err_t *err)
+ledger_state_fold(const uint8_t prev[VL_HASH_SIZE], const ledger_block_t *block,
+                  uint8_t out[VL_HASH_SIZE])
 {
-    assert(ledger && block && block->block && block->block_len > 0);
-    assert(block->n_txs == 0 || block->txs);
-    assert(block->n_txs <= VL_BLOCK_TXS_MAX);
-    ledger_t *self = ledger;
-    uint64_t h = block->height;
-    uint64_t want = self->has_genesis ? self->height + 1 : 0;
-    if (h != want || (self->has_genesis && self->height == UINT64_MAX))
-        return vl_err_set(err, VL_ERR_STATE,
-                          "block height %" PRIu64 " does not follow the tip (expected %" PRIu64
-                          ")",
-                          h, want);
-    if (!self->has_genesis) {
-        assert(block->chain_id && "ledger_commit_block: genesis needs a chain id");
-        int rc = s_check_genesis(self, block, err);
-        if (rc != 0)
-            return rc;
+    vl_hasher_t *hasher = vl_hasher_new();
+    if (!hasher)
+        return VL_ERR_NOMEM;
+    vl_hasher_update(hasher, prev, VL_HASH_SIZE);
+    uint8_t be_h[8];
+    vl_put_be64(be_h, block->height);
+    vl_hasher_update(hasher, be_h, 8);
+    for (size_t i = 0; i < block->n_txs; i++) {
+        const ledger_tx_effect_t *tx = &block->txs[i];
+        if (tx->code != VL__TX_CODE__TX_VALID)
+            continue;
+        for (size_t j = 0; j < tx->n_writes; j++)
+            s_fold_write(hasher, tx->writes[j]);
     }
-    s_assert_block_hash(block);
+    vl_hasher_final(hasher, out);
+    vl_hasher_destroy(&hasher);
+    return 0;
+}
 
-    int rc = 0;
+/* Adds one block (bytes, codes, tx index, valid writes) to self->batch and
+ * computes the state hash after it from `prev`. VL_ERR_NOMEM on failure
+ * (the caller clears the batch). */
+static int
+s_stage_block(ledger_t *self, const ledger_block_t *block, const uint8_t prev[VL_HASH_SIZE],
+              uint8_t state[VL_HASH_SIZE])
+{
+    uint64_t h = block->height;
+    int rc = VL_ERR_NOMEM;
     Vl__TxCode *codes = NULL;
     uint8_t *codes_buf = NULL;
-    store_batch_clear(self->batch);
 
     /* Block bytes. */
     uint8_t hkey[10];
@@ -711,7 +729,7 @@ ledger_commit_block(ledger_t *ledger, const ledger_block_t *block, vl_err_t *err
     if (block->n_txs) {
         codes = malloc(block->n_txs * sizeof *codes);
         if (!codes)
-            goto nomem;
+            goto done;
         for (size_t i = 0; i < block->n_txs; i++)
             codes[i] = (Vl__TxCode) block->txs[i].code;
         bc.codes = codes;
@@ -720,14 +738,14 @@ ledger_commit_block(ledger_t *ledger, const ledger_block_t *block, vl_err_t *err
     size_t codes_len = vl__block_codes__get_packed_size(&bc);
     codes_buf = malloc(codes_len ? codes_len : 1);
     if (!codes_buf)
-        goto nomem;
+        goto done;
     vl__block_codes__pack(&bc, codes_buf);
     s_height_key('c', h, hkey);
     store_batch_put(self->batch, hkey, sizeof hkey, codes_buf, codes_len);
 
     /* Tx index, state, history and the state hash fold:
      * S_h = SHA-256(S_{h-1} || be64 h || valid writes in order). */
-    vl_hasher_update(self->hasher, self->state_hash, VL_HASH_SIZE);
+    vl_hasher_update(self->hasher, prev, VL_HASH_SIZE);
     uint8_t be_h[8];
     vl_put_be64(be_h, h);
     vl_hasher_update(self->hasher, be_h, 8);
@@ -740,44 +758,90 @@ ledger_commit_block(ledger_t *ledger, const ledger_block_t *block, vl_err_t *err
             continue;
         assert(tx->n_writes == 0 || tx->writes);
         for (size_t j = 0; j < tx->n_writes; j++) {
-            if (s_put_write(self, h, (uint32_t) i, tx->txid, tx->writes[j]) != 0)
-                goto nomem_hashing;
+            if (s_put_write(self, h, (uint32_t) i, tx->txid, tx->writes[j]) != 0) {
+                vl_hasher_final(self->hasher, state);   /* resets the hasher */
+                goto done;
+            }
         }
     }
-    uint8_t state[VL_HASH_SIZE];
     vl_hasher_final(self->hasher, state);
+    rc = 0;
+done:
+    free(codes_buf);
+    free(codes);
+    return rc;
+}
+
+int
+ledger_commit_blocks(ledger_t *ledger, const ledger_block_t *const *blocks, size_t n,
+                     vl_err_t *err)
+{
+    assert(ledger && blocks && n > 0);
+    ledger_t *self = ledger;
+    if (!self->has_genesis && n != 1)
+        return vl_err_set(err, VL_ERR_STATE, "the genesis block commits alone");
+    uint64_t want = self->has_genesis ? self->height + 1 : 0;
+    for (size_t i = 0; i < n; i++) {
+        const ledger_block_t *block = blocks[i];
+        assert(block && block->block && block->block_len > 0);
+        assert(block->n_txs == 0 || block->txs);
+        assert(block->n_txs <= VL_BLOCK_TXS_MAX);
+        if (block->height != want + i || (self->has_genesis && want + i == 0))
+            return vl_err_set(err, VL_ERR_STATE,
+                              "block height %" PRIu64 " does not follow the tip (expected %" PRIu64
+                              ")",
+                              block->height, want + i);
+        s_assert_block_hash(block);
+    }
+    if (!self->has_genesis) {
+        assert(blocks[0]->chain_id && "ledger_commit_block: genesis needs a chain id");
+        int rc = s_check_genesis(self, blocks[0], err);
+        if (rc != 0)
+            return rc;
+    }
+
+    int rc = 0;
+    store_batch_clear(self->batch);
+    uint8_t state[VL_HASH_SIZE];
+    memcpy(state, self->state_hash, VL_HASH_SIZE);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t prev[VL_HASH_SIZE];
+        memcpy(prev, state, VL_HASH_SIZE);
+        if (s_stage_block(self, blocks[i], prev, state) != 0) {
+            rc = vl_err_set(err, VL_ERR_NOMEM, "out of memory committing block %" PRIu64,
+                            blocks[i]->height);
+            goto done;
+        }
+    }
 
     /* Tip and, at genesis, the chain identity. */
+    const ledger_block_t *last = blocks[n - 1];
     uint8_t tip[LEDGER_TIP_LEN];
-    vl_put_be64(tip, h);
-    memcpy(tip + 8, block->block_hash, VL_HASH_SIZE);
+    vl_put_be64(tip, last->height);
+    memcpy(tip + 8, last->block_hash, VL_HASH_SIZE);
     memcpy(tip + 8 + VL_HASH_SIZE, state, VL_HASH_SIZE);
     store_batch_put(self->batch, KEY_TIP, strlen(KEY_TIP), tip, sizeof tip);
-    if (h == 0) {
-        store_batch_put(self->batch, KEY_GENESIS, strlen(KEY_GENESIS), block->block_hash,
+    if (last->height == 0) {
+        store_batch_put(self->batch, KEY_GENESIS, strlen(KEY_GENESIS), last->block_hash,
                         VL_HASH_SIZE);
-        store_batch_put(self->batch, KEY_CHAIN, strlen(KEY_CHAIN), block->chain_id,
-                        strlen(block->chain_id));
+        store_batch_put(self->batch, KEY_CHAIN, strlen(KEY_CHAIN), last->chain_id,
+                        strlen(last->chain_id));
     }
 
     rc = store_write(self->store, self->batch, err);
     if (rc != 0)
         goto done;
     self->has_genesis = true;
-    self->height = h;
-    memcpy(self->last_hash, block->block_hash, VL_HASH_SIZE);
+    self->height = last->height;
+    memcpy(self->last_hash, last->block_hash, VL_HASH_SIZE);
     memcpy(self->state_hash, state, VL_HASH_SIZE);
-    goto done;
-
-nomem_hashing: {
-    uint8_t discard[VL_HASH_SIZE];
-    vl_hasher_final(self->hasher, discard); /* resets the hasher for the next block */
-}
-nomem:
-    rc = vl_err_set(err, VL_ERR_NOMEM, "out of memory committing block %" PRIu64, h);
 done:
     store_batch_clear(self->batch);
-    free(codes_buf);
-    free(codes);
     return rc;
+}
+
+int
+ledger_commit_block(ledger_t *ledger, const ledger_block_t *block, vl_err_t *err)
+{
+    return ledger_commit_blocks(ledger, &block, 1, err);
 }

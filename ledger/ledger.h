@@ -139,6 +139,20 @@ typedef struct {
  * Writer thread only; ledger_height/last_hash/state_hash change after it. */
 int ledger_commit_block(ledger_t *ledger, const ledger_block_t *block, vl_err_t *err);
 
+/* Commits n consecutive blocks (tip+1 .. tip+n) in one synced WriteBatch:
+ * all of them or none, each exactly as ledger_commit_block would, the tip
+ * moving to the last. A node catching up commits a run of pulled blocks
+ * this way (one fdatasync instead of n), having validated each against the
+ * state its predecessors leave (validate.h, validate_run_t). The genesis
+ * block commits alone. Errors as ledger_commit_block. */
+int ledger_commit_blocks(ledger_t *ledger, const ledger_block_t *const *blocks, size_t n,
+                         vl_err_t *err);
+
+/* The state hash after block from the one before it (the fold above), as
+ * ledger_commit_block computes it; pure. VL_ERR_NOMEM. */
+int ledger_state_fold(const uint8_t prev[VL_HASH_SIZE], const ledger_block_t *block,
+                      uint8_t out[VL_HASH_SIZE]);
+
 /* Test seam: the store under the ledger (borrowed until ledger_close), so
  * tests can inject write faults (store_fail_next_write in store.h). */
 struct store_t;

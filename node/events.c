@@ -128,15 +128,15 @@ s_publish(void *arg, const char *topic, json_t *body)
 }
 
 void
-events_publish_block(node_t *node, const validated_block_t *vb)
+events_publish_block(node_t *node, const validated_block_t *vb, const uint8_t state[VL_HASH_SIZE])
 {
     block_tx_t *txs = calloc(vb->n_txs ? vb->n_txs : 1, sizeof *txs);
     if (!txs)
         return;
     for (size_t i = 0; i < vb->n_txs; i++)
         txs[i] = (block_tx_t) { vb->effects[i].txid, vb->effects[i].code, vb->txs[i] };
-    s_block_events(vb->commit.height, vb->hash, ledger_state_hash(node->ledger),
-                   vb->header->timestamp_ms, txs, vb->n_txs, s_publish, node);
+    s_block_events(vb->commit.height, vb->hash, state, vb->header->timestamp_ms, txs, vb->n_txs,
+                   s_publish, node);
     free(txs);
 }
 

@@ -361,9 +361,45 @@ node_admit_tx(node_t *node, const uint8_t *bytes, size_t len, uint8_t txid[32], 
     return 0;
 }
 
+/* After a block is durable: log it, answer waiters, publish its events and
+ * let the reactor look at its time. state: the state hash after it. */
+static void
+s_after_commit(node_t *node, const validated_block_t *vb, const uint8_t state[VL_HASH_SIZE])
+{
+    node->last_block_ms = vb->header->timestamp_ms;
+    char hex[65];
+    vl_hex_encode(state, 32, hex);
+    vl_info("node", "block.commit", "height=%llu txs=%zu valid=%zu state=%.16s",
+            (unsigned long long) vb->commit.height, vb->n_txs, vb->n_valid, hex);
+    for (size_t i = 0; i < vb->n_txs; i++) {
+        mempool_remove(node->mempool, vb->effects[i].txid);
+        s_notify_waiters(node, vb->effects[i].txid, vb->commit.height, (uint32_t) i,
+                         vb->effects[i].code);
+    }
+    events_publish_block(node, vb, state);
+    reactor_after_block(node, vb->header->timestamp_ms);   /* due schedules (reactor.c) */
+}
+
+/* A commit failure is an environment failure: the node stops rather than
+ * run on a replica it cannot write. */
+static void
+s_commit_failed(node_t *node, uint64_t height, const vl_err_t *err)
+{
+    char q[300];
+    vl_error("node", "block.commit_failed", "height=%llu reason=%s", (unsigned long long) height,
+             vl_log_quote(err->msg, q, sizeof q));
+    node->failed = true;
+}
+
+static void
+s_log_reject(const vl_err_t *err)
+{
+    char q[300];
+    vl_warn("node", "block.reject", "reason=%s", vl_log_quote(err->msg, q, sizeof q));
+}
+
 /* Validates and commits a block (ours or a peer's, through gossip or pull), then answers
- * waiters and publishes events. A commit failure is an environment failure:
- * the node stops rather than run on a replica it cannot write. */
+ * waiters and publishes events. */
 static int
 s_commit_block(node_t *node, const uint8_t *bytes, size_t len)
 {
@@ -373,33 +409,16 @@ s_commit_block(node_t *node, const uint8_t *bytes, size_t len)
     vl_err_t err = { "" };
     int rc = validate_block(&ctx, bytes, len, &vb, &err);
     if (rc != 0) {
-        char q[300];
-        vl_warn("node", "block.reject", "reason=%s", vl_log_quote(err.msg, q, sizeof q));
+        s_log_reject(&err);
         return rc;
     }
     rc = ledger_commit_block(node->ledger, &vb->commit, &err);
-    if (rc != 0) {
-        char q[300];
-        vl_error("node", "block.commit_failed", "height=%llu reason=%s",
-                 (unsigned long long) vb->commit.height, vl_log_quote(err.msg, q, sizeof q));
-        node->failed = true;
-        validated_block_destroy(&vb);
-        return rc;
-    }
-    node->last_block_ms = vb->header->timestamp_ms;
-    char hex[65];
-    vl_hex_encode(ledger_state_hash(node->ledger), 32, hex);
-    vl_info("node", "block.commit", "height=%llu txs=%zu valid=%zu state=%.16s",
-            (unsigned long long) vb->commit.height, vb->n_txs, vb->n_valid, hex);
-    for (size_t i = 0; i < vb->n_txs; i++) {
-        mempool_remove(node->mempool, vb->effects[i].txid);
-        s_notify_waiters(node, vb->effects[i].txid, vb->commit.height, (uint32_t) i,
-                         vb->effects[i].code);
-    }
-    events_publish_block(node, vb);
-    reactor_after_block(node, vb->header->timestamp_ms);   /* due schedules (reactor.c) */
+    if (rc != 0)
+        s_commit_failed(node, vb->commit.height, &err);
+    else
+        s_after_commit(node, vb, ledger_state_hash(node->ledger));
     validated_block_destroy(&vb);
-    return 0;
+    return rc;
 }
 
 /* The one-validator orderer: build the next block from the mempool, sign
@@ -939,6 +958,73 @@ s_pv_apply(node_t *node, uint64_t height, const uint8_t *bytes, size_t len)
     s_pv_free_job(&job);
 }
 
+/* Commits the run of pulled blocks waiting right after the tip (at most
+ * NODE_COMMIT_RUN_MAX) in one synced batch: each validated against what the
+ * ones before it leave (validate_run_t), then ledger_commit_blocks, then
+ * each block's after-commit work in order. A node catching up used to wait
+ * on one fdatasync per block: 45% of a catch-up was idle (perf). Returns
+ * false when a block was rejected or the commit failed (the pull path asks
+ * for the rejected height again). */
+static bool
+s_commit_pulled_run(node_t *node)
+{
+    validate_ctx_t ctx = { node->ledger, node->genesis.chain_id, &node->genesis.members,
+                           node->sigcache };
+    validate_run_t *run = validate_run_new(node->ledger);
+    validated_block_t *vbs[NODE_COMMIT_RUN_MAX];
+    uint8_t *raw[NODE_COMMIT_RUN_MAX];
+    const ledger_block_t *blocks[NODE_COMMIT_RUN_MAX];
+    uint8_t states[NODE_COMMIT_RUN_MAX][VL_HASH_SIZE];
+    size_t n = 0;
+    bool ok = run != NULL;
+    uint64_t tip = ledger_height(node->ledger);
+    while (ok && n < NODE_COMMIT_RUN_MAX) {
+        uint64_t h = tip + 1 + n;
+        struct node_pending *slot = &node->pending[h % NODE_PENDING_MAX];
+        if (slot->height != h || !slot->pulled)
+            break;
+        uint8_t *bytes = slot->bytes;
+        size_t len = slot->len;
+        slot->bytes = NULL;
+        slot->height = 0;
+        s_pv_apply(node, h, bytes, len);
+        vl_err_t err = { "" };
+        if (validate_block_in_run(&ctx, run, bytes, len, &vbs[n], &err) != 0) {
+            s_log_reject(&err);
+            node->blocks_rejected++;
+            free(bytes);
+            ok = false;
+            break;
+        }
+        raw[n] = bytes;
+        blocks[n] = &vbs[n]->commit;
+        /* The state after block i is what block i+1's header must carry;
+         * the run checked it, so it can be read from there. */
+        if (n > 0)
+            memcpy(states[n - 1], vbs[n]->header->state_hash.data, VL_HASH_SIZE);
+        n++;
+    }
+    validate_run_destroy(&run);
+    if (n > 0) {
+        vl_err_t err = { "" };
+        if (ledger_commit_blocks(node->ledger, blocks, n, &err) != 0) {
+            s_commit_failed(node, blocks[0]->height, &err);
+            ok = false;
+        } else {
+            memcpy(states[n - 1], ledger_state_hash(node->ledger), VL_HASH_SIZE);
+            for (size_t i = 0; i < n; i++) {
+                node->blocks_committed_remote++;
+                s_after_commit(node, vbs[i], states[i]);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        validated_block_destroy(&vbs[i]);
+        free(raw[i]);
+    }
+    return ok && n > 0;
+}
+
 /* Commits pending blocks that now follow the tip. */
 static void
 s_drain_pending(node_t *node)
@@ -948,13 +1034,15 @@ s_drain_pending(node_t *node)
         struct node_pending *slot = &node->pending[next % NODE_PENDING_MAX];
         if (slot->height != next || node->failed)
             return;
+        if (slot->pulled) {
+            if (!s_commit_pulled_run(node))
+                return;
+            continue;
+        }
         uint8_t *bytes = slot->bytes;
         size_t len = slot->len;
-        bool pulled = slot->pulled;
         slot->bytes = NULL;
         slot->height = 0;
-        if (pulled)
-            s_pv_apply(node, next, bytes, len);
         if (s_commit_block(node, bytes, len) == 0)
             node->blocks_committed_remote++;
         else

@@ -103,6 +103,7 @@ struct node_resend {
 /* Out-of-order blocks wait here (slot = height % NODE_PENDING_MAX) until
  * their predecessor commits; at least the gossip pull window deep. */
 #define NODE_PENDING_MAX 1024
+#define NODE_COMMIT_RUN_MAX 256   /* pulled blocks committed in one synced batch */
 struct node_pending {
     uint64_t height;              /* 0 = empty */
     uint8_t *bytes;               /* owned */
@@ -131,7 +132,10 @@ void node_status_gossip(node_t *node, json_t *status);
 void node_gossip_housekeeping(node_t *node);
 
 /* events.c */
-void events_publish_block(node_t *node, const validated_block_t *vb);
+/* state: the state hash after the block (its own, also when it was
+ * committed in a run with later blocks). */
+void events_publish_block(node_t *node, const validated_block_t *vb,
+                          const uint8_t state[VL_HASH_SIZE]);
 void events_publish_heartbeat(node_t *node);
 /* Event bodies of committed blocks from `from` to the tip, filtered by topic
  * prefixes (array of strings; NULL or empty = all), at most max_events.

@@ -459,6 +459,103 @@ test_validate_block(void)
     s_fixture_done(&f);
 }
 
+/* A certified block over txs on top of the given tip (malloc'd). */
+static uint8_t *
+s_build_block(fixture_t *f, uint64_t height, const uint8_t *prev, const uint8_t *state,
+              uint8_t **txs, size_t *lens, size_t n, size_t *block_len)
+{
+    uint8_t data_hash[32], hash[32];
+    block_data_hash(txs, lens, n, data_hash);
+    block_header_fields_t h = { "vt", height, prev, state, data_hash, 5,
+                                vl_key_public(f->validator) };
+    uint8_t *header, *vote = NULL, *block;
+    size_t header_len, vote_len = 0;
+    block_header_pack(&h, &header, &header_len);
+    vl_sha256(header, header_len, hash);
+    block_sign_precommit(f->validator, "vt", height, 0, hash, 5, &vote, &vote_len);
+    block_pack(header, header_len, txs, lens, n, &vote, &vote_len, 1, 0, &block, block_len);
+    free(header);
+    free(vote);
+    return block;
+}
+
+/* A run (validate_run_t): the second block is judged against the state,
+ * txids and tip the first leaves though the first is not committed; a
+ * block refused whole leaves the run usable; ledger_commit_blocks then
+ * commits both in one batch to the state sequential commits would reach. */
+static void
+test_validate_run(void)
+{
+    fixture_t f;
+    s_fixture(&f);
+    validate_ctx_t ctx = { f.ledger, "vt", &f.g.members, f.cache };
+    validate_run_t *run = validate_run_new(f.ledger);
+    uint64_t h0 = ledger_height(f.ledger);
+    uint8_t s0[32];
+    memcpy(s0, ledger_state_hash(f.ledger), 32);
+    vl_err_t err = { "" };
+
+    read_t absent_r = { "r", false, { 0, 0 } };
+    uint8_t *t1[1];
+    size_t l1[1];
+    t1[0] = s_make_tx(&f, 11, &absent_r, 1, "r", "1", NULL, &l1[0], false);
+    size_t b1_len;
+    uint8_t *b1 = s_build_block(&f, h0 + 1, ledger_last_hash(f.ledger), s0, t1, l1, 1, &b1_len);
+    validated_block_t *v1 = NULL, *v2 = NULL;
+    CHECK_EQ(validate_block_in_run(&ctx, run, b1, b1_len, &v1, &err), 0);
+    CHECK_EQ(validate_run_count(run), 1);
+    CHECK_EQ(ledger_height(f.ledger), h0);   /* nothing committed yet */
+    uint8_t s1[32];
+    CHECK_EQ(ledger_state_fold(s0, &v1->commit, s1), 0);
+
+    read_t current = { "r", true, { h0 + 1, 0 } };
+    uint8_t *t2[4];
+    size_t l2[4];
+    t2[0] = s_make_tx(&f, 12, &current, 1, "q", "2", NULL, &l2[0], false);
+    t2[1] = s_make_tx(&f, 13, &absent_r, 1, "q", "3", NULL, &l2[1], false);
+    t2[2] = malloc(l1[0]);
+    memcpy(t2[2], t1[0], l1[0]);
+    l2[2] = l1[0];
+    t2[3] = s_make_tx(&f, 14, NULL, 0, "z", "4", "r", &l2[3], false);
+    /* Carrying the state before block 1 is refused whole; the run goes on. */
+    size_t bad_len, b2_len;
+    uint8_t *bad = s_build_block(&f, h0 + 2, v1->hash, s0, t2, l2, 4, &bad_len);
+    CHECK_EQ(validate_block_in_run(&ctx, run, bad, bad_len, &v2, &err), VL_ERR_INVALID);
+    CHECK_CONTAINS(err.msg, "state hash");
+    CHECK_EQ(validate_run_count(run), 1);
+    uint8_t *b2 = s_build_block(&f, h0 + 2, v1->hash, s1, t2, l2, 4, &b2_len);
+    CHECK_EQ(validate_block_in_run(&ctx, run, b2, b2_len, &v2, &err), 0);
+    CHECK_EQ(v2->effects[0].code, VL__TX_CODE__TX_VALID);
+    CHECK_EQ(v2->effects[1].code, VL__TX_CODE__TX_MVCC_CONFLICT);
+    CHECK_EQ(v2->effects[2].code, VL__TX_CODE__TX_DUPLICATE_TXID);
+    CHECK_EQ(v2->effects[3].code, VL__TX_CODE__TX_PHANTOM_READ);
+
+    const ledger_block_t *both[] = { &v1->commit, &v2->commit };
+    CHECK_EQ(ledger_commit_blocks(f.ledger, both, 2, &err), 0);
+    CHECK_EQ(ledger_height(f.ledger), h0 + 2);
+    uint8_t s2[32];
+    CHECK_EQ(ledger_state_fold(s1, &v2->commit, s2), 0);
+    CHECK(memcmp(ledger_state_hash(f.ledger), s2, 32) == 0);
+    char *value = NULL;
+    size_t vlen;
+    vl_version_t v;
+    CHECK_EQ(ledger_get(f.ledger, "q", &value, &vlen, &v), 0);
+    CHECK_STR(value, "2");
+    CHECK_EQ(v.block, h0 + 2);
+    free(value);
+
+    validated_block_destroy(&v1);
+    validated_block_destroy(&v2);
+    validate_run_destroy(&run);
+    free(t1[0]);
+    for (int i = 0; i < 4; i++)
+        free(t2[i]);
+    free(b1);
+    free(b2);
+    free(bad);
+    s_fixture_done(&f);
+}
+
 static void
 test_validate_block_shape(void)
 {
@@ -504,5 +601,6 @@ main(void)
     RUN(test_genesis_files);
     RUN(test_validate_block);
     RUN(test_validate_block_shape);
+    RUN(test_validate_run);
     return check_done();
 }

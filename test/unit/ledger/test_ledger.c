@@ -1263,6 +1263,113 @@ test_reopen_after_failure(void)
     s_cleanup(dir);
 }
 
+/* A run of blocks committed in one batch ends exactly where committing
+ * them one by one does (tip, state hash, state, history); ledger_state_fold
+ * agrees with the commit; gaps, a multi-block genesis and a failed write
+ * change nothing. */
+static void
+test_commit_blocks_run(void)
+{
+    char da[256], db[256];
+    s_fresh_dir(da, sizeof da);
+    s_fresh_dir(db, sizeof db);
+    ledger_t *a = s_open(da), *b = s_open(db);
+    if (!a || !b)
+        return;
+    CHECK_EQ(s_commit_one(a, 0, "c", "g", "1"), 0);
+    CHECK_EQ(s_commit_one(b, 0, "c", "g", "1"), 0);
+    CHECK(memcmp(ledger_state_hash(a), ledger_state_hash(b), 32) == 0);
+    uint8_t s0[32];
+    memcpy(s0, ledger_state_hash(a), 32);
+
+    tblock_t t1, t2, t3;
+    tb_init(&t1, 1, ledger_last_hash(a));
+    tb_tx(&t1, VL__TX_CODE__TX_VALID, "run-1");
+    tb_put(&t1, "k", "1");
+    const ledger_block_t *b1 = tb_finish(&t1, "c");
+    tb_init(&t2, 2, b1->block_hash);
+    tb_tx(&t2, VL__TX_CODE__TX_VALID, "run-2");
+    tb_put(&t2, "k", "2");
+    tb_put(&t2, "m", "x");
+    tb_tx(&t2, VL__TX_CODE__TX_MVCC_CONFLICT, "run-2b");
+    tb_put(&t2, "k", "never");
+    const ledger_block_t *b2 = tb_finish(&t2, "c");
+    tb_init(&t3, 3, b2->block_hash);
+    tb_tx(&t3, VL__TX_CODE__TX_VALID, "run-3");
+    tb_del(&t3, "m");
+    const ledger_block_t *b3 = tb_finish(&t3, "c");
+
+    vl_err_t err = { "" };
+    uint8_t s1[32], folded[32];
+    CHECK_EQ(ledger_commit_block(a, b1, &err), 0);
+    memcpy(s1, ledger_state_hash(a), 32);
+    CHECK_EQ(ledger_state_fold(s0, b1, folded), 0);
+    CHECK(memcmp(folded, s1, 32) == 0);
+    CHECK_EQ(ledger_commit_block(a, b2, &err), 0);
+    CHECK_EQ(ledger_commit_block(a, b3, &err), 0);
+
+    /* A gap is refused and changes nothing. */
+    const ledger_block_t *gap[] = { b1, b3 };
+    CHECK_EQ(ledger_commit_blocks(b, gap, 2, &err), VL_ERR_STATE);
+    CHECK_EQ(ledger_height(b), 0);
+    s_expect_absent(b, "k");
+    /* A failed write changes nothing either. */
+    const ledger_block_t *run[] = { b1, b2, b3 };
+    store_fail_next_write(ledger_store(b));
+    CHECK_EQ(ledger_commit_blocks(b, run, 3, &err), VL_ERR_IO);
+    CHECK_EQ(ledger_height(b), 0);
+    CHECK(memcmp(ledger_state_hash(b), s0, 32) == 0);
+    s_expect_absent(b, "k");
+    /* The run. */
+    CHECK_EQ(ledger_commit_blocks(b, run, 3, &err), 0);
+    CHECK_EQ(ledger_height(b), 3);
+    CHECK(memcmp(ledger_last_hash(b), ledger_last_hash(a), 32) == 0);
+    CHECK(memcmp(ledger_state_hash(b), ledger_state_hash(a), 32) == 0);
+    s_expect(b, "k", "2", 2, 0);
+    s_expect_absent(b, "m");
+    ledger_tx_info_t info;
+    CHECK_EQ(ledger_tx_get(b, t2.txs[1].txid, &info), 0);
+    CHECK_EQ(info.code, VL__TX_CODE__TX_MVCC_CONFLICT);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    CHECK_EQ(ledger_block_get(b, 2, &bytes, &len), 0);
+    free(bytes);
+    /* Durable: the tip survives a reopen. */
+    ledger_close(&b);
+    b = s_open(db);
+    if (b) {
+        CHECK_EQ(ledger_height(b), 3);
+        CHECK(memcmp(ledger_state_hash(b), ledger_state_hash(a), 32) == 0);
+    }
+    tb_free(&t1);
+    tb_free(&t2);
+    tb_free(&t3);
+    ledger_close(&a);
+    ledger_close(&b);
+    s_cleanup(da);
+    s_cleanup(db);
+
+    /* Genesis commits alone. */
+    char dc[256];
+    s_fresh_dir(dc, sizeof dc);
+    ledger_t *c = s_open(dc);
+    if (!c)
+        return;
+    tblock_t g0, g1;
+    tb_init(&g0, 0, NULL);
+    const ledger_block_t *bg0 = tb_finish(&g0, "c");
+    tb_init(&g1, 1, bg0->block_hash);
+    const ledger_block_t *bg1 = tb_finish(&g1, "c");
+    const ledger_block_t *both[] = { bg0, bg1 };
+    CHECK_EQ(ledger_commit_blocks(c, both, 2, &err), VL_ERR_STATE);
+    CHECK_CONTAINS(err.msg, "alone");
+    CHECK(!ledger_has_genesis(c));
+    tb_free(&g0);
+    tb_free(&g1);
+    ledger_close(&c);
+    s_cleanup(dc);
+}
+
 /* --- store.h directly ------------------------------------------------------ */
 
 static void
@@ -1384,6 +1491,7 @@ main(int argc, char **argv)
     RUN(test_invariants_checked_on_open);
     RUN(test_injected_write_failure);
     RUN(test_reopen_after_failure);
+    RUN(test_commit_blocks_run);
     RUN(test_store_wrapper);
     return check_done();
 }
