@@ -21,7 +21,7 @@
 #define GOSSIP_CURVE_KEY_SIZE 32
 
 /* X25519 public key of an Ed25519 public key. VL_ERR_INVALID when the
- * input is not a valid encoding (y >= p or y == 1). */
+ * input is not a valid point (y >= p, off the curve, small order). */
 int gossip_curve_public(const uint8_t ed_pub[VL_PUBKEY_SIZE],
                         uint8_t out[GOSSIP_CURVE_KEY_SIZE]);
 

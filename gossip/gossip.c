@@ -1,5 +1,5 @@
 /*
- * gossip.c — the gossip transport on the node's zloop; see gossip.h for the
+ * gossip.c — the gossip transport on the node's evloop; see gossip.h for the
  * sockets, frames and the receipt pipeline. Decisions are made by the pure
  * modules (envelope, seen, membership, pull); this file moves bytes and
  * reads the clock.
@@ -22,8 +22,8 @@
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN "vledger"
 #define GOSSIP_DRAIN_MAX 64  /* messages read per reader wakeup */
-#define GOSSIP_BUNDLE_MS 20       /* heartbeats wait at least this long for company */
-#define GOSSIP_BUNDLE_MAX_MS 200  /* and at most this (large networks) */
+#define GOSSIP_BUNDLE_MS 20        /* joins wait this long for company; heartbeats at least this */
+#define GOSSIP_BUNDLE_MAX_MS 1000  /* and heartbeats at most this (large networks) */
 #define GOSSIP_BUNDLE_MAX_BYTES (64u << 10)
 #define GOSSIP_ROTATE_MS 2000   /* one mesh link replaced this often */
 #define GOSSIP_DEALER_IDLE_MS 10000   /* a DEALER unused this long is closed */
@@ -31,8 +31,10 @@
 #define GOSSIP_SUSPECT_MS_PER_PEER 22   /* monitors' thresholds >= members x these */
 #define GOSSIP_DEAD_MS_PER_PEER 36
 #define GOSSIP_SNAPSHOT_PEERS 2  /* bootstrap peers asked for membership at start */
-#define GOSSIP_MEMBERSHIP_PULL_MS 1000      /* then one random peer, this often */
+#define GOSSIP_MEMBERSHIP_PULL_MS 250       /* then one random peer, this often */
 #define GOSSIP_MEMBERSHIP_PULL_MAX_MS 8000  /* backing off to this */
+#define GOSSIP_PULL_GRACE_MS 400     /* a small lag waits this long for gossip (gossip_sync_kick) */
+#define GOSSIP_PULL_GRACE_BLOCKS 8   /* "small": at most this many blocks */
 #define LOG_FIRST 5          /* bad-input log lines per kind before thinning */
 
 typedef struct {
@@ -57,13 +59,14 @@ struct gossip_t {
     char sub_ep[GOSSIP_PEERS_MAX][GOSSIP_ENDPOINT_MAX];   /* connected SUB endpoint */
     dealer_t *dealers[GOSSIP_PEERS_MAX];     /* owned, by member index */
     zsock_t *pub, *sub, *sync, *zap;         /* owned */
-    zloop_t *loop;                /* borrowed while started */
+    evloop_t *loop;                /* borrowed while started */
     int timer;
     int64_t period_ms;            /* effective heartbeat period (gossip_start) */
     uint8_t *bundle;              /* owned: GOSSIP_BUNDLE_MAX_BYTES, see s_pub_send */
     size_t bundle_len;            /* 0 = empty */
     int bundle_timer;             /* one-shot flush timer, -1 when none */
-    int64_t bundle_ms;            /* bundling window (gossip_start) */
+    int64_t bundle_ms;            /* heartbeats' bundling window (gossip_start) */
+    int64_t bundle_due_ms;        /* monotonic: when bundle_timer fires */
     uint8_t *last_hb[GOSSIP_PEERS_MAX];   /* owned: latest verified heartbeat or
                                            * join of members_at(i), for snapshots */
     size_t last_hb_len[GOSSIP_PEERS_MAX];
@@ -77,6 +80,10 @@ struct gossip_t {
     int64_t next_member_pull_ms;  /* monotonic: next membership pull */
     int64_t member_pull_ms;       /* its current interval (backs off) */
     size_t known_at_pull;         /* members alive when we last pulled */
+    int64_t behind_since_ms;      /* monotonic: since when a peer is ahead of us at our
+                                   * height behind_at_height; 0 = no peer ahead */
+    uint64_t behind_at_height;
+    bool gap;                     /* the node saw a gap (gossip_note_height): pull now */
     char pub_bound[GOSSIP_ENDPOINT_MAX];
     char sync_bound[GOSSIP_ENDPOINT_MAX];
     uint64_t rnd;
@@ -165,7 +172,7 @@ s_dealer_destroy(gossip_t *g, size_t i)
     if (!d)
         return;
     if (g->loop)
-        zloop_reader_end(g->loop, d->sock);
+        evloop_reader_end(g->loop, d->sock);
     zsock_destroy(&d->sock);
     free(d);
     g->dealers[i] = NULL;
@@ -178,20 +185,20 @@ gossip_detach(gossip_t *g)
         return;
     for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++)
         if (g->dealers[i])
-            zloop_reader_end(g->loop, g->dealers[i]->sock);
+            evloop_reader_end(g->loop, g->dealers[i]->sock);
     if (g->timer >= 0)
-        zloop_timer_end(g->loop, g->timer);
+        evloop_timer_end(g->loop, g->timer);
     g->timer = -1;
     if (g->bundle_timer >= 0)
-        zloop_timer_end(g->loop, g->bundle_timer);
+        evloop_timer_end(g->loop, g->bundle_timer);
     g->bundle_timer = -1;
     g->bundle_len = 0;
     if (g->sub)
-        zloop_reader_end(g->loop, g->sub);
+        evloop_reader_end(g->loop, g->sub);
     if (g->sync)
-        zloop_reader_end(g->loop, g->sync);
+        evloop_reader_end(g->loop, g->sync);
     if (g->zap)
-        zloop_reader_end(g->loop, g->zap);
+        evloop_reader_end(g->loop, g->zap);
     g->loop = NULL;
 }
 
@@ -292,8 +299,9 @@ s_bind(zsock_t *s, const char *endpoint, char *bound, size_t size, vl_err_t *err
     return 0;
 }
 
+/* Sends up to three frames without blocking; a full queue counts a drop. */
 static void
-s_send(zsock_t *s, const void *a, size_t alen, const void *b, size_t blen, const void *c,
+s_send(gossip_t *g, zsock_t *s, const void *a, size_t alen, const void *b, size_t blen, const void *c,
        size_t clen, uint64_t *dropped)
 {
     void *h = zsock_resolve(s);
@@ -304,13 +312,15 @@ s_send(zsock_t *s, const void *a, size_t alen, const void *b, size_t blen, const
         goto drop;
     if (c && zmq_send(h, c, clen, more) < 0)
         goto drop;
+    evloop_sent(g->loop, s);   /* evloop.h, rule 3 */
     return;
 drop:
+    evloop_sent(g->loop, s);
     if (dropped)
         (*dropped)++;
 }
 
-static int s_on_dealer(zloop_t *loop, zsock_t *sock, void *arg);
+static int s_on_dealer(evloop_t *loop, zsock_t *sock, void *arg);
 
 /* The DEALER to peer p, created on first use (and re-created when the
  * peer's sync endpoint changed). NULL when the peer has no sync endpoint. */
@@ -341,13 +351,12 @@ s_dealer(gossip_t *g, gossip_peer_t *p)
     zsock_set_sndhwm(d->sock, 1000);
     zsock_set_sndtimeo(d->sock, 0);
     s_curve_client(g, d->sock, g->curve_of[i]);
-    if (zsock_connect(d->sock, "%s", d->ep) < 0) {
+    if (zsock_connect(d->sock, "%s", d->ep) < 0
+        || evloop_reader(g->loop, d->sock, s_on_dealer, d) != 0) {
         zsock_destroy(&d->sock);
         free(d);
         return NULL;
     }
-    zloop_reader(g->loop, d->sock, s_on_dealer, d);
-    zloop_reader_set_tolerant(g->loop, d->sock);
     d->last_used_ms = vl_mono_ms();
     g->dealers[i] = d;
     return d;
@@ -371,7 +380,8 @@ s_reap_dealers(gossip_t *g, int64_t now)
 /* --- Publishing ---------------------------------------------------------- */
 
 /* Heartbeats and joins leave the PUB in bundles: one frame holding up to
- * g->bundle_ms worth of them (ours and relayed), `0x00` then, per
+ * g->bundle_ms worth of them (ours and relayed; GOSSIP_BUNDLE_MS once a
+ * join is in: a new member should be known quickly), `0x00` then, per
  * envelope, a 4-byte big-endian length and the envelope bytes. A protobuf
  * Envelope never starts with 0x00 (field number 0 does not exist), so a
  * receiver tells the two apart by the first byte. Every node relays every
@@ -385,12 +395,12 @@ static void
 s_bundle_flush(gossip_t *g)
 {
     if (g->bundle_len > 1 && g->pub)
-        s_send(g->pub, g->bundle, g->bundle_len, NULL, 0, NULL, 0, NULL);
+        s_send(g, g->pub, g->bundle, g->bundle_len, NULL, 0, NULL, 0, NULL);
     g->bundle_len = 0;
 }
 
 static int
-s_on_bundle_timer(zloop_t *loop, int timer_id, void *arg)
+s_on_bundle_timer(evloop_t *loop, int timer_id, void *arg)
 {
     gossip_t *g = arg;
     g->bundle_timer = -1;
@@ -405,7 +415,7 @@ s_pub_send(gossip_t *g, int type, const uint8_t *bytes, size_t len)
         return;
     bool bundled = type == VL__ENVELOPE_TYPE__ENV_HEARTBEAT || type == VL__ENVELOPE_TYPE__ENV_JOIN;
     if (!bundled || !g->loop || len + 5 > GOSSIP_BUNDLE_MAX_BYTES) {
-        s_send(g->pub, bytes, len, NULL, 0, NULL, 0, NULL);
+        s_send(g, g->pub, bytes, len, NULL, 0, NULL, 0, NULL);
         return;
     }
     if (g->bundle_len + 4 + len > GOSSIP_BUNDLE_MAX_BYTES)
@@ -419,8 +429,16 @@ s_pub_send(gossip_t *g, int type, const uint8_t *bytes, size_t len)
     p[3] = (uint8_t) len;
     memcpy(p + 4, bytes, len);
     g->bundle_len += 4 + len;
-    if (g->bundle_timer < 0)
-        g->bundle_timer = zloop_timer(g->loop, (size_t) g->bundle_ms, 1, s_on_bundle_timer, g);
+    int64_t window = type == VL__ENVELOPE_TYPE__ENV_JOIN ? GOSSIP_BUNDLE_MS : g->bundle_ms;
+    int64_t due = vl_mono_ms() + window;
+    if (g->bundle_timer >= 0 && due < g->bundle_due_ms) {
+        evloop_timer_end(g->loop, g->bundle_timer);
+        g->bundle_timer = -1;
+    }
+    if (g->bundle_timer < 0) {
+        g->bundle_timer = evloop_timer(g->loop, window, 1, s_on_bundle_timer, g);
+        g->bundle_due_ms = due;
+    }
 }
 
 /* Pushes envelope bytes to one random mesh peer's sync socket. */
@@ -441,7 +459,7 @@ s_push_random(gossip_t *g, const uint8_t *bytes, size_t len)
             continue;
         dealer_t *d = s_dealer(g, p);
         if (d)
-            s_send(d->sock, "E", 1, bytes, len, NULL, 0, &g->stats.push_dropped);
+            s_send(g, d->sock, "E", 1, bytes, len, NULL, 0, &g->stats.push_dropped);
         return;
     }
 }
@@ -547,12 +565,20 @@ s_repair_mesh(gossip_t *g)
 
 /* --- Pulls --------------------------------------------------------------- */
 
+/* Pulls whatever we lack from peers that have it. A peer's height usually
+ * comes in a heartbeat while the block itself is still being gossiped to us
+ * (direct heartbeats alone bring each node three predecessors' heights
+ * every 500 ms): pulling at once fetched most blocks twice at 128 nodes. So
+ * a lag of at most GOSSIP_PULL_GRACE_BLOCKS is pulled only once our height
+ * has not moved for GOSSIP_PULL_GRACE_MS; a larger lag (a restart, a partition) or a gap the node saw
+ * in the blocks it received is pulled at once. The failure-detector tick
+ * calls this, so a grace that runs out is acted on within a tick. */
 void
 gossip_sync_kick(gossip_t *g)
 {
     if (!g->loop)
         return;
-    uint64_t local = g->handler.height(g->handler.arg);
+    uint64_t local = g->handler.height(g->handler.arg), best = 0;
     size_t n = gossip_members_count(g->members), k = 0;
     gossip_pull_peer_t cands[GOSSIP_PEERS_MAX];
     for (size_t i = 0; i < n; i++) {
@@ -561,13 +587,24 @@ gossip_sync_kick(gossip_t *g)
             && p->height > local) {
             memcpy(cands[k].key, p->key, VL_PUBKEY_SIZE);
             cands[k].height = p->height;
+            best = p->height > best ? p->height : best;
             k++;
         }
     }
-    if (k == 0)
+    int64_t now = vl_mono_ms();
+    if (k == 0) {
+        g->behind_since_ms = 0;
+        g->gap = false;
+        return;
+    }
+    if (g->behind_since_ms == 0 || local != g->behind_at_height) {
+        g->behind_since_ms = now;   /* the grace restarts while gossip makes progress */
+        g->behind_at_height = local;
+    }
+    if (!g->gap && best - local <= GOSSIP_PULL_GRACE_BLOCKS
+        && now - g->behind_since_ms < GOSSIP_PULL_GRACE_MS)
         return;
     gossip_pull_req_t req;
-    int64_t now = vl_mono_ms();
     while (gossip_pull_next(g->pull, local, cands, k, now, &g->rnd, &req)) {
         gossip_peer_t *p = gossip_members_find(g->members, req.peer, VL_PUBKEY_SIZE);
         dealer_t *d = p ? s_dealer(g, p) : NULL;
@@ -582,7 +619,7 @@ gossip_sync_kick(gossip_t *g)
         uint8_t id[8];
         for (int b = 0; b < 8; b++)
             id[b] = (uint8_t) (req.id >> (56 - 8 * b));
-        s_send(d->sock, "Q", 1, id, 8, buf, len, &g->stats.push_dropped);
+        s_send(g, d->sock, "Q", 1, id, 8, buf, len, &g->stats.push_dropped);
         g->stats.pull_requests++;
     }
 }
@@ -619,7 +656,7 @@ gossip_fetch_txs(gossip_t *g, const uint8_t (*txids)[32], size_t n)
     sr.txids = ids;
     uint8_t buf[GOSSIP_SYNC_MAX_TXS * 36 + 16];
     size_t len = vl__sync_request__pack(&sr, buf);
-    s_send(d->sock, "Q", 1, "\0\0\0\0\0\0\0\0", 8, buf, len, &g->stats.push_dropped);
+    s_send(g, d->sock, "Q", 1, "\0\0\0\0\0\0\0\0", 8, buf, len, &g->stats.push_dropped);
     return 0;
 }
 
@@ -629,6 +666,7 @@ gossip_note_height(gossip_t *g, const uint8_t key[VL_PUBKEY_SIZE], uint64_t heig
     gossip_peer_t *p = gossip_members_find(g->members, key, VL_PUBKEY_SIZE);
     if (p && height > p->height)
         p->height = height;
+    g->gap = true;
     gossip_sync_kick(g);
 }
 
@@ -811,7 +849,7 @@ s_on_frame(gossip_t *g, const uint8_t *data, size_t size)
 }
 
 static int
-s_on_sub(zloop_t *loop, zsock_t *sock, void *arg)
+s_on_sub(evloop_t *loop, zsock_t *sock, void *arg)
 {
     gossip_t *g = arg;
     void *h = zsock_resolve(sock);
@@ -903,6 +941,7 @@ s_serve(gossip_t *g, zframe_t *who, const uint8_t id[8], const uint8_t *bytes, s
             || zmq_send(h, id, 8, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
             || zmq_send(h, out, n, ZMQ_DONTWAIT) < 0)
             g->stats.push_dropped++;
+        evloop_sent(g->loop, g->sync);
         free(out);
     }
     for (size_t i = 0; i < nb; i++)
@@ -988,6 +1027,7 @@ s_serve_snapshot(gossip_t *g, zframe_t *who, const uint8_t id[8], const uint8_t 
         || zmq_send(h, id, 8, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
         || zmq_send(h, out, off, ZMQ_DONTWAIT) < 0)
         g->stats.push_dropped++;
+    evloop_sent(g->loop, g->sync);
     free(out);
     free(send);
     free(own);
@@ -1025,7 +1065,7 @@ s_on_sync_one(gossip_t *g, zsock_t *sock)
 }
 
 static int
-s_on_sync(zloop_t *loop, zsock_t *sock, void *arg)
+s_on_sync(evloop_t *loop, zsock_t *sock, void *arg)
 {
     for (int k = 0; k < GOSSIP_DRAIN_MAX && s_on_sync_one(arg, sock) == 0; k++)
         ;
@@ -1033,7 +1073,7 @@ s_on_sync(zloop_t *loop, zsock_t *sock, void *arg)
 }
 
 static int
-s_on_dealer(zloop_t *loop, zsock_t *sock, void *arg)
+s_on_dealer(evloop_t *loop, zsock_t *sock, void *arg)
 {
     dealer_t *d = arg;
     gossip_t *g = d->g;
@@ -1088,7 +1128,7 @@ s_on_dealer(zloop_t *loop, zsock_t *sock, void *arg)
  * sockets of this process (the API, the event topics) are not ours to
  * judge and pass. */
 static int
-s_on_zap(zloop_t *loop, zsock_t *sock, void *arg)
+s_on_zap(evloop_t *loop, zsock_t *sock, void *arg)
 {
     gossip_t *g = arg;
     zmsg_t *msg = zmsg_recv_nowait(sock);
@@ -1158,7 +1198,7 @@ s_announce(gossip_t *g, int type, bool to_all_bootstrap)
                 gossip_peer_t *p = gossip_members_at(g->members, i);
                 dealer_t *d = p->sync_ep[0] ? s_dealer(g, p) : NULL;
                 if (d)
-                    s_send(d->sock, "E", 1, env, env_len, NULL, 0, &g->stats.push_dropped);
+                    s_send(g, d->sock, "E", 1, env, env_len, NULL, 0, &g->stats.push_dropped);
             }
         } else
             s_push_random(g, env, env_len);
@@ -1184,7 +1224,7 @@ s_request_snapshot(gossip_t *g, gossip_peer_t *p)
         if (q->state == GOSSIP_PEER_ALIVE)
             memcpy(known + VL_PUBKEY_SIZE * k++, q->key, VL_PUBKEY_SIZE);
     }
-    s_send(d->sock, "H", 1, "\0\0\0\0\0\0\0\0", 8, known, k * VL_PUBKEY_SIZE,
+    s_send(g, d->sock, "H", 1, "\0\0\0\0\0\0\0\0", 8, known, k * VL_PUBKEY_SIZE,
            &g->stats.push_dropped);
 }
 
@@ -1204,22 +1244,24 @@ s_request_snapshots(gossip_t *g)
 }
 
 /* While some member is not alive in our view, pulls a snapshot from one
- * random alive peer every GOSSIP_MEMBERSHIP_PULL_MS; once every member has
- * been heard at least once, the interval doubles (to
- * GOSSIP_MEMBERSHIP_PULL_MAX_MS) while pulls bring nobody new, e.g. a member
- * that is down for good. */
+ * random alive peer: every GOSSIP_MEMBERSHIP_PULL_MS while pulls bring new
+ * members, backing off (doubling, to GOSSIP_MEMBERSHIP_PULL_MAX_MS) while
+ * they bring nobody (e.g. a member that is down for good). When a whole
+ * network starts at once, joins go out while the PUB/SUB mesh is still
+ * forming and many are lost; what each node knows then spreads by these
+ * pulls, doubling the number of nodes that know a member about every round,
+ * so the round is short while it is fruitful. Each member's heartbeat is
+ * verified once per node however often we pull: the request lists the
+ * members we have. */
 static void
 s_membership_pull(gossip_t *g, int64_t now)
 {
     if (now < g->next_member_pull_ms)
         return;
-    size_t n = gossip_members_count(g->members), alive = 0, unknown = 0;
-    for (size_t i = 0; i < n; i++) {
-        gossip_peer_state_t st = gossip_members_at(g->members, i)->state;
-        alive += st == GOSSIP_PEER_ALIVE;
-        unknown += st == GOSSIP_PEER_UNKNOWN;
-    }
-    if (alive > g->known_at_pull || unknown > 0 || g->member_pull_ms == 0)
+    size_t n = gossip_members_count(g->members), alive = 0;
+    for (size_t i = 0; i < n; i++)
+        alive += gossip_members_at(g->members, i)->state == GOSSIP_PEER_ALIVE;
+    if (alive > g->known_at_pull || g->member_pull_ms == 0)
         g->member_pull_ms = GOSSIP_MEMBERSHIP_PULL_MS;
     else if (g->member_pull_ms < GOSSIP_MEMBERSHIP_PULL_MAX_MS)
         g->member_pull_ms *= 2;
@@ -1254,7 +1296,7 @@ s_send_direct(gossip_t *g)
         for (size_t i = 0; i < n; i++) {
             dealer_t *d = mon[i]->sync_ep[0] ? s_dealer(g, mon[i]) : NULL;
             if (d)
-                s_send(d->sock, "D", 1, env, env_len, NULL, 0, &g->stats.push_dropped);
+                s_send(g, d->sock, "D", 1, env, env_len, NULL, 0, &g->stats.push_dropped);
         }
     }
     free(hb);
@@ -1282,15 +1324,17 @@ s_claim_dead(gossip_t *g, const gossip_peer_t *p)
 
 /* The failure detector ticks every GOSSIP_TICK_MS (so a peer is declared
  * suspect or dead within a tick of its deadline, not a heartbeat period
- * later); direct heartbeats go to our monitors every configured
- * heartbeat_ms, the flooded one every g->period_ms. */
+ * later), and so do pull timeouts and pulls; direct heartbeats go to our
+ * monitors every configured heartbeat_ms, the mesh rotates (and idle
+ * DEALERs close) every GOSSIP_ROTATE_MS, the flooded heartbeat goes out
+ * every g->period_ms. */
 static int
-s_on_timer(zloop_t *loop, int timer_id, void *arg)
+s_on_timer(evloop_t *loop, int timer_id, void *arg)
 {
     gossip_t *g = arg;
     int64_t now = vl_mono_ms();
     /* Judge silence only after reading what has arrived: after a stall
-     * zloop runs timers before readers, and heartbeats queued on our own
+     * timers may run before every reader has drained, and heartbeats queued on our own
      * sockets are not silence. A stall itself (the tick came far too late)
      * is not counted against anyone. */
     s_on_sync(loop, g->sync, g);
@@ -1324,25 +1368,25 @@ s_on_timer(zloop_t *loop, int timer_id, void *arg)
         s_send_direct(g);
     }
     s_membership_pull(g, now);
-    if (now < g->next_heartbeat_ms)
-        return 0;
-    g->next_heartbeat_ms = now + g->period_ms;
+    if (gossip_pull_expire(g->pull, now) > 0)
+        g->stats.pull_timeouts++;
+    gossip_sync_kick(g);
     if (now >= g->next_rotate_ms) {
         g->next_rotate_ms = now + GOSSIP_ROTATE_MS;
         gossip_members_rotate_mesh(g->members, g->config.degree, g->config.full_mesh_max,
                                    &g->rnd);
+        s_repair_mesh(g);
+        s_reap_dealers(g, now);
     }
-    s_repair_mesh(g);
-    s_reap_dealers(g, now);
-    s_announce(g, VL__ENVELOPE_TYPE__ENV_HEARTBEAT, false);
-    if (gossip_pull_expire(g->pull, now) > 0)
-        g->stats.pull_timeouts++;
-    gossip_sync_kick(g);
+    if (now >= g->next_heartbeat_ms) {
+        g->next_heartbeat_ms = now + g->period_ms;
+        s_announce(g, VL__ENVELOPE_TYPE__ENV_HEARTBEAT, false);
+    }
     return 0;
 }
 
 int
-gossip_start(gossip_t *g, zloop_t *loop, vl_err_t *err)
+gossip_start(gossip_t *g, evloop_t *loop, vl_err_t *err)
 {
     g->zap = zsock_new(ZMQ_REP);
     if (!g->zap || zsock_bind(g->zap, ZAP_ENDPOINT) < 0)
@@ -1366,20 +1410,20 @@ gossip_start(gossip_t *g, zloop_t *loop, vl_err_t *err)
                != 0)
         return VL_ERR_IO;
     g->loop = loop;
-    zloop_reader(loop, g->zap, s_on_zap, g);
-    zloop_reader(loop, g->sub, s_on_sub, g);
-    zloop_reader(loop, g->sync, s_on_sync, g);
-    zloop_reader_set_tolerant(loop, g->zap);
-    zloop_reader_set_tolerant(loop, g->sub);
-    zloop_reader_set_tolerant(loop, g->sync);
+    if (evloop_reader(loop, g->zap, s_on_zap, g) != 0 || evloop_reader(loop, g->sub, s_on_sub, g) != 0
+        || evloop_reader(loop, g->sync, s_on_sync, g) != 0)
+        return vl_err_set(err, VL_ERR_IO, "cannot register the gossip sockets with the loop");
     /* Liveness (membership.h): our monitors hear us directly every
      * heartbeat_ms and judge us by suspect_ms/dead_ms; everyone else hears
      * our flooded heartbeat, whose period grows with the membership (every
      * node checks every member's flooded heartbeat: N^2 signature checks
      * per period for the network, all on one host in the benchmarks), and
      * judges by far thresholds of 3 and 5 such periods, or by a monitor's
-     * claim. With the defaults: 500 ms up to 12 members, 1.28 s at 32,
-     * 2.56 s at 64, 5.12 s at 128. */
+     * claim. With the defaults: 500 ms up to 3 members, 5.1 s at 32,
+     * 10.2 s at 64, 20.5 s at 128. The flood is the fallback: claims bring
+     * deaths, direct heartbeats bring heights (a predecessor's, each 500 ms),
+     * snapshot pulls bring members; at 40 ms per member (5.1 s at 128) the
+     * flood alone kept 128 nodes on 2 cores busy. */
     size_t members = gossip_members_count(g->members) + 1;
     g->period_ms = g->config.heartbeat_ms;
     if ((int64_t) members * GOSSIP_FLOOD_MS_PER_PEER > g->period_ms)
@@ -1405,12 +1449,14 @@ gossip_start(gossip_t *g, zloop_t *loop, vl_err_t *err)
     gossip_members_set_timeouts(g->members, suspect, dead);
     gossip_members_set_far_timeouts(g->members, far_suspect, far_dead);
     size_t monitored = gossip_members_set_monitors(g->members, GOSSIP_MONITORS);
-    /* Flooded heartbeats wait for company a 25th of their period (20 ms up
-     * to 20 members, 200 ms from 125): what a node sends per second then
-     * stays about constant as N grows, for a delay that is small against
-     * the period and the far thresholds. Claims, blocks and the rest are
-     * never held back. */
-    g->bundle_ms = g->period_ms / 25;
+    /* Flooded heartbeats wait for company a 20th of their period (20 ms up
+     * to 2 members, 256 ms at 32, 1 s from 125): what a node sends per
+     * second then stays about constant as N grows, for a delay per hop that
+     * is small against the period and the far thresholds (3 periods). At
+     * 128 nodes a 200 ms window still left one message per relayed
+     * heartbeat and subscriber (the flood carries ~6 heartbeats a second).
+     * Claims, blocks and the rest are never held back. */
+    g->bundle_ms = g->period_ms / 20;
     if (g->bundle_ms < GOSSIP_BUNDLE_MS)
         g->bundle_ms = GOSSIP_BUNDLE_MS;
     if (g->bundle_ms > GOSSIP_BUNDLE_MAX_MS)
@@ -1423,7 +1469,7 @@ gossip_start(gossip_t *g, zloop_t *loop, vl_err_t *err)
                            + (int64_t) (gossip_rand(&g->rnd) % (uint64_t) (g->config.heartbeat_ms / 2 + 1));
     g->next_direct_ms = vl_mono_ms();
     g->next_member_pull_ms = vl_mono_ms() + GOSSIP_MEMBERSHIP_PULL_MS;
-    g->timer = zloop_timer(loop, (size_t) tick, 0, s_on_timer, g);
+    g->timer = evloop_timer(loop, tick, 0, s_on_timer, g);
     s_repair_mesh(g);
     s_announce(g, VL__ENVELOPE_TYPE__ENV_JOIN, true);
     s_request_snapshots(g);

@@ -3,7 +3,7 @@
  * PUB/SUB mesh with dedup and relay, anti-entropy pulls over ROUTER/DEALER,
  * heartbeats and failure detection, CURVE on every node-to-node socket.
  *
- * Sockets (all owned, all on the caller's zloop thread):
+ * Sockets (all owned, all on the thread running the caller's evloop):
  *
  * | socket | type   | CURVE  | purpose                                          |
  * |--------|--------|--------|--------------------------------------------------|
@@ -55,13 +55,14 @@
 #include "crypto.h"
 #include "error.h"
 #include "membership.h"
+#include "evloop.h"
 
 #define GOSSIP_SYNC_MAX_BLOCKS 256        /* blocks in one answer */
 #define GOSSIP_SYNC_MAX_TXS 64            /* txids in one request */
 #define GOSSIP_SYNC_MAX_BYTES (4u << 20)  /* payload bytes in one answer */
 #define GOSSIP_HEARTBEAT_PEERS 8          /* peer infos per heartbeat */
 #define GOSSIP_TICK_MS 100                /* failure-detector tick */
-#define GOSSIP_FLOOD_MS_PER_PEER 40       /* flooded heartbeat period >= members x this */
+#define GOSSIP_FLOOD_MS_PER_PEER 160      /* flooded heartbeat period >= members x this */
 #define GOSSIP_MONITORS 3                 /* ring monitors per member (membership.h) */
 
 typedef struct {
@@ -149,9 +150,9 @@ int gossip_admit(gossip_t *g, const uint8_t key[VL_PUBKEY_SIZE], const char *nam
 int gossip_add_peer(gossip_t *g, const uint8_t key[VL_PUBKEY_SIZE], const char *gossip_ep,
                     const char *sync_ep);
 
-/* Binds, registers readers and timers on loop, connects the mesh and
- * announces us (a signed join pushed to bootstrap peers). */
-int gossip_start(gossip_t *g, zloop_t *loop, vl_err_t *err);
+/* Binds, registers readers and timers on loop (borrowed until
+ * gossip_detach), connects the mesh and announces us (a signed join pushed to bootstrap peers). */
+int gossip_start(gossip_t *g, evloop_t *loop, vl_err_t *err);
 
 /* Unregisters readers and timers from the loop (call before the loop is
  * destroyed); sockets stay open until gossip_destroy. */

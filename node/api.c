@@ -67,6 +67,7 @@ s_send(node_t *node, const api_request_t *req, json_t *response)
     free(text);
     if (zmsg_send(&msg, node->api) != 0)
         zmsg_destroy(&msg);   /* client gone; czmq leaves the message with us */
+    evloop_sent(node->loop, node->api);   /* replies also go out from commits and timers */
 }
 
 static json_t *

@@ -1,7 +1,7 @@
 /*
  * node.c — the daemon's lifecycle and its one event loop.
  *
- * The loop (czmq zloop, on the thread that calls node_run) owns:
+ * The loop (net/evloop.h, on the thread that calls node_run) owns:
  *   - the API ROUTER: requests are answered in api.c; `submit` admits a tx
  *     to the mempool (node_admit_tx) and may park a waiter;
  *   - the orderer: with one validator (the embedded default) this node cuts
@@ -486,7 +486,7 @@ done:
 /* --- Loop handlers -------------------------------------------------------- */
 
 static int
-s_on_cut_timer(zloop_t *loop, int timer_id, void *arg)
+s_on_cut_timer(evloop_t *loop, int timer_id, void *arg)
 {
     node_t *node = arg;
     node->cut_timer = -1;
@@ -508,12 +508,11 @@ s_schedule_cut(node_t *node)
         return;
     int64_t wait = mempool_oldest_ms(node->mempool) + node->config.block_timeout_ms
                    - vl_mono_ms();
-    node->cut_timer = zloop_timer(node->loop, wait > 0 ? (size_t) wait : 1, 1, s_on_cut_timer,
-                                  node);
+    node->cut_timer = evloop_timer(node->loop, wait > 0 ? wait : 1, 1, s_on_cut_timer, node);
 }
 
 static int
-s_on_api(zloop_t *loop, zsock_t *sock, void *arg)
+s_on_api(evloop_t *loop, zsock_t *sock, void *arg)
 {
     node_t *node = arg;
     zmsg_t *msg = zmsg_recv(sock);
@@ -525,7 +524,7 @@ s_on_api(zloop_t *loop, zsock_t *sock, void *arg)
 }
 
 static int
-s_on_housekeeping(zloop_t *loop, int timer_id, void *arg)
+s_on_housekeeping(evloop_t *loop, int timer_id, void *arg)
 {
     node_t *node = arg;
     s_expire_waiters(node, false);
@@ -539,38 +538,38 @@ s_on_housekeeping(zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+s_on_signal(evloop_t *loop, int fd, void *arg)
 {
     struct signalfd_siginfo si;
-    ssize_t n = read(item->fd, &si, sizeof si);
+    ssize_t n = read(fd, &si, sizeof si);
     vl_info("node", "signal", "signo=%d", n == sizeof si ? (int) si.ssi_signo : -1);
-    return -1;   /* ends zloop_start */
+    return -1;   /* ends evloop_run */
 }
 
 int
 node_run(node_t *node, int signal_fd)
 {
     vl_err_t err = { "" };
-    node->loop = zloop_new();
+    node->loop = evloop_new();
     if (!node->loop)
         return VL_ERR_NOMEM;
-    zloop_set_nonstop(node->loop, true);   /* we handle signals through the fd */
-    zloop_reader(node->loop, node->api, s_on_api, node);
-    zloop_reader_set_tolerant(node->loop, node->api);
-    zloop_timer(node->loop, HOUSEKEEPING_MS, 0, s_on_housekeeping, node);
-    zmq_pollitem_t sig = { NULL, signal_fd, ZMQ_POLLIN, 0 };
-    if (signal_fd >= 0)
-        zloop_poller(node->loop, &sig, s_on_signal, node);
+    if (evloop_reader(node->loop, node->api, s_on_api, node) != 0
+        || evloop_timer(node->loop, HOUSEKEEPING_MS, 0, s_on_housekeeping, node) < 0
+        || (signal_fd >= 0 && evloop_fd(node->loop, signal_fd, s_on_signal, node) != 0)) {
+        vl_error("node", "start_failed", "reason=\"cannot register the API socket, timer or signal fd\"");
+        evloop_destroy(&node->loop);
+        return VL_ERR_IO;
+    }
     if (node->gossip && gossip_start(node->gossip, node->loop, &err) != 0) {
         vl_error("node", "start_failed", "reason=\"%s\"", err.msg);
         gossip_detach(node->gossip);
-        zloop_destroy(&node->loop);
+        evloop_destroy(&node->loop);
         return VL_ERR_IO;
     }
     if (s_write_endpoints(node, &err) != 0) {
         gossip_detach(node->gossip);
         vl_error("node", "start_failed", "reason=\"%s\"", err.msg);
-        zloop_destroy(&node->loop);
+        evloop_destroy(&node->loop);
         return VL_ERR_IO;
     }
     char hex[65];
@@ -579,10 +578,11 @@ node_run(node_t *node, int signal_fd)
             node->config.name, node->did, node->genesis.chain_id,
             (unsigned long long) ledger_height(node->ledger), hex, node->api_bound,
             node->events_bound);
-    zloop_start(node->loop);
+    if (evloop_run(node->loop) != 0)
+        vl_error("node", "loop_failed", "reason=\"epoll_wait: %s\"", strerror(errno));
     s_expire_waiters(node, true);
     gossip_detach(node->gossip);
-    zloop_destroy(&node->loop);
+    evloop_destroy(&node->loop);
     vl_info("node", "stopped", "height=%llu failed=%d",
             (unsigned long long) ledger_height(node->ledger), node->failed);
     return node->failed ? VL_ERR_IO : 0;
@@ -1054,7 +1054,7 @@ s_drain_pending(node_t *node)
 }
 
 static int
-s_on_drain_timer(zloop_t *loop, int timer_id, void *arg)
+s_on_drain_timer(evloop_t *loop, int timer_id, void *arg)
 {
     node_t *node = arg;
     node->drain_timer = -1;
@@ -1094,7 +1094,7 @@ s_receive_block(node_t *node, const uint8_t *bytes, size_t len, const uint8_t *o
          * whole response is queued for the pre-verification worker, so it
          * runs ahead of the commits instead of behind them. */
         if (node->drain_timer < 0)
-            node->drain_timer = zloop_timer(node->loop, 1, 1, s_on_drain_timer, node);
+            node->drain_timer = evloop_timer(node->loop, 1, 1, s_on_drain_timer, node);
         return;
     }
     s_drain_pending(node);

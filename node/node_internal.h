@@ -46,8 +46,8 @@ struct node_t {
     mempool_t *mempool;           /* owned */
     zsock_t *api;                 /* owned: ROUTER */
     zsock_t *events;              /* owned: PUB */
-    zloop_t *loop;                /* owned, exists during node_run */
-    int cut_timer;                /* zloop timer id, -1 when none armed */
+    evloop_t *loop;               /* owned, exists during node_run */
+    int cut_timer;                /* evloop timer id, -1 when none armed */
     zhashx_t *waiters;            /* owned: txid hex -> zlistx_t of waiter_t* */
     zhashx_t *topic_seq;          /* owned: topic -> uint32 sequence (heap) */
     uint64_t stream_id;           /* fixed for the process lifetime */
@@ -73,7 +73,7 @@ struct node_t {
     uint64_t txs_served;          /* txs answered by id over the sync ROUTER */
     uint64_t sigs_preverified;    /* tx signatures of pulled blocks checked ahead */
     struct node_preverify *preverify;   /* owned: worker thread (node.c), or NULL */
-    int drain_timer;              /* zloop timer committing pulled blocks, -1 none */
+    int drain_timer;              /* evloop timer committing pulled blocks, -1 none */
 };
 
 /* Recently admitted transactions (API or gossip), so the sync ROUTER can

@@ -376,6 +376,8 @@ test_curve_keys(void)
     memset(bad, 0xff, 32);   /* y >= p */
     bad[31] = 0x7f;
     CHECK_EQ(gossip_curve_public(bad, out), VL_ERR_INVALID);
+    uint8_t identity[32] = { 1 };   /* y = 1: the neutral point, small order */
+    CHECK_EQ(gossip_curve_public(identity, out), VL_ERR_INVALID);
     vl_err_t err = { "" };
     uint8_t a[32], b[32];
     CHECK_EQ(gossip_curve_keypair_from_pem("/nonexistent/key.pem", a, b, &err), VL_ERR_IO);
