@@ -2,8 +2,14 @@
  * crypto.c — Ed25519 and SHA-256 over OpenSSL 3 EVP.
  *
  * A vl_key_t owns one EVP_PKEY and caches the raw public key. Verification
- * builds a transient EVP_PKEY from the raw 32 bytes; that costs little beside
- * the curve arithmetic itself (about 75 µs per verify on this machine).
+ * goes through libsodium instead: OpenSSL 3 needs a key object, a context and
+ * provider look-ups per call, ~120 us per verify on the 2-core host against
+ * ~53 us for libsodium's crypto_sign_verify_detached, and every node checks
+ * every transaction and block signature (with 128 nodes on that host,
+ * libcrypto was 13% of all CPU while blocks flowed). Same RFC 8032
+ * signatures; libsodium is only stricter (it refuses small-order keys and
+ * non-canonical S, which vl_sign never produces), and every node uses it,
+ * so every replica judges a signature alike.
  */
 #include "crypto.h"
 
@@ -18,6 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <sodium.h>
 
 struct vl_key_t {
     EVP_PKEY *pkey;                 /* owned: the private key */
@@ -136,15 +143,8 @@ bool
 vl_verify(const uint8_t pub[VL_PUBKEY_SIZE], const void *msg, size_t len,
           const uint8_t sig[VL_SIG_SIZE])
 {
-    EVP_PKEY *pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, VL_PUBKEY_SIZE);
-    if (!pkey)
-        return false;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) == 1
-              && EVP_DigestVerify(ctx, sig, VL_SIG_SIZE, msg, len) == 1;
-    EVP_MD_CTX_free(ctx);
-    EVP_PKEY_free(pkey);
-    return ok;
+    /* sodium_init: idempotent and thread-safe, cheap after the first call */
+    return sodium_init() >= 0 && crypto_sign_verify_detached(sig, msg, len, pub) == 0;
 }
 
 void

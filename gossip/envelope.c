@@ -1,8 +1,6 @@
 /* envelope.c — signed gossip envelopes; see envelope.h. */
 #include "envelope.h"
 
-#include <sodium.h>
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,22 +99,13 @@ fail:
     return VL_ERR_INVALID;
 }
 
-/* libsodium's Ed25519 verify (RFC 8032, the same signatures vl_sign makes)
- * instead of vl_verify: every node checks every member's heartbeats, N^2
- * verifications per period across the network, and through OpenSSL 3's EVP
- * layer each one also pays for a key object and a context (measured on the
- * 2-core host: ~53 us with libsodium vs ~120 us through vl_verify). The
- * signatures are the same; libsodium is only stricter (it also refuses
- * small-order keys and non-canonical S), which an honest member never
- * produces. */
+/* vl_verify (libsodium) behind the length checks a peer's bytes need. */
 bool
 gossip_ed25519_verify(const uint8_t *pub, size_t pub_len, const void *msg, size_t len,
                       const uint8_t *sig, size_t sig_len)
 {
-    if (sodium_init() < 0 || !pub || !sig || pub_len != crypto_sign_PUBLICKEYBYTES
-        || sig_len != crypto_sign_BYTES)
-        return false;   /* sodium_init: idempotent and thread-safe, cheap after the first */
-    return crypto_sign_verify_detached(sig, msg, len, pub) == 0;
+    return pub && sig && pub_len == VL_PUBKEY_SIZE && sig_len == VL_SIG_SIZE
+           && vl_verify(pub, msg, len, sig);
 }
 
 bool

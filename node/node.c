@@ -702,8 +702,8 @@ s_block_height(const uint8_t *bytes, size_t len)
  * signature validate_block checks misses the signature cache: signature
  * checks were ~60% of its CPU and fdatasync most of the rest (perf,
  * bench_gossip catchup). A worker thread therefore checks the transaction
- * signatures of pulled blocks ahead of the commit path, with libsodium
- * (~53 us vs ~120 us through OpenSSL here), overlapping the loop thread's
+ * signatures of pulled blocks ahead of the commit path (vl_verify, ~53 us
+ * each here), overlapping the loop thread's
  * fsyncs on the second core; the loop thread enters the good ones in the
  * signature cache (a hash each) just before it validates the block, and
  * validate_block still decides: a bad signature is simply not cached and is
