@@ -34,7 +34,7 @@
  * --big-heartbeat-ms H writes heartbeat_ms H (suspect 3H, dead 5H) into the
  * node.json of networks over 64 nodes. Not needed with the defaults since
  * liveness is judged by ring monitors (gossip/membership.h) and the flooded
- * heartbeat's period grows with N (40 ms per member); kept to compare.
+ * heartbeat's period grows with N (160 ms per member); kept to compare.
  */
 #include <errno.h>
 #include <fcntl.h>
