@@ -33,8 +33,6 @@
 #define GOSSIP_SNAPSHOT_PEERS 2  /* bootstrap peers asked for membership at start */
 #define GOSSIP_MEMBERSHIP_PULL_MS 250       /* then one random peer, this often */
 #define GOSSIP_MEMBERSHIP_PULL_MAX_MS 8000  /* backing off to this */
-#define GOSSIP_PULL_GRACE_MS 400     /* a small lag waits this long for gossip (gossip_sync_kick) */
-#define GOSSIP_PULL_GRACE_BLOCKS 8   /* "small": at most this many blocks */
 #define LOG_FIRST 5          /* bad-input log lines per kind before thinning */
 
 typedef struct {
@@ -80,9 +78,6 @@ struct gossip_t {
     int64_t next_member_pull_ms;  /* monotonic: next membership pull */
     int64_t member_pull_ms;       /* its current interval (backs off) */
     size_t known_at_pull;         /* members alive when we last pulled */
-    int64_t behind_since_ms;      /* monotonic: since when a peer is ahead of us at our
-                                   * height behind_at_height; 0 = no peer ahead */
-    uint64_t behind_at_height;
     bool gap;                     /* the node saw a gap (gossip_note_height): pull now */
     char pub_bound[GOSSIP_ENDPOINT_MAX];
     char sync_bound[GOSSIP_ENDPOINT_MAX];
@@ -565,14 +560,10 @@ s_repair_mesh(gossip_t *g)
 
 /* --- Pulls --------------------------------------------------------------- */
 
-/* Pulls whatever we lack from peers that have it. A peer's height usually
- * comes in a heartbeat while the block itself is still being gossiped to us
- * (direct heartbeats alone bring each node three predecessors' heights
- * every 500 ms): pulling at once fetched most blocks twice at 128 nodes. So
- * a lag of at most GOSSIP_PULL_GRACE_BLOCKS is pulled only once our height
- * has not moved for GOSSIP_PULL_GRACE_MS; a larger lag (a restart, a partition) or a gap the node saw
- * in the blocks it received is pulled at once. The failure-detector tick
- * calls this, so a grace that runs out is acted on within a tick. */
+/* Pulls whatever we lack from peers that have it, once gossip_pull_due says
+ * so (pull.h, Grace: without it, heights in heartbeats made most blocks be
+ * fetched twice at 128 nodes). The failure-detector tick calls this, so a
+ * grace that runs out is acted on within a tick. */
 void
 gossip_sync_kick(gossip_t *g)
 {
@@ -592,17 +583,9 @@ gossip_sync_kick(gossip_t *g)
         }
     }
     int64_t now = vl_mono_ms();
-    if (k == 0) {
-        g->behind_since_ms = 0;
+    if (k == 0)
         g->gap = false;
-        return;
-    }
-    if (g->behind_since_ms == 0 || local != g->behind_at_height) {
-        g->behind_since_ms = now;   /* the grace restarts while gossip makes progress */
-        g->behind_at_height = local;
-    }
-    if (!g->gap && best - local <= GOSSIP_PULL_GRACE_BLOCKS
-        && now - g->behind_since_ms < GOSSIP_PULL_GRACE_MS)
+    if (!gossip_pull_due(g->pull, local, best, g->gap, now))
         return;
     gossip_pull_req_t req;
     while (gossip_pull_next(g->pull, local, cands, k, now, &g->rnd, &req)) {

@@ -24,6 +24,9 @@ struct gossip_pull_t {
     uint64_t frontier;            /* highest height requested */
     backoff_t backoff[BACKOFF_MAX];
     size_t n_backoff;
+    int64_t behind_since_ms;      /* since when some peer is ahead of our height
+                                   * behind_at; 0 = nobody is */
+    uint64_t behind_at;
 };
 
 gossip_pull_t *
@@ -107,6 +110,21 @@ static void
 s_remove(gossip_pull_t *p, size_t i)
 {
     p->reqs[i] = p->reqs[--p->n_reqs];
+}
+
+bool
+gossip_pull_due(gossip_pull_t *p, uint64_t local, uint64_t best, bool gap, int64_t now_ms)
+{
+    if (best <= local) {
+        p->behind_since_ms = 0;
+        return false;
+    }
+    if (p->behind_since_ms == 0 || local != p->behind_at) {
+        p->behind_since_ms = now_ms;   /* the grace restarts while gossip makes progress */
+        p->behind_at = local;
+    }
+    return gap || best - local > GOSSIP_PULL_GRACE_BLOCKS
+           || now_ms - p->behind_since_ms >= GOSSIP_PULL_GRACE_MS;
 }
 
 bool

@@ -15,6 +15,12 @@
  * gap is asked again (a few blocks may be fetched twice: harmless, the node
  * ignores heights it already has).
  *
+ * Grace (gossip_pull_due): a peer's height usually arrives in a heartbeat
+ * while the block itself is still being gossiped to us, so a lag of at most
+ * GOSSIP_PULL_GRACE_BLOCKS is pulled only once our height has not moved for
+ * GOSSIP_PULL_GRACE_MS; a larger lag (a restart, a partition) or a gap the
+ * node saw in the blocks it received is pulled at once.
+ *
  * Pure: time and randomness are passed in. One thread.
  */
 #ifndef VL_GOSSIP_PULL_H
@@ -27,6 +33,8 @@
 #include "crypto.h"
 
 #define GOSSIP_PULL_MAX_OUTSTANDING 16
+#define GOSSIP_PULL_GRACE_MS 400
+#define GOSSIP_PULL_GRACE_BLOCKS 8
 
 typedef struct {
     uint8_t key[VL_PUBKEY_SIZE];
@@ -46,6 +54,11 @@ typedef struct gossip_pull_t gossip_pull_t;
 /* 1 <= max_outstanding <= GOSSIP_PULL_MAX_OUTSTANDING, batch >= 1. */
 gossip_pull_t *gossip_pull_new(size_t max_outstanding, uint32_t batch, int64_t timeout_ms);
 void gossip_pull_destroy(gossip_pull_t **self_p);
+
+/* Whether pulls may go out now: local is our height, best the highest a
+ * live peer reports, gap whether the node saw a hole in received blocks.
+ * Tracks how long we have been behind without progress (see Grace). */
+bool gossip_pull_due(gossip_pull_t *p, uint64_t local, uint64_t best, bool gap, int64_t now_ms);
 
 /* The next request to send, recorded as outstanding; false when nothing
  * should go out now (caught up, all slots busy, window full, or no peer

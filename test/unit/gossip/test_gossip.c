@@ -349,6 +349,27 @@ test_pull_scheduler(void)
     gossip_pull_destroy(&p);
 }
 
+/* Grace: a small lag waits GOSSIP_PULL_GRACE_MS without progress; progress
+ * restarts the wait; a large lag or a gap is pulled at once; catching up
+ * clears the state. */
+static void
+test_pull_grace(void)
+{
+    gossip_pull_t *p = gossip_pull_new(4, 256, 3000);
+    CHECK(!gossip_pull_due(p, 10, 10, false, 1000));             /* not behind */
+    CHECK(!gossip_pull_due(p, 10, 11, false, 1000));             /* behind: wait */
+    CHECK(!gossip_pull_due(p, 10, 11, false, 1000 + GOSSIP_PULL_GRACE_MS - 1));
+    CHECK(gossip_pull_due(p, 10, 11, false, 1000 + GOSSIP_PULL_GRACE_MS));
+    CHECK(!gossip_pull_due(p, 11, 13, false, 1500));             /* progress: wait again */
+    CHECK(!gossip_pull_due(p, 11, 13, false, 1500 + GOSSIP_PULL_GRACE_MS - 1));
+    CHECK(gossip_pull_due(p, 11, 13, false, 1500 + GOSSIP_PULL_GRACE_MS));
+    CHECK(gossip_pull_due(p, 11, 13, true, 1501));               /* a gap: now */
+    CHECK(!gossip_pull_due(p, 13, 13, false, 1600));             /* caught up */
+    CHECK(!gossip_pull_due(p, 13, 14, false, 5000));             /* a fresh wait */
+    CHECK(gossip_pull_due(p, 13, 13 + GOSSIP_PULL_GRACE_BLOCKS + 1, false, 5001));
+    gossip_pull_destroy(&p);
+}
+
 static void
 test_curve_keys(void)
 {
@@ -534,6 +555,7 @@ main(void)
     RUN(test_mesh_rotation);
     RUN(test_monitor_rings_and_claims);
     RUN(test_pull_scheduler);
+    RUN(test_pull_grace);
     RUN(test_curve_keys);
     return check_done();
 }
