@@ -556,6 +556,7 @@ s_repair_mesh(gossip_t *g)
         if (!p->in_mesh && p->state == GOSSIP_PEER_DEAD && g->dealers[i])
             s_dealer_destroy(g, i);
     }
+    evloop_sent(g->loop, g->sub);   /* connect/disconnect read its commands: evloop.h, rule 3 */
 }
 
 /* --- Pulls --------------------------------------------------------------- */
@@ -1322,6 +1323,8 @@ s_on_timer(evloop_t *loop, int timer_id, void *arg)
      * is not counted against anyone. */
     s_on_sync(loop, g->sync, g);
     s_on_sub(loop, g->sub, g);
+    evloop_sent(loop, g->sync);   /* read outside their handlers: evloop.h, rule 3 */
+    evloop_sent(loop, g->sub);
     int64_t late = g->last_tick_ms ? now - g->last_tick_ms - GOSSIP_TICK_MS : 0;
     g->last_tick_ms = now;
     if (late > GOSSIP_STALL_MS) {

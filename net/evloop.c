@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,14 @@ s_readable(void *handle)
     return zmq_getsockopt(handle, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN);
 }
 
+/* Whether a socket's descriptor has an unread signal. */
+static bool
+s_signalled(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, 0) > 0;
+}
+
 /* Runs the handler of every socket whose `check` is set (or every socket, on
  * a sweep) and that has a message; afterwards re-arms `check` for those still
  * readable (evloop.h, rules 1-4). Each socket runs at most once per pass. */
@@ -265,6 +274,8 @@ s_service(evloop_t *r, bool sweep)
         if (e->kind != ENTRY_SOCK || !(e->check || sweep))
             continue;
         bool flagged = e->check;
+        if (!flagged && s_signalled(e->fd))
+            continue;   /* epoll reports it next: arrived during this iteration */
         e->check = false;
         if (!s_readable(e->handle))
             continue;

@@ -219,6 +219,15 @@ m_status(node_t *node, json_t *params, api_request_t *req, bool batch, json_t **
         "events", node->events_bound, "gossip", "sync", "name", node->config.name, "version",
         "vledger 0.1.0");
     node_status_gossip(node, *result);   /* peers, gossip endpoints and counters */
+    if (*result && node->loop) {
+        /* sweep_found > 0 means a socket's message waited for the loop's
+         * sweep: a missed evloop_sent (net/evloop.h, rule 4). */
+        const evloop_stats_t *ls = evloop_stats(node->loop);
+        json_object_set_new(*result, "loop",
+                            json_pack("{s:I, s:I, s:I}", "wakeups", (json_int_t) ls->wakeups,
+                                      "dispatches", (json_int_t) ls->dispatches, "sweep_found",
+                                      (json_int_t) ls->sweep_found));
+    }
     free(pub);
     return *result ? 0 : s_fail(e, RPC_INTERNAL, "out of memory");
 }
