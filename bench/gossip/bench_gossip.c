@@ -14,6 +14,8 @@
  *               `block.commit` at every other node -> p50/p99 over all
  *               (node, block) pairs; copies of block envelopes read per
  *               node per block (status gossip.block_copies).
+ *               Also the CPU the nodes used until they converged, and
+ *               over 5 s of idling after (from /proc/PID/stat).
  *   converge N  (measured while starting the networks above) N processes
  *               spawned at once; per node, the first moment its log has
  *               N-1 peers alive (peer.alive / peer.state lines) -> time
@@ -520,6 +522,33 @@ s_wait_height(net_t *net, uint64_t h, int timeout_ms)
     return false;
 }
 
+/* CPU time (user + system, ms) the net's running nodes have used so far,
+ * from /proc/PID/stat (fields 14 and 15, in clock ticks). */
+static int64_t
+s_cpu_ms(const net_t *net)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    int64_t ticks = 0;
+    for (int i = 0; i < net->n; i++) {
+        if (net->pid[i] <= 0)
+            continue;
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) net->pid[i]);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = 0;
+        const char *p = strrchr(buf, ')');   /* the command name may hold spaces */
+        unsigned long long ut = 0, st = 0;
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                        &st) == 2)
+            ticks += (int64_t) (ut + st);
+    }
+    return hz > 0 ? ticks * 1000 / hz : 0;
+}
+
 /* --- Scenarios ---------------------------------------------------------------- */
 
 static int
@@ -538,6 +567,16 @@ s_latency(int n, int blocks, int pace_ms, int64_t *conv_first, int64_t *conv_las
     fflush(stdout);
     if (s_start_all(&net, 120000, conv_first, conv_last) != 0)
         goto done;
+    /* What the idle network costs: a measurement window, not a wait. */
+    int64_t cpu0 = s_cpu_ms(&net), w0 = vl_mono_ms();
+    s_sleep_ms(5000);
+    int64_t cpu1 = s_cpu_ms(&net), w1 = vl_mono_ms();
+    printf("  cpu %d nodes: start-up until converged %.1f s of CPU (%.0f ms per node); idle "
+           "after: %.0f%% of one core for all nodes (%.2f ms of CPU per node per second)\n",
+           n, (double) cpu0 / 1000.0, (double) cpu0 / n,
+           100.0 * (double) (cpu1 - cpu0) / (double) (w1 - w0),
+           (double) (cpu1 - cpu0) / (double) (w1 - w0) * 1000.0 / n);
+    fflush(stdout);
     uint64_t h0 = s_height(&net, 0);
     for (int b = 0; b < blocks; b++) {
         int64_t next = vl_mono_ms() + pace_ms;
