@@ -212,8 +212,11 @@ evloop_timer(evloop_t *r, int64_t delay_ms, size_t times, evloop_timer_fn *fn, v
         delay_ms = 0;
     int id = r->next_id;
     r->next_id = r->next_id == INT_MAX ? 0 : r->next_id + 1;
+    int64_t when = vl_mono_ms() + delay_ms;
+    if (times == 0 && delay_ms > 0)
+        when = (when + delay_ms - 1) / delay_ms * delay_ms;   /* see evloop_timer */
     r->timers[r->ntimers++] = (rtimer_t) { .id = id, .live = true,
-                                           .when_ms = vl_mono_ms() + delay_ms,
+                                           .when_ms = when,
                                            .delay_ms = delay_ms, .times = times, .fn = fn,
                                            .arg = arg };
     return id;
@@ -305,10 +308,11 @@ s_run_timers(evloop_t *r, int64_t now)
         void *arg = t->arg;
         if (t->times == 1)
             t->live = false;
-        else {
-            if (t->times > 1)
-                t->times--;
+        else if (t->times > 1) {
+            t->times--;
             t->when_ms = now + t->delay_ms;
+        } else {   /* repeating: the next multiple of the period after now */
+            t->when_ms = t->delay_ms > 0 ? (now / t->delay_ms + 1) * t->delay_ms : now;
         }
         r->stats.dispatches++;
         if (fn(r, id, arg) < 0)
@@ -339,7 +343,7 @@ evloop_run(evloop_t *r)
 {
     struct epoll_event evs[EVLOOP_EVENTS_MAX];
     r->stop = false;
-    r->next_sweep_ms = vl_mono_ms() + EVLOOP_SWEEP_MS;
+    r->next_sweep_ms = (vl_mono_ms() / EVLOOP_SWEEP_MS + 1) * EVLOOP_SWEEP_MS;   /* on the timers' grid */
     while (!r->stop) {
         int n = epoll_wait(r->ep, evs, EVLOOP_EVENTS_MAX, s_timeout(r, vl_mono_ms()));
         if (n < 0) {
@@ -367,7 +371,7 @@ evloop_run(evloop_t *r)
         s_run_timers(r, now);
         bool sweep = now >= r->next_sweep_ms;
         if (sweep)
-            r->next_sweep_ms = now + EVLOOP_SWEEP_MS;
+            r->next_sweep_ms = (now / EVLOOP_SWEEP_MS + 1) * EVLOOP_SWEEP_MS;
         s_service(r, sweep);
     }
     return 0;
