@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "crypto.h"
 #include "error.h"
 
 #define EVLOOP_EVENTS_MAX 64
@@ -62,6 +63,7 @@ struct evloop_t {
     size_t ntimers, tcap;
     int next_id;
     int64_t next_sweep_ms;
+    int64_t phase_ms;          /* this loop's offset of the timer grid (s_grid) */
     bool stop;
     evloop_stats_t stats;
 };
@@ -77,6 +79,9 @@ evloop_new(void)
         free(r);
         return NULL;
     }
+    uint32_t phase = 0;
+    vl_random_bytes(&phase, sizeof phase);
+    r->phase_ms = phase % 1000;
     return r;
 }
 
@@ -197,6 +202,16 @@ evloop_fd_end(evloop_t *r, int fd)
         }
 }
 
+/* The first point of this loop's grid for period_ms after t: multiples of
+ * the period, shifted by the loop's phase so that the processes on one host
+ * (128 nodes in the benchmarks) do not all wake in the same millisecond. */
+static int64_t
+s_grid(const evloop_t *r, int64_t t, int64_t period_ms)
+{
+    int64_t phase = r->phase_ms % period_ms;
+    return ((t - phase) / period_ms + 1) * period_ms + phase;
+}
+
 int
 evloop_timer(evloop_t *r, int64_t delay_ms, size_t times, evloop_timer_fn *fn, void *arg)
 {
@@ -214,7 +229,7 @@ evloop_timer(evloop_t *r, int64_t delay_ms, size_t times, evloop_timer_fn *fn, v
     r->next_id = r->next_id == INT_MAX ? 0 : r->next_id + 1;
     int64_t when = vl_mono_ms() + delay_ms;
     if (times == 0 && delay_ms > 0)
-        when = (when + delay_ms - 1) / delay_ms * delay_ms;   /* see evloop_timer */
+        when = s_grid(r, when - 1, delay_ms);   /* evloop.h: the period's grid */
     r->timers[r->ntimers++] = (rtimer_t) { .id = id, .live = true,
                                            .when_ms = when,
                                            .delay_ms = delay_ms, .times = times, .fn = fn,
@@ -311,8 +326,8 @@ s_run_timers(evloop_t *r, int64_t now)
         else if (t->times > 1) {
             t->times--;
             t->when_ms = now + t->delay_ms;
-        } else {   /* repeating: the next multiple of the period after now */
-            t->when_ms = t->delay_ms > 0 ? (now / t->delay_ms + 1) * t->delay_ms : now;
+        } else {   /* repeating: the next point of its grid after now */
+            t->when_ms = t->delay_ms > 0 ? s_grid(r, now, t->delay_ms) : now;
         }
         r->stats.dispatches++;
         if (fn(r, id, arg) < 0)
@@ -343,7 +358,7 @@ evloop_run(evloop_t *r)
 {
     struct epoll_event evs[EVLOOP_EVENTS_MAX];
     r->stop = false;
-    r->next_sweep_ms = (vl_mono_ms() / EVLOOP_SWEEP_MS + 1) * EVLOOP_SWEEP_MS;   /* on the timers' grid */
+    r->next_sweep_ms = s_grid(r, vl_mono_ms(), EVLOOP_SWEEP_MS);   /* on the timers' grid */
     while (!r->stop) {
         int n = epoll_wait(r->ep, evs, EVLOOP_EVENTS_MAX, s_timeout(r, vl_mono_ms()));
         if (n < 0) {
@@ -371,7 +386,7 @@ evloop_run(evloop_t *r)
         s_run_timers(r, now);
         bool sweep = now >= r->next_sweep_ms;
         if (sweep)
-            r->next_sweep_ms = (now / EVLOOP_SWEEP_MS + 1) * EVLOOP_SWEEP_MS;
+            r->next_sweep_ms = s_grid(r, now, EVLOOP_SWEEP_MS);
         s_service(r, sweep);
     }
     return 0;

@@ -78,11 +78,12 @@ int evloop_fd(evloop_t *r, int fd, evloop_fd_fn *fn, void *arg);
 void evloop_fd_end(evloop_t *r, int fd);
 
 /* Calls fn after delay_ms, `times` times (0 = until ended), delay_ms apart.
- * A repeating timer (times 0) fires on multiples of delay_ms of the
- * monotonic clock, so the first firing comes delay_ms to 2 x delay_ms after
- * this call, and repeating timers whose periods divide one another wake
- * the thread together: a node's 100 ms housekeeping and gossip ticks are
- * one wake-up, not two. After a stall it fires once, then resumes on the
+ * A repeating timer (times 0) fires on a grid: multiples of delay_ms of the
+ * monotonic clock, shifted by a random phase per loop (so processes on one
+ * host do not all wake at once). The first firing comes delay_ms to
+ * 2 x delay_ms after this call, and a loop's repeating timers whose periods
+ * divide one another wake the thread together: a node's 100 ms
+ * housekeeping and gossip ticks are one wake-up, not two. After a stall it fires once, then resumes on the
  * grid. Returns the timer's id (>= 0), or -1 when out of memory. */
 int evloop_timer(evloop_t *r, int64_t delay_ms, size_t times, evloop_timer_fn *fn, void *arg);
 void evloop_timer_end(evloop_t *r, int timer_id);   /* unknown or fired id: no-op */
