@@ -57,7 +57,7 @@ struct gossip_t {
     char sub_ep[GOSSIP_PEERS_MAX][GOSSIP_ENDPOINT_MAX];   /* connected SUB endpoint */
     dealer_t *dealers[GOSSIP_PEERS_MAX];     /* owned, by member index */
     zsock_t *pub, *sub, *sync, *zap;         /* owned */
-    evloop_t *loop;                /* borrowed while started */
+    evloop_t *loop;               /* borrowed while started */
     int timer;
     int64_t period_ms;            /* effective heartbeat period (gossip_start) */
     uint8_t *bundle;              /* owned: GOSSIP_BUNDLE_MAX_BYTES, see s_pub_send */
@@ -296,22 +296,15 @@ s_bind(zsock_t *s, const char *endpoint, char *bound, size_t size, vl_err_t *err
 
 /* Sends up to three frames without blocking; a full queue counts a drop. */
 static void
-s_send(gossip_t *g, zsock_t *s, const void *a, size_t alen, const void *b, size_t blen, const void *c,
-       size_t clen, uint64_t *dropped)
+s_send(gossip_t *g, zsock_t *s, const void *a, size_t alen, const void *b, size_t blen,
+       const void *c, size_t clen, uint64_t *dropped)
 {
     void *h = zsock_resolve(s);
-    int more = ZMQ_DONTWAIT;
-    if (zmq_send(h, a, alen, more | (b ? ZMQ_SNDMORE : 0)) < 0)
-        goto drop;
-    if (b && zmq_send(h, b, blen, more | (c ? ZMQ_SNDMORE : 0)) < 0)
-        goto drop;
-    if (c && zmq_send(h, c, clen, more) < 0)
-        goto drop;
+    bool ok = zmq_send(h, a, alen, ZMQ_DONTWAIT | (b ? ZMQ_SNDMORE : 0)) >= 0
+              && (!b || zmq_send(h, b, blen, ZMQ_DONTWAIT | (c ? ZMQ_SNDMORE : 0)) >= 0)
+              && (!c || zmq_send(h, c, clen, ZMQ_DONTWAIT) >= 0);
     evloop_sent(g->loop, s);   /* evloop.h, rule 3 */
-    return;
-drop:
-    evloop_sent(g->loop, s);
-    if (dropped)
+    if (!ok && dropped)
         (*dropped)++;
 }
 
@@ -1318,9 +1311,10 @@ s_on_timer(evloop_t *loop, int timer_id, void *arg)
     gossip_t *g = arg;
     int64_t now = vl_mono_ms();
     /* Judge silence only after reading what has arrived: after a stall
-     * timers may run before every reader has drained, and heartbeats queued on our own
-     * sockets are not silence. A stall itself (the tick came far too late)
-     * is not counted against anyone. */
+     * timers may run before every reader has drained (a reader takes at most
+     * GOSSIP_DRAIN_MAX per turn), and heartbeats queued on our own sockets
+     * are not silence. A stall itself (the tick came far too late) is not
+     * counted against anyone. */
     s_on_sync(loop, g->sync, g);
     s_on_sub(loop, g->sub, g);
     evloop_sent(loop, g->sync);   /* read outside their handlers: evloop.h, rule 3 */
@@ -1396,7 +1390,8 @@ gossip_start(gossip_t *g, evloop_t *loop, vl_err_t *err)
                != 0)
         return VL_ERR_IO;
     g->loop = loop;
-    if (evloop_reader(loop, g->zap, s_on_zap, g) != 0 || evloop_reader(loop, g->sub, s_on_sub, g) != 0
+    if (evloop_reader(loop, g->zap, s_on_zap, g) != 0
+        || evloop_reader(loop, g->sub, s_on_sub, g) != 0
         || evloop_reader(loop, g->sync, s_on_sync, g) != 0)
         return vl_err_set(err, VL_ERR_IO, "cannot register the gossip sockets with the loop");
     /* Liveness (membership.h): our monitors hear us directly every

@@ -83,8 +83,9 @@ void evloop_fd_end(evloop_t *r, int fd);
  * host do not all wake at once). The first firing comes delay_ms to
  * 2 x delay_ms after this call, and a loop's repeating timers whose periods
  * divide one another wake the thread together: a node's 100 ms
- * housekeeping and gossip ticks are one wake-up, not two. After a stall it fires once, then resumes on the
- * grid. Returns the timer's id (>= 0), or -1 when out of memory. */
+ * housekeeping and gossip ticks are one wake-up, not two. After a stall
+ * it fires once, then resumes on the grid. Returns the timer's id (>= 0),
+ * or -1 when out of memory. */
 int evloop_timer(evloop_t *r, int64_t delay_ms, size_t times, evloop_timer_fn *fn, void *arg);
 void evloop_timer_end(evloop_t *r, int timer_id);   /* unknown or fired id: no-op */
 

@@ -556,7 +556,8 @@ node_run(node_t *node, int signal_fd)
     if (evloop_reader(node->loop, node->api, s_on_api, node) != 0
         || evloop_timer(node->loop, HOUSEKEEPING_MS, 0, s_on_housekeeping, node) < 0
         || (signal_fd >= 0 && evloop_fd(node->loop, signal_fd, s_on_signal, node) != 0)) {
-        vl_error("node", "start_failed", "reason=\"cannot register the API socket, timer or signal fd\"");
+        vl_error("node", "start_failed",
+                 "reason=\"cannot register the API socket, timer or signal fd\"");
         evloop_destroy(&node->loop);
         return VL_ERR_IO;
     }
