@@ -134,6 +134,19 @@ s_free(evloop_t *r, size_t slot)
     e->gen = gen;
 }
 
+/* The slot of the registered socket sock, or of the plain descriptor fd
+ * (sock NULL); -1 when there is none. */
+static int
+s_find(const evloop_t *r, const zsock_t *sock, int fd)
+{
+    for (size_t i = 0; i < r->cap; i++) {
+        const entry_t *e = &r->entries[i];
+        if (sock ? e->kind == ENTRY_SOCK && e->sock == sock : e->kind == ENTRY_FD && e->fd == fd)
+            return (int) i;
+    }
+    return -1;
+}
+
 int
 evloop_reader(evloop_t *r, zsock_t *sock, evloop_sock_fn *fn, void *arg)
 {
@@ -142,9 +155,8 @@ evloop_reader(evloop_t *r, zsock_t *sock, evloop_sock_fn *fn, void *arg)
     size_t size = sizeof fd;
     if (!handle || zmq_getsockopt(handle, ZMQ_FD, &fd, &size) != 0 || fd < 0)
         return VL_ERR_INVALID;
-    for (size_t i = 0; i < r->cap; i++)
-        if (r->entries[i].kind == ENTRY_SOCK && r->entries[i].sock == sock)
-            return VL_ERR_INVALID;
+    if (s_find(r, sock, -1) >= 0)
+        return VL_ERR_INVALID;
     int slot = s_slot(r);
     if (slot < 0)
         return VL_ERR_NOMEM;
@@ -166,17 +178,15 @@ evloop_reader(evloop_t *r, zsock_t *sock, evloop_sock_fn *fn, void *arg)
 void
 evloop_reader_end(evloop_t *r, zsock_t *sock)
 {
-    for (size_t i = 0; i < r->cap; i++)
-        if (r->entries[i].kind == ENTRY_SOCK && r->entries[i].sock == sock) {
-            s_free(r, i);
-            return;
-        }
+    int slot = s_find(r, sock, -1);
+    if (slot >= 0)
+        s_free(r, (size_t) slot);
 }
 
 int
 evloop_fd(evloop_t *r, int fd, evloop_fd_fn *fn, void *arg)
 {
-    for (size_t i = 0; i < r->cap; i++)
+    for (size_t i = 0; i < r->cap; i++)   /* a socket's ZMQ_FD counts too */
         if (r->entries[i].kind != ENTRY_FREE && r->entries[i].fd == fd)
             return VL_ERR_INVALID;
     int slot = s_slot(r);
@@ -195,11 +205,9 @@ evloop_fd(evloop_t *r, int fd, evloop_fd_fn *fn, void *arg)
 void
 evloop_fd_end(evloop_t *r, int fd)
 {
-    for (size_t i = 0; i < r->cap; i++)
-        if (r->entries[i].kind == ENTRY_FD && r->entries[i].fd == fd) {
-            s_free(r, i);
-            return;
-        }
+    int slot = s_find(r, NULL, fd);
+    if (slot >= 0)
+        s_free(r, (size_t) slot);
 }
 
 /* The first point of this loop's grid for period_ms after t: multiples of
@@ -248,13 +256,9 @@ evloop_timer_end(evloop_t *r, int timer_id)
 void
 evloop_sent(evloop_t *r, zsock_t *sock)
 {
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->cap; i++)
-        if (r->entries[i].kind == ENTRY_SOCK && r->entries[i].sock == sock) {
-            r->entries[i].check = true;
-            return;
-        }
+    int slot = r ? s_find(r, sock, -1) : -1;
+    if (slot >= 0)
+        r->entries[slot].check = true;
 }
 
 const evloop_stats_t *
