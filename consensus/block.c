@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-void
+int
 block_data_hash(uint8_t *const *txs, const size_t *lens, size_t n, uint8_t out[32])
 {
     vl_hasher_t *h = vl_hasher_new();
     if (!h)
-        abort();
+        return VL_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
         uint8_t d[VL_HASH_SIZE];
         vl_sha256(txs[i], lens[i], d);
@@ -17,6 +17,7 @@ block_data_hash(uint8_t *const *txs, const size_t *lens, size_t n, uint8_t out[3
     }
     vl_hasher_final(h, out);
     vl_hasher_destroy(&h);
+    return 0;
 }
 
 static int
@@ -113,9 +114,37 @@ done:
     return rc;
 }
 
+/* The vote's signature by a validator m, through the cache when given. */
+static bool
+s_vote_signed(const Vl__Vote *v, const member_t *m, sigcache_t *cache)
+{
+    if (cache)
+        return sigcache_verify(cache, m->public_key, VL_PUBKEY_SIZE, v->body.data, v->body.len,
+                               v->signature.data, v->signature.len);
+    return v->signature.len == VL_SIG_SIZE
+           && vl_verify(m->public_key, v->body.data, v->body.len, v->signature.data);
+}
+
+size_t
+block_precheck_commit(const Vl__Commit *commit, const members_t *members, sigcache_t *cache)
+{
+    size_t good = 0;
+    for (size_t i = 0; commit && i < commit->n_precommits; i++) {
+        const Vl__Vote *v = commit->precommits[i];
+        Vl__VoteBody *b = vl__vote_body__unpack(NULL, v->body.len, v->body.data);
+        const member_t *m = b ? members_find(members, b->validator.data, b->validator.len) : NULL;
+        if (m && m->validator && s_vote_signed(v, m, cache))
+            good++;
+        if (b)
+            vl__vote_body__free_unpacked(b, NULL);
+    }
+    return good;
+}
+
 int
 block_verify_commit(const Vl__Commit *commit, const char *chain_id, uint64_t height,
-                    const uint8_t block_hash[32], const members_t *members, vl_err_t *err)
+                    const uint8_t block_hash[32], const members_t *members, sigcache_t *cache,
+                    vl_err_t *err)
 {
     size_t validators = members_validator_count(members);
     if (!commit)
@@ -133,8 +162,7 @@ block_verify_commit(const Vl__Commit *commit, const char *chain_id, uint64_t hei
                   && b->height == height && b->round == commit->round
                   && strcmp(b->chain_id, chain_id) == 0 && b->block_hash.len == VL_HASH_SIZE
                   && memcmp(b->block_hash.data, block_hash, VL_HASH_SIZE) == 0
-                  && v->signature.len == VL_SIG_SIZE
-                  && vl_verify(m->public_key, v->body.data, v->body.len, v->signature.data);
+                  && s_vote_signed(v, m, cache);
         if (ok) {
             size_t idx = (size_t) (m - members->items);
             if (!counted[idx]) {

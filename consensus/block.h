@@ -15,10 +15,11 @@
 #include "crypto.h"
 #include "error.h"
 #include "members.h"
+#include "sigcache.h"
 #include "vledger.pb-c.h"
 
-/* Data hash over transactions in order. */
-void block_data_hash(uint8_t *const *txs, const size_t *lens, size_t n, uint8_t out[32]);
+/* Data hash over transactions in order. 0 or VL_ERR_NOMEM. */
+int block_data_hash(uint8_t *const *txs, const size_t *lens, size_t n, uint8_t out[32]);
 
 typedef struct {
     const char *chain_id;
@@ -47,7 +48,16 @@ int block_pack(const uint8_t *header, size_t header_len, uint8_t *const *txs, co
 
 /* Checks that commit holds PRECOMMITs for block_hash at height from more
  * than 2/3 of the validators in members (each counted once, each signature
- * valid). VL_ERR_SIGNATURE with a message otherwise. */
+ * valid, through cache when given). VL_ERR_SIGNATURE with a message
+ * otherwise. */
 int block_verify_commit(const Vl__Commit *commit, const char *chain_id, uint64_t height,
-                        const uint8_t block_hash[32], const members_t *members, vl_err_t *err);
+                        const uint8_t block_hash[32], const members_t *members, sigcache_t *cache,
+                        vl_err_t *err);
+
+/* Checks the signature of every vote in commit by a validator of members
+ * through cache (entering the good ones), judging nothing else: the worker
+ * pool does this ahead of block_verify_commit. Returns how many verified.
+ * Thread-safe (the cache is). */
+size_t block_precheck_commit(const Vl__Commit *commit, const members_t *members,
+                             sigcache_t *cache);
 #endif

@@ -30,6 +30,13 @@ s_to_json(const genesis_t *g)
                      members);
 }
 
+void
+genesis_defaults(genesis_t *g)
+{
+    memset(g, 0, sizeof *g);
+    g->gas_max = vm_config_default().gas_max;
+}
+
 int
 genesis_save(const genesis_t *g, const char *path, vl_err_t *err)
 {

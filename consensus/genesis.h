@@ -33,6 +33,11 @@ typedef struct {
     members_t members;
 } genesis_t;
 
+/* An empty genesis with the network defaults (gas_max: the VM's
+ * maximum, vm_config_default); the caller names the chain, sets the time
+ * and adds members. */
+void genesis_defaults(genesis_t *g);
+
 /* Reads and checks genesis.json. VL_ERR_IO / VL_ERR_INVALID with a message
  * naming the file and the problem. */
 int genesis_load(const char *path, genesis_t *out, vl_err_t *err);

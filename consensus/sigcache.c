@@ -1,26 +1,38 @@
 /*
- * sigcache.c — an open-addressing set of 32-byte digests with a FIFO ring
- * for eviction. Capacity is rounded up to a power of two; the table is kept
- * at most half full so probes stay short.
+ * sigcache.c — SIGCACHE_SHARDS open-addressing sets of 32-byte digests,
+ * each with a FIFO ring for eviction and its own mutex; a digest's last
+ * byte picks its shard, so workers checking different signatures rarely
+ * wait for each other. A shard's table is a power of two kept at most half
+ * full so probes stay short. The curve check itself runs outside any lock.
  */
 #include "sigcache.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define SIGCACHE_SHARDS 16
 
 typedef struct {
     uint8_t digest[VL_HASH_SIZE];
     bool used;
 } slot_t;
 
-struct sigcache_t {
-    slot_t *slots;           /* owned: 2 * capacity slots */
+typedef struct {
+    pthread_mutex_t mu;      /* guards every field below */
+    slot_t *slots;           /* owned: >= 2 * capacity slots */
     size_t mask;             /* slots - 1 */
     uint8_t (*ring)[VL_HASH_SIZE]; /* owned: insertion order, capacity entries */
     size_t capacity;
     size_t ring_next;        /* next ring position to fill */
     size_t count;
-    uint64_t hits, misses;
+} shard_t;
+
+struct sigcache_t {
+    shard_t shards[SIGCACHE_SHARDS];
+    size_t n_init;           /* shards whose mutex was initialised */
+    atomic_uint_fast64_t hits, misses;
 };
 
 sigcache_t *
@@ -29,14 +41,29 @@ sigcache_new(size_t capacity)
     sigcache_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    size_t per = (capacity + SIGCACHE_SHARDS - 1) / SIGCACHE_SHARDS;
+    if (per == 0)
+        per = 1;
     size_t slots = 16;
-    while (slots < 2 * capacity)
+    while (slots < 2 * per)
         slots <<= 1;
-    c->capacity = capacity ? capacity : 1;
-    c->slots = calloc(slots, sizeof *c->slots);
-    c->ring = calloc(c->capacity, sizeof *c->ring);
-    c->mask = slots - 1;
-    if (!c->slots || !c->ring)
+    for (; c->n_init < SIGCACHE_SHARDS; c->n_init++) {
+        shard_t *sh = &c->shards[c->n_init];
+        if (pthread_mutex_init(&sh->mu, NULL) != 0)
+            break;
+        sh->capacity = per;
+        sh->mask = slots - 1;
+        sh->slots = calloc(slots, sizeof *sh->slots);
+        sh->ring = calloc(per, sizeof *sh->ring);
+        if (!sh->slots || !sh->ring) {
+            c->n_init++;
+            break;
+        }
+    }
+    bool ok = c->n_init == SIGCACHE_SHARDS;
+    for (size_t i = 0; ok && i < SIGCACHE_SHARDS; i++)
+        ok = c->shards[i].slots && c->shards[i].ring;
+    if (!ok)
         sigcache_destroy(&c);
     return c;
 }
@@ -46,14 +73,18 @@ sigcache_destroy(sigcache_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    free((*self_p)->slots);
-    free((*self_p)->ring);
-    free(*self_p);
+    sigcache_t *c = *self_p;
+    for (size_t i = 0; i < c->n_init; i++) {
+        pthread_mutex_destroy(&c->shards[i].mu);
+        free(c->shards[i].slots);
+        free(c->shards[i].ring);
+    }
+    free(c);
     *self_p = NULL;
 }
 
 static size_t
-s_home(const sigcache_t *c, const uint8_t *d)
+s_home(const shard_t *c, const uint8_t *d)
 {
     size_t h;
     memcpy(&h, d, sizeof h);
@@ -61,7 +92,7 @@ s_home(const sigcache_t *c, const uint8_t *d)
 }
 
 static slot_t *
-s_find(sigcache_t *c, const uint8_t *d)
+s_find(shard_t *c, const uint8_t *d)
 {
     for (size_t i = s_home(c, d);; i = (i + 1) & c->mask) {
         if (!c->slots[i].used)
@@ -73,7 +104,7 @@ s_find(sigcache_t *c, const uint8_t *d)
 
 /* Removal from linear probing: re-insert the rest of the cluster. */
 static void
-s_remove(sigcache_t *c, const uint8_t *d)
+s_remove(shard_t *c, const uint8_t *d)
 {
     slot_t *s = s_find(c, d);
     if (!s)
@@ -91,7 +122,7 @@ s_remove(sigcache_t *c, const uint8_t *d)
 }
 
 static void
-s_insert(sigcache_t *c, const uint8_t *d)
+s_insert(shard_t *c, const uint8_t *d)
 {
     if (c->count == c->capacity) {
         s_remove(c, c->ring[c->ring_next]);
@@ -118,14 +149,30 @@ s_digest(const uint8_t *pub, const void *msg, size_t msg_len, const uint8_t *sig
     vl_sha256(buf, sizeof buf, d);
 }
 
+static shard_t *
+s_shard(sigcache_t *c, const uint8_t d[VL_HASH_SIZE])
+{
+    return &c->shards[d[VL_HASH_SIZE - 1] % SIGCACHE_SHARDS];
+}
+
+/* Enters digest d unless present. */
+static void
+s_add(sigcache_t *c, const uint8_t d[VL_HASH_SIZE])
+{
+    shard_t *sh = s_shard(c, d);
+    pthread_mutex_lock(&sh->mu);
+    if (!s_find(sh, d))
+        s_insert(sh, d);
+    pthread_mutex_unlock(&sh->mu);
+}
+
 void
 sigcache_add(sigcache_t *c, const uint8_t pub[VL_PUBKEY_SIZE], const void *msg, size_t msg_len,
              const uint8_t sig[VL_SIG_SIZE])
 {
     uint8_t d[VL_HASH_SIZE];
     s_digest(pub, msg, msg_len, sig, d);
-    if (!s_find(c, d))
-        s_insert(c, d);
+    s_add(c, d);
 }
 
 bool
@@ -136,16 +183,20 @@ sigcache_verify(sigcache_t *c, const uint8_t *pub, size_t pub_len, const void *m
         return false;
     uint8_t d[VL_HASH_SIZE];
     s_digest(pub, msg, msg_len, sig, d);
-    if (s_find(c, d)) {
-        c->hits++;
+    shard_t *sh = s_shard(c, d);
+    pthread_mutex_lock(&sh->mu);
+    bool known = s_find(sh, d) != NULL;
+    pthread_mutex_unlock(&sh->mu);
+    if (known) {
+        atomic_fetch_add(&c->hits, 1);
         return true;
     }
-    c->misses++;
+    atomic_fetch_add(&c->misses, 1);
     if (!vl_verify(pub, msg, msg_len, sig))
         return false;
-    s_insert(c, d);
+    s_add(c, d);
     return true;
 }
 
-uint64_t sigcache_hits(const sigcache_t *c) { return c->hits; }
-uint64_t sigcache_misses(const sigcache_t *c) { return c->misses; }
+uint64_t sigcache_hits(const sigcache_t *c) { return atomic_load(&c->hits); }
+uint64_t sigcache_misses(const sigcache_t *c) { return atomic_load(&c->misses); }

@@ -6,7 +6,11 @@
  * The entry key is SHA-256(public key || signature || SHA-256(message)), so
  * a cached (key, signature) pair never vouches for a different message.
  * Fixed capacity with FIFO replacement: memory stays bounded whatever peers
- * send. Not thread-safe: owned by the node's loop thread.
+ * send. Thread-safe: the loop thread and the worker pool's threads share
+ * one cache (it is sharded, each shard under its own mutex). Two threads
+ * checking the same new signature at the same moment may both verify it;
+ * the cache is still correct (an entry is only ever added after a check or
+ * for a signature this node made).
  */
 #ifndef VL_SIGCACHE_H
 #define VL_SIGCACHE_H

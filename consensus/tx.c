@@ -25,6 +25,19 @@ tx_code_name(int code)
     }
 }
 
+bool
+tx_id(const uint8_t *bytes, size_t len, uint8_t out[VL_HASH_SIZE])
+{
+    const uint8_t *proposal = NULL;
+    size_t proposal_len = 0;
+    if (vl_pb_find_bytes(bytes, len, 1, &proposal, &proposal_len) && proposal_len > 0) {
+        vl_sha256(proposal, proposal_len, out);
+        return true;
+    }
+    vl_sha256(bytes, len, out);
+    return false;
+}
+
 void
 tx_destroy(tx_parsed_t **self_p)
 {
@@ -51,8 +64,10 @@ tx_parse(const uint8_t *bytes, size_t len, const char *chain_id, tx_parsed_t **o
          vl_err_t *err)
 {
     tx_parsed_t *t = calloc(1, sizeof *t);
-    if (!t)
+    if (!t) {
+        *code = VL__TX_CODE__TX_MALFORMED;
         return vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+    }
     int bad = VL__TX_CODE__TX_MALFORMED;
     if (len > VL_TX_MAX)
         return s_fail(&t, code, bad, err, "transaction exceeds the 4 MiB limit");
@@ -73,7 +88,7 @@ tx_parse(const uint8_t *bytes, size_t len, const char *chain_id, tx_parsed_t **o
     if (strcmp(t->proposal->chain_id, chain_id) != 0)
         return s_fail(&t, code, VL__TX_CODE__TX_WRONG_CHAIN, err,
                       "proposal is for another chain");
-    vl_sha256(t->tx->proposal.data, t->tx->proposal.len, t->txid);
+    tx_id(bytes, len, t->txid);
     if (t->result->txid.len != VL_HASH_SIZE
         || memcmp(t->result->txid.data, t->txid, VL_HASH_SIZE) != 0)
         return s_fail(&t, code, VL__TX_CODE__TX_TXID_MISMATCH, err,

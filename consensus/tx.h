@@ -16,6 +16,7 @@
 #ifndef VL_TX_H
 #define VL_TX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,17 @@
 #include "sigcache.h"
 #include "vledger.pb-c.h"
 
+/* The one txid rule. A transaction is named by SHA-256 of its proposal
+ * bytes (field 1 of the Transaction message, the last occurrence as
+ * protobuf decoders take it) when its bytes are a well-formed protobuf
+ * message at the top level carrying a non-empty proposal; otherwise by
+ * SHA-256 of the bytes themselves. Validation, the tx index, the mempool,
+ * block.get, tx.get and the event topics all name transactions through this
+ * function and nothing else, so every id one of them shows the others find.
+ * Returns true when the id is a proposal id. Pure, thread-safe, no
+ * allocation. */
+bool tx_id(const uint8_t *bytes, size_t len, uint8_t out[VL_HASH_SIZE]);
+
 typedef struct {
     Vl__Transaction *tx;          /* owned (unpacked) */
     Vl__Proposal *proposal;       /* owned (unpacked from tx->proposal) */
@@ -33,9 +45,11 @@ typedef struct {
     char creator_did[VL_DID_BUF];
 } tx_parsed_t;
 
-/* Parses bytes into *out (owned by the caller, release with tx_destroy).
- * On failure returns VL_ERR_INVALID with *code = the Vl__TxCode and a
- * message; *out untouched. */
+/* Parses bytes into *out (owned by the caller, release with tx_destroy);
+ * (*out)->txid is tx_id(bytes). On failure *out is untouched and *code is
+ * always set: VL_ERR_INVALID with the Vl__TxCode of the defect, or
+ * VL_ERR_NOMEM with *code = TX_MALFORMED (nothing was judged; the caller
+ * must not treat the tx as valid). */
 int tx_parse(const uint8_t *bytes, size_t len, const char *chain_id, tx_parsed_t **out,
              int *code, vl_err_t *err);
 

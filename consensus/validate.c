@@ -20,12 +20,8 @@ validated_block_destroy(validated_block_t **self_p)
     if (!self_p || !*self_p)
         return;
     validated_block_t *v = *self_p;
-    for (size_t i = 0; v->txs && i < v->n_txs; i++)
-        tx_destroy(&v->txs[i]);
-    free(v->txs);
+    block_view_destroy(&v->view);
     free(v->effects);
-    if (v->header) vl__block_header__free_unpacked(v->header, NULL);
-    if (v->block) vl__block__free_unpacked(v->block, NULL);
     free(v);
     *self_p = NULL;
 }
@@ -92,12 +88,14 @@ s_collect(void *arg, const char *key, size_t key_len, const char *value, size_t 
 
 /* A range read is still valid when the live keys under its prefix (state
  * plus this block's earlier writes) are exactly the recorded ones, at the
- * recorded versions. */
-static bool
-s_range_current(ledger_t *ledger, zhashx_t *overlay, const Vl__RangeRead *r)
+ * recorded versions. Returns 0 with *current, or VL_ERR_IO / VL_ERR_NOMEM /
+ * VL_ERR_CORRUPT when the state could not be read (nothing is judged). */
+static int
+s_range_current(ledger_t *ledger, zhashx_t *overlay, const Vl__RangeRead *r, bool *current)
 {
     keylist_t l = { 0 };
-    bool ok = ledger_range(ledger, r->prefix, 0, s_collect, &l) == 0;
+    int rc = ledger_range(ledger, r->prefix, 0, s_collect, &l);
+    bool ok = rc == 0;
     size_t plen = strlen(r->prefix);
     /* Apply the overlay: replace versions, drop deletes, add inserts. */
     for (overlay_entry_t *e = zhashx_first(overlay); ok && e; e = zhashx_next(overlay)) {
@@ -114,64 +112,105 @@ s_range_current(ledger_t *ledger, zhashx_t *overlay, const Vl__RangeRead *r)
                 l.versions[i] = l.versions[l.n];
             } else
                 l.versions[i] = e->version;
-        } else if (!e->deleted)
-            ok = s_collect(&l, key, strlen(key), NULL, 0, e->version) == 0;
+        } else if (!e->deleted) {
+            rc = s_collect(&l, key, strlen(key), NULL, 0, e->version);
+            ok = rc == 0;
+        }
     }
-    if (ok && l.n != r->n_items)
-        ok = false;
-    for (size_t j = 0; ok && j < r->n_items; j++) {
+    bool same = ok && l.n == r->n_items;
+    for (size_t j = 0; same && j < r->n_items; j++) {
         const Vl__ReadItem *it = r->items[j];
         size_t i = 0;
         while (i < l.n && strcmp(l.keys[i], it->key) != 0)
             i++;
-        ok = i < l.n && l.versions[i].block == it->block && l.versions[i].tx == it->tx;
+        same = i < l.n && l.versions[i].block == it->block && l.versions[i].tx == it->tx;
     }
     for (size_t i = 0; i < l.n; i++)
         free(l.keys[i]);
     free(l.keys);
     free(l.versions);
-    return ok;
+    if (!ok)
+        return rc < 0 ? rc : VL_ERR_NOMEM;
+    *current = same;
+    return 0;
 }
 
+/* What the run knows of a txid: not seen, seen on an invalid tx (indexed,
+ * replaceable by a valid one), or taken by a valid tx. */
+enum { SEEN_NONE = 0, SEEN_INVALID = 1, SEEN_VALID = 2 };
+
+static int
+s_seen(const validate_ctx_t *ctx, zhashx_t *seen, const char *hex, const uint8_t txid[32])
+{
+    intptr_t in_run = (intptr_t) zhashx_lookup(seen, hex);
+    if (in_run)
+        return (int) in_run;
+    ledger_tx_info_t info;
+    if (ledger_tx_get(ctx->ledger, txid, &info) != 0)
+        return SEEN_NONE;
+    return info.code == VL__TX_CODE__TX_VALID ? SEEN_VALID : SEEN_INVALID;
+}
+
+/* Judges transaction `index` of the block: *code is its Vl__TxCode.
+ * Returns 0, or VL_ERR_NOMEM / VL_ERR_IO when it could not be judged. */
 static int
 s_validate_tx(const validate_ctx_t *ctx, zhashx_t *overlay, zhashx_t *seen, uint64_t height,
-              uint32_t index, const ProtobufCBinaryData *bytes, tx_parsed_t **out)
+              uint32_t index, const block_view_t *view, ledger_tx_effect_t *e)
 {
-    int code = VL__TX_CODE__TX_VALID;
+    const tx_parsed_t *t = view->txs[index];
     vl_err_t err;
-    if (tx_parse(bytes->data, bytes->len, ctx->chain_id, out, &code, &err) != 0)
-        return code;
-    tx_parsed_t *t = *out;
     char hex[65];
-    vl_hex_encode(t->txid, VL_HASH_SIZE, hex);
-    ledger_tx_info_t info;
-    if (zhashx_lookup(seen, hex) || ledger_tx_get(ctx->ledger, t->txid, &info) == 0)
-        return VL__TX_CODE__TX_DUPLICATE_TXID;
-    zhashx_insert(seen, hex, (void *) 1);
-    if (tx_check_signatures(t, ctx->members, ctx->sigcache, &code, &err) != 0)
-        return code;
-    for (size_t i = 0; i < t->result->n_reads; i++) {
+    memcpy(e->txid, view->txids[index], VL_HASH_SIZE);
+    vl_hex_encode(e->txid, VL_HASH_SIZE, hex);
+    int before = s_seen(ctx, seen, hex, e->txid);
+    if (before == SEEN_VALID) {
+        e->code = VL__TX_CODE__TX_DUPLICATE_TXID;
+        return 0;
+    }
+    e->code = VL__TX_CODE__TX_VALID;
+    if (!t)
+        e->code = view->parse_codes[index];
+    else
+        tx_check_signatures(t, ctx->members, ctx->sigcache, &e->code, &err);   /* sets the code */
+    for (size_t i = 0; e->code == VL__TX_CODE__TX_VALID && i < t->result->n_reads; i++) {
         const Vl__ReadItem *r = t->result->reads[i];
         bool exists;
         vl_version_t v;
-        if (s_current(ctx->ledger, overlay, r->key, &exists, &v) != 0
-            || !s_read_current(r, exists, v))
-            return VL__TX_CODE__TX_MVCC_CONFLICT;
+        int rc = s_current(ctx->ledger, overlay, r->key, &exists, &v);
+        if (rc != 0)
+            return rc;
+        if (!s_read_current(r, exists, v))
+            e->code = VL__TX_CODE__TX_MVCC_CONFLICT;
     }
-    for (size_t i = 0; i < t->result->n_ranges; i++)
-        if (!s_range_current(ctx->ledger, overlay, t->result->ranges[i]))
-            return VL__TX_CODE__TX_PHANTOM_READ;
+    for (size_t i = 0; e->code == VL__TX_CODE__TX_VALID && i < t->result->n_ranges; i++) {
+        bool current = false;
+        int rc = s_range_current(ctx->ledger, overlay, t->result->ranges[i], &current);
+        if (rc != 0)
+            return rc;
+        if (!current)
+            e->code = VL__TX_CODE__TX_PHANTOM_READ;
+    }
+    if (e->code != VL__TX_CODE__TX_VALID) {
+        /* The first entry for an id stays; this one is only in the codes. */
+        e->skip_index = before == SEEN_INVALID;
+        if (before == SEEN_NONE)
+            zhashx_update(seen, hex, (void *) (intptr_t) SEEN_INVALID);
+        return 0;
+    }
     /* Valid: later txs in this block see its writes. */
     for (size_t i = 0; i < t->result->n_writes; i++) {
         const Vl__WriteItem *w = t->result->writes[i];
-        overlay_entry_t *e = malloc(sizeof *e);
-        if (!e)
-            abort();
-        e->version = (vl_version_t) { height, index };
-        e->deleted = w->is_delete;
-        zhashx_update(overlay, w->key, e);
+        overlay_entry_t *oe = malloc(sizeof *oe);
+        if (!oe)
+            return VL_ERR_NOMEM;
+        oe->version = (vl_version_t) { height, index };
+        oe->deleted = w->is_delete;
+        zhashx_update(overlay, w->key, oe);
     }
-    return VL__TX_CODE__TX_VALID;
+    zhashx_update(seen, hex, (void *) (intptr_t) SEEN_VALID);
+    e->writes = (const Vl__WriteItem *const *) t->result->writes;
+    e->n_writes = t->result->n_writes;
+    return 0;
 }
 
 static void
@@ -241,111 +280,93 @@ validate_block(const validate_ctx_t *ctx, const uint8_t *bytes, size_t len,
 }
 
 int
-validate_block_in_run(const validate_ctx_t *ctx, validate_run_t *run, const uint8_t *bytes,
-                      size_t len, validated_block_t **out, vl_err_t *err)
+validate_header(const validate_ctx_t *ctx, const validate_run_t *run, const block_view_t *view,
+                vl_err_t *err)
 {
-    int rc = VL_ERR_INVALID;
-    validated_block_t *v = calloc(1, sizeof *v);
-    zhashx_t *overlay = run->overlay, *seen = run->seen;
-    if (!v) {
-        rc = vl_err_set(err, VL_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    v->block = vl__block__unpack(NULL, len, bytes);
-    if (!v->block || v->block->header.len == 0) {
-        vl_err_set(err, VL_ERR_INVALID, "not a valid Block message");
-        goto fail;
-    }
-    v->header = vl__block_header__unpack(NULL, v->block->header.len, v->block->header.data);
-    const Vl__BlockHeader *h = v->header;
-    if (!h) {
-        vl_err_set(err, VL_ERR_INVALID, "block header does not unpack");
-        goto fail;
-    }
-    vl_sha256(v->block->header.data, v->block->header.len, v->hash);
+    const Vl__BlockHeader *h = view->header;
     uint64_t expect = run->has_genesis ? run->height + 1 : 0;
-    if (strcmp(h->chain_id, ctx->chain_id) != 0) {
-        vl_err_set(err, VL_ERR_INVALID, "block is for chain '%s'", h->chain_id);
-        goto fail;
-    }
-    if (h->height != expect) {
-        rc = vl_err_set(err, VL_ERR_STATE, "block height %llu, expected %llu",
-                        (unsigned long long) h->height, (unsigned long long) expect);
-        goto fail;
-    }
+    if (strcmp(h->chain_id, ctx->chain_id) != 0)
+        return vl_err_set(err, VL_ERR_INVALID, "block is for chain '%.64s'", h->chain_id);
+    if (h->height != expect)
+        return vl_err_set(err, VL_ERR_STATE, "block height %llu, expected %llu",
+                          (unsigned long long) h->height, (unsigned long long) expect);
     if (h->previous_hash.len != VL_HASH_SIZE
-        || memcmp(h->previous_hash.data, run->last_hash, VL_HASH_SIZE) != 0) {
-        vl_err_set(err, VL_ERR_INVALID, "block %llu does not extend our tip",
-                   (unsigned long long) h->height);
-        goto fail;
-    }
+        || memcmp(h->previous_hash.data, run->last_hash, VL_HASH_SIZE) != 0)
+        return vl_err_set(err, VL_ERR_INVALID, "block %llu does not extend our tip",
+                          (unsigned long long) h->height);
     if (h->state_hash.len != VL_HASH_SIZE
-        || memcmp(h->state_hash.data, run->state_hash, VL_HASH_SIZE) != 0) {
-        vl_err_set(err, VL_ERR_INVALID,
-                   "block %llu carries a state hash that differs from this replica's",
-                   (unsigned long long) h->height);
-        goto fail;
-    }
-    size_t n = v->block->n_transactions;
-    if (n > VL_BLOCK_TXS_MAX) {
-        vl_err_set(err, VL_ERR_INVALID, "block holds %zu transactions (limit %d)", n,
-                   VL_BLOCK_TXS_MAX);
-        goto fail;
-    }
+        || memcmp(h->state_hash.data, run->state_hash, VL_HASH_SIZE) != 0)
+        return vl_err_set(err, VL_ERR_INVALID,
+                          "block %llu carries a state hash that differs from this replica's",
+                          (unsigned long long) h->height);
+    size_t n = view->n_txs;
     uint8_t data_hash[VL_HASH_SIZE];
-    {
-        uint8_t **ptrs = calloc(n ? n : 1, sizeof *ptrs);
-        size_t *lens = calloc(n ? n : 1, sizeof *lens);
-        if (!ptrs || !lens) {
-            free(ptrs);
-            free(lens);
-            rc = vl_err_set(err, VL_ERR_NOMEM, "out of memory");
-            goto fail;
-        }
-        for (size_t i = 0; i < n; i++) {
-            ptrs[i] = v->block->transactions[i].data;
-            lens[i] = v->block->transactions[i].len;
-        }
-        block_data_hash(ptrs, lens, n, data_hash);
-        free(ptrs);
-        free(lens);
+    uint8_t **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+    size_t *lens = calloc(n ? n : 1, sizeof *lens);
+    int rc = ptrs && lens ? 0 : VL_ERR_NOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        ptrs[i] = view->block->transactions[i].data;
+        lens[i] = view->block->transactions[i].len;
     }
-    if (h->data_hash.len != VL_HASH_SIZE
-        || memcmp(h->data_hash.data, data_hash, VL_HASH_SIZE) != 0) {
-        vl_err_set(err, VL_ERR_INVALID, "block %llu data hash does not match its transactions",
-                   (unsigned long long) h->height);
-        goto fail;
-    }
-    rc = block_verify_commit(v->block->commit, ctx->chain_id, h->height, v->hash, ctx->members,
-                             err);
+    if (rc == 0)
+        rc = block_data_hash(ptrs, lens, n, data_hash);
+    free(ptrs);
+    free(lens);
     if (rc != 0)
-        goto fail;
+        return vl_err_set(err, rc, "out of memory");
+    if (h->data_hash.len != VL_HASH_SIZE
+        || memcmp(h->data_hash.data, data_hash, VL_HASH_SIZE) != 0)
+        return vl_err_set(err, VL_ERR_INVALID, "block %llu data hash does not match its "
+                          "transactions", (unsigned long long) h->height);
+    return 0;
+}
 
-    v->n_txs = n;
-    v->txs = calloc(n ? n : 1, sizeof *v->txs);
+int
+validate_certificate(const validate_ctx_t *ctx, const block_view_t *view, vl_err_t *err)
+{
+    return block_verify_commit(view->block->commit, ctx->chain_id, view->header->height,
+                               view->hash, ctx->members, ctx->sigcache, err);
+}
+
+int
+validate_txs(const validate_ctx_t *ctx, validate_run_t *run, block_view_t **view_p,
+             const uint8_t *bytes, size_t len, validated_block_t **out, vl_err_t *err)
+{
+    int rc = VL_ERR_NOMEM;
+    validated_block_t *v = calloc(1, sizeof *v);
+    if (!v) {
+        block_view_destroy(view_p);
+        return vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+    }
+    v->view = *view_p;
+    *view_p = NULL;
+    const block_view_t *view = v->view;
+    uint64_t height = view->header->height;
+    size_t n = view->n_txs;
+    if (!view->txs) {
+        rc = vl_err_set(err, VL_ERR_INVALID, "block view without parsed transactions");
+        goto fail;
+    }
     v->effects = calloc(n ? n : 1, sizeof *v->effects);
-    if (!v->txs || !v->effects) {
+    if (!v->effects) {
         rc = vl_err_set(err, VL_ERR_NOMEM, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < n; i++) {
-        ledger_tx_effect_t *e = &v->effects[i];
-        e->code = s_validate_tx(ctx, overlay, seen, h->height, (uint32_t) i,
-                                &v->block->transactions[i], &v->txs[i]);
-        if (v->txs[i])
-            memcpy(e->txid, v->txs[i]->txid, VL_HASH_SIZE);
-        else   /* unparseable: index it under the hash of its bytes */
-            vl_sha256(v->block->transactions[i].data, v->block->transactions[i].len, e->txid);
-        if (e->code == VL__TX_CODE__TX_VALID) {
-            e->writes = (const Vl__WriteItem *const *) v->txs[i]->result->writes;
-            e->n_writes = v->txs[i]->result->n_writes;
-            v->n_valid++;
+        rc = s_validate_tx(ctx, run->overlay, run->seen, height, (uint32_t) i, view,
+                           &v->effects[i]);
+        if (rc != 0) {
+            vl_err_set(err, rc, "cannot judge transaction %zu of block %llu: %s", i,
+                       (unsigned long long) height, vl_strerror(rc));
+            goto fail;
         }
+        if (v->effects[i].code == VL__TX_CODE__TX_VALID)
+            v->n_valid++;
     }
-    v->commit.height = h->height;
+    v->commit.height = height;
     v->commit.block = bytes;
     v->commit.block_len = len;
-    memcpy(v->commit.block_hash, v->hash, VL_HASH_SIZE);
+    memcpy(v->commit.block_hash, view->hash, VL_HASH_SIZE);
     v->commit.chain_id = ctx->chain_id;
     v->commit.txs = v->effects;
     v->commit.n_txs = n;
@@ -356,13 +377,29 @@ validate_block_in_run(const validate_ctx_t *ctx, validate_run_t *run, const uint
         goto fail;
     }
     run->has_genesis = true;
-    run->height = h->height;
-    memcpy(run->last_hash, v->hash, VL_HASH_SIZE);
+    run->height = height;
+    memcpy(run->last_hash, view->hash, VL_HASH_SIZE);
     memcpy(run->state_hash, state, VL_HASH_SIZE);
     run->count++;
     *out = v;
     return 0;
 fail:
     validated_block_destroy(&v);
+    return rc;
+}
+
+int
+validate_block_in_run(const validate_ctx_t *ctx, validate_run_t *run, const uint8_t *bytes,
+                      size_t len, validated_block_t **out, vl_err_t *err)
+{
+    block_view_t *view = NULL;
+    int rc = block_view_new(bytes, len, ctx->chain_id, BLOCK_VIEW_PARSE_TXS, &view, err);
+    if (rc == 0)
+        rc = validate_header(ctx, run, view, err);
+    if (rc == 0)
+        rc = validate_certificate(ctx, view, err);
+    if (rc == 0)
+        return validate_txs(ctx, run, &view, bytes, len, out, err);
+    block_view_destroy(&view);
     return rc;
 }

@@ -7,10 +7,18 @@
  * hash (a diverging replica is caught here); data hash; commit certificate.
  *
  * Transaction level (a failure marks that tx invalid with a code; it stays in
- * the block and changes nothing): shape and txid, chain, creator and
- * endorsement signatures and policy, txid not seen before (ledger or earlier
- * in this block), every read version still current and every range read
- * unchanged (MVCC, counting writes of earlier valid txs in the same block).
+ * the block and changes nothing): txid (tx_id) not committed valid before
+ * (ledger or earlier in the run), shape, chain, creator and endorsement
+ * signatures and policy, every read version still current and every range
+ * read unchanged (MVCC, counting writes of earlier valid txs in the same
+ * block).
+ *
+ * Duplicates. Only a transaction committed VALID makes its txid taken: an
+ * invalid copy (malformed, unsigned, stale reads) never blocks the genuine
+ * transaction, which anyone could otherwise censor by racing a broken copy
+ * of its proposal into an earlier block. The tx index keeps the first entry
+ * for an id unless a valid transaction with that id arrives later, which
+ * replaces it (effect.skip_index says which entries are not written).
  */
 #ifndef VL_VALIDATE_H
 #define VL_VALIDATE_H
@@ -19,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blockview.h"
 #include "ledger.h"
 #include "members.h"
 #include "sigcache.h"
@@ -32,19 +41,19 @@ typedef struct {
 } validate_ctx_t;
 
 typedef struct {
-    Vl__Block *block;             /* owned */
-    Vl__BlockHeader *header;      /* owned */
-    uint8_t hash[VL_HASH_SIZE];
-    size_t n_txs;
-    tx_parsed_t **txs;            /* owned array; NULL entries for malformed txs */
-    ledger_tx_effect_t *effects;  /* owned array; writes borrowed from txs */
-    ledger_block_t commit;        /* ready for ledger_commit_block; borrows from above */
+    block_view_t *view;           /* owned: header, hash, txids, parsed txs */
+    ledger_tx_effect_t *effects;  /* owned array; writes borrowed from view->txs */
+    ledger_block_t commit;        /* ready for ledger_commit_block; borrows from above
+                                     and from the block bytes */
     size_t n_valid;
 } validated_block_t;
 
 /* Validates block bytes (which must stay alive and unchanged until *out is
- * destroyed: commit.block points at them). Returns 0 and *out, or
- * VL_ERR_INVALID / VL_ERR_SIGNATURE / VL_ERR_STATE with a message. */
+ * destroyed: commit.block points at them): the header against the tip, the
+ * commit certificate, then the transactions. Returns 0 and *out, or
+ * VL_ERR_INVALID / VL_ERR_SIGNATURE / VL_ERR_STATE with a message for a
+ * block to refuse, or VL_ERR_NOMEM / VL_ERR_IO when this node could not
+ * judge it (nothing is decided; try again). */
 int validate_block(const validate_ctx_t *ctx, const uint8_t *bytes, size_t len,
                    validated_block_t **out, vl_err_t *err);
 
@@ -68,4 +77,27 @@ size_t validate_run_count(const validate_run_t *run);   /* blocks validated */
 /* validate_block for the next block of the run. */
 int validate_block_in_run(const validate_ctx_t *ctx, validate_run_t *run, const uint8_t *bytes,
                           size_t len, validated_block_t **out, vl_err_t *err);
+
+/* The three parts of validate_block_in_run, so a proposed block can be
+ * judged (header and transactions) before a commit certificate exists.
+ *
+ * validate_header: chain id, height = the run's tip + 1, previous hash =
+ * the run's tip hash, state hash = the run's running state hash (a
+ * diverging replica is caught here), data hash over the transactions.
+ * VL_ERR_INVALID or VL_ERR_STATE (wrong height) with a message.
+ *
+ * validate_certificate: more than 2/3 of the validators' PRECOMMITs for the
+ * block's hash at its height (block_verify_commit). VL_ERR_SIGNATURE.
+ *
+ * validate_txs: every transaction judged in order against the state the run
+ * leaves (codes in the effects; invalid ones stay in the block and change
+ * nothing); takes ownership of *view on success and on failure. On success
+ * the run moves to this block and *out is ready for the ledger, with
+ * commit.block = bytes (borrowed). VL_ERR_NOMEM / VL_ERR_IO leave the run
+ * usable only for VL_ERR_IO (VL_ERR_NOMEM spends it, as above). */
+int validate_header(const validate_ctx_t *ctx, const validate_run_t *run,
+                    const block_view_t *view, vl_err_t *err);
+int validate_certificate(const validate_ctx_t *ctx, const block_view_t *view, vl_err_t *err);
+int validate_txs(const validate_ctx_t *ctx, validate_run_t *run, block_view_t **view,
+                 const uint8_t *bytes, size_t len, validated_block_t **out, vl_err_t *err);
 #endif

@@ -19,6 +19,7 @@
  *   4. Reads and ranges are never rolled back: what the code saw stays in
  *      the read set, so MVCC still protects it.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,8 +283,7 @@ rwset_rollback(rwset_t *rw, rw_savepoint_t sp)
         rw_undo_t *u = &rw->undo[--rw->n_undo];
         long i = s_find_write(rw, u->key, u->key_len);
         /* Invariant 3: the key is in writes[] since this undo entry's write. */
-        if (i < 0)
-            abort();
+        assert(i >= 0 && "rwset_rollback: undo entry without its write");
         rw_write_t *w = &rw->writes[i];
         rw->write_bytes -= w->key_len + w->value_len;
         free(w->key);

@@ -1,6 +1,8 @@
-/* codec.c — hex and base64 over OpenSSL's EVP encoders. */
+/* codec.c — hex and base64 over OpenSSL's EVP encoders, and a scan of a
+ * protobuf message's top-level fields. */
 #include "codec.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,4 +80,63 @@ vl_base64_decode(const char *text, uint8_t **out, size_t *out_len)
     *out = buf;
     *out_len = (size_t) len;
     return 0;
+}
+
+/* Reads a protobuf varint at *p (< end); false when truncated or longer
+ * than 10 bytes. */
+static bool
+s_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t) (b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+vl_pb_find_bytes(const uint8_t *bytes, size_t len, uint64_t field, const uint8_t **data,
+                   size_t *data_len)
+{
+    const uint8_t *p = bytes, *end = bytes + len;
+    bool found = false;
+    while (p < end) {
+        uint64_t key, n;
+        if (!s_varint(&p, end, &key) || (key >> 3) == 0)
+            return false;
+        switch (key & 7) {
+        case 0:
+            if (!s_varint(&p, end, &n))
+                return false;
+            break;
+        case 1:
+            if (end - p < 8)
+                return false;
+            p += 8;
+            break;
+        case 2:
+            if (!s_varint(&p, end, &n) || n > (uint64_t) (end - p))
+                return false;
+            if ((key >> 3) == field) {
+                *data = p;
+                *data_len = (size_t) n;
+                found = true;
+            }
+            p += n;
+            break;
+        case 5:
+            if (end - p < 4)
+                return false;
+            p += 4;
+            break;
+        default:
+            return false;
+        }
+    }
+    return found;
 }

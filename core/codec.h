@@ -3,6 +3,7 @@
 #ifndef VL_CODEC_H
 #define VL_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,14 @@ char *vl_base64_encode(const uint8_t *data, size_t len);
 /* Decodes base64 text; *out is malloc'd and owned by the caller.
  * Returns 0, VL_ERR_INVALID or VL_ERR_NOMEM. */
 int vl_base64_decode(const char *text, uint8_t **out, size_t *out_len);
+
+/* The last occurrence of length-delimited field `field` in a top-level
+ * protobuf message (data borrowed from bytes), as protobuf decoders resolve
+ * a repeated singular field. False when the bytes are not a well-formed
+ * message at the top level (bad key, unknown or group wire type, a length
+ * past the end) or the field is absent. Nested messages are not examined. */
+bool vl_pb_find_bytes(const uint8_t *bytes, size_t len, uint64_t field, const uint8_t **data,
+                      size_t *data_len);
 
 static inline void
 vl_put_be64(uint8_t *p, uint64_t v)

@@ -752,7 +752,7 @@ s_stage_block(ledger_t *self, const ledger_block_t *block, const uint8_t prev[VL
     for (size_t i = 0; i < block->n_txs; i++) {
         const ledger_tx_effect_t *tx = &block->txs[i];
         /* A duplicate must not overwrite where the original landed. */
-        if (tx->code != VL__TX_CODE__TX_DUPLICATE_TXID)
+        if (tx->code != VL__TX_CODE__TX_DUPLICATE_TXID && !tx->skip_index)
             s_put_tx_index(self, h, (uint32_t) i, tx);
         if (tx->code != VL__TX_CODE__TX_VALID)
             continue;

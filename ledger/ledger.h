@@ -111,6 +111,8 @@ typedef struct {
     int code;                          /* Vl__TxCode; writes apply only if VALID */
     const Vl__WriteItem *const *writes; /* borrowed; may be NULL when n_writes = 0 */
     size_t n_writes;
+    bool skip_index;                   /* keep the tx index entry another tx with this
+                                          id holds (validate.h, "Duplicates") */
 } ledger_tx_effect_t;
 
 /* Everything ledger_commit_block needs about one block. */
@@ -134,8 +136,9 @@ typedef struct {
  * ones given to ledger_open), VL_ERR_NOMEM. On any error the tip, the state
  * and the store are unchanged and the ledger stays usable.
  * Preconditions (asserted): block_hash == SHA-256(header of the Block bytes).
- * A tx whose code is TX_DUPLICATE_TXID does not overwrite the tx index entry
- * of the earlier tx with that id (its code is still kept in the block codes).
+ * A tx whose code is TX_DUPLICATE_TXID, or whose skip_index is set, does not
+ * overwrite the tx index entry of the earlier tx with that id (its code is
+ * still kept in the block codes).
  * Writer thread only; ledger_height/last_hash/state_hash change after it. */
 int ledger_commit_block(ledger_t *ledger, const ledger_block_t *block, vl_err_t *err);
 

@@ -66,7 +66,28 @@ struct evloop_t {
     int64_t phase_ms;          /* this loop's offset of the timer grid (s_grid) */
     bool stop;
     evloop_stats_t stats;
+    evloop_clock_fn *clock;    /* the time source: vl_mono_ms unless a test set one */
+    void *clock_arg;
 };
+
+static int64_t
+s_mono(void *arg)
+{
+    return vl_mono_ms();
+}
+
+int64_t
+evloop_now(const evloop_t *r)
+{
+    return r->clock(r->clock_arg);
+}
+
+void
+evloop_set_clock(evloop_t *r, evloop_clock_fn *fn, void *arg)
+{
+    r->clock = fn ? fn : s_mono;
+    r->clock_arg = fn ? arg : NULL;
+}
 
 evloop_t *
 evloop_new(void)
@@ -74,6 +95,7 @@ evloop_new(void)
     evloop_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
+    r->clock = s_mono;
     r->ep = epoll_create1(EPOLL_CLOEXEC);
     if (r->ep < 0) {
         free(r);
@@ -235,7 +257,7 @@ evloop_timer(evloop_t *r, int64_t delay_ms, size_t times, evloop_timer_fn *fn, v
         delay_ms = 0;
     int id = r->next_id;
     r->next_id = r->next_id == INT_MAX ? 0 : r->next_id + 1;
-    int64_t when = vl_mono_ms() + delay_ms;
+    int64_t when = evloop_now(r) + delay_ms;
     if (times == 0 && delay_ms > 0)
         when = s_grid(r, when - 1, delay_ms);   /* evloop.h: the period's grid */
     r->timers[r->ntimers++] = (rtimer_t) { .id = id, .live = true,
@@ -362,9 +384,9 @@ evloop_run(evloop_t *r)
 {
     struct epoll_event evs[EVLOOP_EVENTS_MAX];
     r->stop = false;
-    r->next_sweep_ms = s_grid(r, vl_mono_ms(), EVLOOP_SWEEP_MS);   /* on the timers' grid */
+    r->next_sweep_ms = s_grid(r, evloop_now(r), EVLOOP_SWEEP_MS);   /* on the timers' grid */
     while (!r->stop) {
-        int n = epoll_wait(r->ep, evs, EVLOOP_EVENTS_MAX, s_timeout(r, vl_mono_ms()));
+        int n = epoll_wait(r->ep, evs, EVLOOP_EVENTS_MAX, s_timeout(r, evloop_now(r)));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -386,7 +408,7 @@ evloop_run(evloop_t *r)
                 r->stop = true;
         }
         s_service(r, false);
-        int64_t now = vl_mono_ms();
+        int64_t now = evloop_now(r);
         s_run_timers(r, now);
         bool sweep = now >= r->next_sweep_ms;
         if (sweep)

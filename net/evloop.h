@@ -93,6 +93,18 @@ void evloop_timer_end(evloop_t *r, int timer_id);   /* unknown or fired id: no-o
  * (rule 3 above); an unregistered sock (or a NULL loop) is ignored. */
 void evloop_sent(evloop_t *r, zsock_t *sock);
 
+/* The loop's time: monotonic milliseconds (vl_mono_ms) unless a test
+ * replaced the source. Timers, the sweep and the node's decisions read
+ * time through here. */
+typedef int64_t(evloop_clock_fn)(void *arg);
+int64_t evloop_now(const evloop_t *r);
+
+/* Test seam: replaces the time source (fn NULL restores vl_mono_ms). The
+ * loop still sleeps in epoll_wait for real milliseconds computed from this
+ * clock, so a test that advances it from a handler sees timers fire at
+ * the advanced times. */
+void evloop_set_clock(evloop_t *r, evloop_clock_fn *fn, void *arg);
+
 /* Runs until a handler returns -1 (0) or epoll fails (VL_ERR_IO). */
 int evloop_run(evloop_t *r);
 

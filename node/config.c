@@ -22,15 +22,10 @@ config_defaults(node_config_t *c)
     snprintf(c->name, sizeof c->name, "node");
     snprintf(c->api_endpoint, sizeof c->api_endpoint, "tcp://127.0.0.1:0");
     snprintf(c->events_endpoint, sizeof c->events_endpoint, "tcp://127.0.0.1:0");
-    c->block_max_txs = 500;
-    c->block_timeout_ms = 20;
-    c->mempool_max_txs = 50000;
-    c->mempool_max_bytes = 256u << 20;
-    c->gossip_degree = 6;
-    c->gossip_full_mesh_max = 12;
-    c->heartbeat_ms = 500;
-    c->suspect_ms = 1500;
-    c->dead_ms = 2500;
+    c->mempool_max_txs = CONFIG_MEMPOOL_MAX_TXS_DEFAULT;
+    c->mempool_max_bytes = CONFIG_MEMPOOL_MAX_BYTES_DEFAULT;
+    orderer_config_defaults(&c->orderer);
+    gossip_config_defaults(&c->gossip);
 }
 
 /* The gossip settings of node.json: "gossip", "sync", "peers" and the
@@ -39,8 +34,9 @@ static int
 s_load_gossip(json_t *doc, node_config_t *c, vl_err_t *err)
 {
     const char *gossip = NULL, *sync = NULL;
-    int64_t degree = c->gossip_degree, full = c->gossip_full_mesh_max, hb = c->heartbeat_ms,
-            suspect = c->suspect_ms, dead = c->dead_ms;
+    gossip_config_t *gc = &c->gossip;
+    int64_t degree = (int64_t) gc->degree, full = (int64_t) gc->full_mesh_max,
+            hb = gc->heartbeat_ms, suspect = gc->suspect_ms, dead = gc->dead_ms;
     if (vl_json_get_str(doc, "gossip", false, &gossip, err)
         || vl_json_get_str(doc, "sync", false, &sync, err)
         || vl_json_get_int(doc, "gossip_degree", false, &degree, err)
@@ -56,16 +52,17 @@ s_load_gossip(json_t *doc, node_config_t *c, vl_err_t *err)
                           "10-60000, heartbeat_ms <= suspect_ms < dead_ms <= 600000");
     if ((gossip != NULL) != (sync != NULL))
         return vl_err_set(err, VL_ERR_INVALID, "'gossip' and 'sync' go together");
-    if ((gossip && strlen(gossip) >= sizeof c->gossip_endpoint)
-        || (sync && strlen(sync) >= sizeof c->sync_endpoint))
+    if ((gossip && strlen(gossip) >= sizeof gc->gossip_endpoint)
+        || (sync && strlen(sync) >= sizeof gc->sync_endpoint))
         return vl_err_set(err, VL_ERR_INVALID, "an endpoint is too long");
-    snprintf(c->gossip_endpoint, sizeof c->gossip_endpoint, "%s", gossip ? gossip : "");
-    snprintf(c->sync_endpoint, sizeof c->sync_endpoint, "%s", sync ? sync : "");
-    c->gossip_degree = (int) degree;
-    c->gossip_full_mesh_max = (int) full;
-    c->heartbeat_ms = (int) hb;
-    c->suspect_ms = (int) suspect;
-    c->dead_ms = (int) dead;
+    c->gossip_on = gossip != NULL;
+    snprintf(gc->gossip_endpoint, sizeof gc->gossip_endpoint, "%s", gossip ? gossip : "");
+    snprintf(gc->sync_endpoint, sizeof gc->sync_endpoint, "%s", sync ? sync : "");
+    gc->degree = (size_t) degree;
+    gc->full_mesh_max = (size_t) full;
+    gc->heartbeat_ms = (int) hb;
+    gc->suspect_ms = (int) suspect;
+    gc->dead_ms = (int) dead;
     json_t *peers = json_object_get(doc, "peers");
     if (!peers)
         return 0;
@@ -136,7 +133,7 @@ config_load(const char *path, node_config_t *out, vl_err_t *err)
         }
     }
     const char *name = NULL, *data = NULL, *keyf = NULL, *gen = NULL, *api = NULL, *ev = NULL;
-    int64_t max_txs = (int64_t) c.block_max_txs, timeout = c.block_timeout_ms,
+    int64_t max_txs = (int64_t) c.orderer.block_max_txs, timeout = c.orderer.block_timeout_ms,
             pool = (int64_t) c.mempool_max_txs;
     if (vl_json_get_str(doc, "name", false, &name, &e) || vl_json_get_str(doc, "data", true, &data, &e)
         || vl_json_get_str(doc, "key", true, &keyf, &e)
@@ -169,8 +166,8 @@ config_load(const char *path, node_config_t *out, vl_err_t *err)
         vl_err_set(err, rc, "config %s: %s", path, e.msg);
         goto done;
     }
-    c.block_max_txs = (size_t) max_txs;
-    c.block_timeout_ms = (int) timeout;
+    c.orderer.block_max_txs = (size_t) max_txs;
+    c.orderer.block_timeout_ms = (int) timeout;
     c.mempool_max_txs = (size_t) pool;
     *out = c;
     rc = 0;
@@ -212,14 +209,13 @@ config_dev(const char *dir, node_config_t *out, vl_err_t *err)
     int rc = 0;
     if (access(c.genesis_path, F_OK) != 0) {
         genesis_t g;
-        memset(&g, 0, sizeof g);
+        genesis_defaults(&g);
         uint8_t rnd[4];
         vl_random_bytes(rnd, sizeof rnd);
         char hex[9];
         vl_hex_encode(rnd, sizeof rnd, hex);
         snprintf(g.chain_id, sizeof g.chain_id, "vledger-dev-%s", hex);
         g.timestamp_ms = vl_wall_ms();
-        g.gas_max = 20000000;
         members_add(&g.members, vl_key_public(key), "dev", true, true);
         rc = genesis_save(&g, c.genesis_path, err);
     }

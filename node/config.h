@@ -33,8 +33,12 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "gossip.h"
+#include "orderer.h"
 
 #define CONFIG_PEERS_MAX 64
+#define CONFIG_MEMPOOL_MAX_TXS_DEFAULT 50000
+#define CONFIG_MEMPOOL_MAX_BYTES_DEFAULT (256u << 20)
 
 typedef struct {
     char public_key[64];          /* base64 as in genesis.json */
@@ -42,6 +46,9 @@ typedef struct {
     char sync[256];
 } config_peer_t;
 
+/* Each layer's settings are that layer's own struct, with its defaults
+ * (orderer_config_defaults, gossip_config_defaults); node.json overrides
+ * what it names. */
 typedef struct {
     char name[64];
     char data_dir[PATH_MAX];
@@ -49,20 +56,13 @@ typedef struct {
     char genesis_path[PATH_MAX];
     char api_endpoint[256];
     char events_endpoint[256];
-    size_t block_max_txs;
-    int block_timeout_ms;
     size_t mempool_max_txs;
     size_t mempool_max_bytes;
-    /* gossip (gossip_endpoint "" = off) */
-    char gossip_endpoint[256];
-    char sync_endpoint[256];
+    orderer_config_t orderer;
+    bool gossip_on;               /* "gossip" given: join the mesh */
+    gossip_config_t gossip;       /* endpoints in gossip.gossip_endpoint/sync_endpoint */
     config_peer_t peers[CONFIG_PEERS_MAX];
     size_t n_peers;
-    int gossip_degree;
-    int gossip_full_mesh_max;
-    int heartbeat_ms;
-    int suspect_ms;
-    int dead_ms;
 } node_config_t;
 
 /* Defaults for every field but the paths. */

@@ -18,10 +18,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockview.h"
 #include "clock.h"
 #include "codec.h"
 #include "node_internal.h"
+#include "sock.h"
 #include "tx.h"
+
+struct events_t {
+    zsock_t *sock;                /* owned: PUB */
+    char bound[256];
+    zhashx_t *topic_seq;          /* owned: topic -> uint32 sequence (heap) */
+    uint64_t stream_id;           /* fixed for the process lifetime */
+    ledger_t *ledger;             /* borrowed: replay reads committed blocks */
+    const char *chain_id;         /* borrowed */
+};
 
 /* One transaction of a block as the event derivation needs it. */
 typedef struct {
@@ -98,19 +109,69 @@ s_block_events(uint64_t height, const uint8_t hash[32], const uint8_t state_hash
 /* --- Live publishing ------------------------------------------------------- */
 
 static void
+s_free_item(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+events_t *
+events_new(const char *endpoint, ledger_t *ledger, const char *chain_id, vl_err_t *err)
+{
+    events_t *ev = calloc(1, sizeof *ev);
+    if (!ev) {
+        vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    ev->ledger = ledger;
+    ev->chain_id = chain_id;
+    ev->topic_seq = zhashx_new();
+    ev->sock = zsock_new(ZMQ_PUB);
+    if (!ev->topic_seq || !ev->sock) {
+        vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+        events_destroy(&ev);
+        return NULL;
+    }
+    zhashx_set_destructor(ev->topic_seq, s_free_item);
+    vl_random_bytes(&ev->stream_id, sizeof ev->stream_id);
+    ev->stream_id &= 0x1fffffffffffffULL;   /* exact in a JSON double */
+    zsock_set_linger(ev->sock, 0);
+    zsock_set_sndhwm(ev->sock, 100000);     /* a whole block's burst of topics */
+    zsock_set_maxmsgsize(ev->sock, 8 << 20);
+    if (vl_sock_bind(ev->sock, endpoint, ev->bound, sizeof ev->bound, err) != 0)
+        events_destroy(&ev);
+    return ev;
+}
+
+void
+events_destroy(events_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    events_t *ev = *self_p;
+    zhashx_destroy(&ev->topic_seq);
+    zsock_destroy(&ev->sock);
+    free(ev);
+    *self_p = NULL;
+}
+
+const char *events_endpoint(const events_t *ev) { return ev->bound; }
+uint64_t events_stream(const events_t *ev) { return ev->stream_id; }
+
+static void
 s_publish(void *arg, const char *topic, json_t *body)
 {
-    node_t *node = arg;
-    uint32_t *seq = zhashx_lookup(node->topic_seq, topic);
+    events_t *ev = arg;
+    uint32_t *seq = zhashx_lookup(ev->topic_seq, topic);
     if (!seq) {
         seq = calloc(1, sizeof *seq);
         if (!seq) {
             json_decref(body);
             return;
         }
-        zhashx_insert(node->topic_seq, topic, seq);
+        zhashx_insert(ev->topic_seq, topic, seq);
     }
-    json_object_set_new(body, "stream", json_integer((json_int_t) node->stream_id));
+    json_object_set_new(body, "stream", json_integer((json_int_t) ev->stream_id));
     char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(body);
     if (!text)
@@ -123,31 +184,33 @@ s_publish(void *arg, const char *topic, json_t *body)
     zmsg_addmem(msg, text, strlen(text));
     zmsg_addmem(msg, le, sizeof le);
     free(text);
-    if (zmsg_send(&msg, node->events) != 0)
+    if (zmsg_send(&msg, ev->sock) != 0)
         zmsg_destroy(&msg);
 }
 
 void
-events_publish_block(node_t *node, const validated_block_t *vb, const uint8_t state[VL_HASH_SIZE])
+events_on_commit(void *arg, const commit_event_t *event)
 {
-    block_tx_t *txs = calloc(vb->n_txs ? vb->n_txs : 1, sizeof *txs);
+    events_t *ev = arg;
+    const validated_block_t *vb = event->block;
+    const block_view_t *view = vb->view;
+    block_tx_t *txs = calloc(view->n_txs ? view->n_txs : 1, sizeof *txs);
     if (!txs)
         return;
-    for (size_t i = 0; i < vb->n_txs; i++)
-        txs[i] = (block_tx_t) { vb->effects[i].txid, vb->effects[i].code, vb->txs[i] };
-    s_block_events(vb->commit.height, vb->hash, state, vb->header->timestamp_ms, txs, vb->n_txs,
-                   s_publish, node);
+    for (size_t i = 0; i < view->n_txs; i++)
+        txs[i] = (block_tx_t) { view->txids[i], vb->effects[i].code, view->txs[i] };
+    s_block_events(vb->commit.height, view->hash, event->state_hash, view->header->timestamp_ms,
+                   txs, view->n_txs, s_publish, ev);
     free(txs);
 }
 
 void
-events_publish_heartbeat(node_t *node)
+events_publish_heartbeat(events_t *ev, uint64_t height, size_t mempool)
 {
-    uint64_t height = ledger_height(node->ledger);
-    s_publish(node, "sys.heartbeat",
+    s_publish(ev, "sys.heartbeat",
               json_pack("{s:I, s:I, s:I, s:o}", "height", (json_int_t) height, "time_ms",
-                        (json_int_t) vl_wall_ms(), "mempool",
-                        (json_int_t) mempool_count(node->mempool), "pos", s_pos(height, -1, -1)));
+                        (json_int_t) vl_wall_ms(), "mempool", (json_int_t) mempool, "pos",
+                        s_pos(height, -1, -1)));
 }
 
 /* --- Replay ------------------------------------------------------------------ */
@@ -181,74 +244,56 @@ s_collect(void *arg, const char *topic, json_t *body)
     json_array_append_new(r->out, json_pack("{s:s, s:o}", "topic", topic, "body", body));
 }
 
-/* The header of block h, or NULL. */
-static Vl__BlockHeader *
-s_header(node_t *node, uint64_t h, Vl__Block **block_out)
+/* The committed block at h, parsed, or NULL. */
+static block_view_t *
+s_view(events_t *ev, uint64_t h, int flags)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
-    if (ledger_block_get(node->ledger, h, &bytes, &len) != 0)
+    if (ledger_block_get(ev->ledger, h, &bytes, &len) != 0)
         return NULL;
-    Vl__Block *b = vl__block__unpack(NULL, len, bytes);
+    block_view_t *view = NULL;
+    vl_err_t err;
+    block_view_new(bytes, len, ev->chain_id, flags, &view, &err);
     free(bytes);
-    Vl__BlockHeader *hdr = b ? vl__block_header__unpack(NULL, b->header.len, b->header.data) : NULL;
-    if (hdr && block_out)
-        *block_out = b;
-    else if (b)
-        vl__block__free_unpacked(b, NULL);
-    return hdr;
+    return view;
 }
 
 int
-events_replay(node_t *node, uint64_t from, json_t *topics, size_t max_events, json_t **out)
+events_replay(events_t *ev, uint64_t from, json_t *topics, size_t max_events, json_t **out)
 {
-    uint64_t tip = ledger_height(node->ledger);
-    replay_t r = { json_array(), topics, node->stream_id, max_events, false };
+    uint64_t tip = ledger_height(ev->ledger);
+    replay_t r = { json_array(), topics, ev->stream_id, max_events, false };
     uint64_t h = from;
     for (; h <= tip && !r.truncated; h++) {
-        Vl__Block *b = NULL;
-        Vl__BlockHeader *hdr = s_header(node, h, &b);
-        Vl__BlockCodes *codes = NULL;
-        if (!hdr) {
+        block_view_t *view = s_view(ev, h, BLOCK_VIEW_PARSE_TXS);
+        if (!view) {
             json_decref(r.out);
             return VL_ERR_CORRUPT;
         }
-        ledger_block_codes(node->ledger, h, &codes);
-        size_t n = b->n_transactions;
+        Vl__BlockCodes *codes = NULL;
+        ledger_block_codes(ev->ledger, h, &codes);
+        size_t n = view->n_txs;
         block_tx_t *txs = calloc(n ? n : 1, sizeof *txs);
-        tx_parsed_t **parsed = calloc(n ? n : 1, sizeof *parsed);
-        uint8_t (*ids)[32] = calloc(n ? n : 1, sizeof *ids);
-        for (size_t i = 0; txs && parsed && ids && i < n; i++) {
-            int code;
-            vl_err_t err;
-            if (tx_parse(b->transactions[i].data, b->transactions[i].len, node->genesis.chain_id,
-                         &parsed[i], &code, &err) == 0)
-                memcpy(ids[i], parsed[i]->txid, 32);
-            else
-                vl_sha256(b->transactions[i].data, b->transactions[i].len, ids[i]);
-            txs[i] = (block_tx_t) { ids[i], codes && i < codes->n_codes ? (int) codes->codes[i] : 0,
-                                    parsed[i] };
-        }
+        for (size_t i = 0; txs && i < n; i++)
+            txs[i] = (block_tx_t) { view->txids[i],
+                                    codes && i < codes->n_codes ? (int) codes->codes[i] : 0,
+                                    view->txs[i] };
         /* The state hash after block h is carried by block h+1's header. */
         uint8_t state[32];
-        Vl__BlockHeader *next = h < tip ? s_header(node, h + 1, NULL) : NULL;
-        if (next && next->state_hash.len == 32)
-            memcpy(state, next->state_hash.data, 32);
+        block_view_t *next = h < tip ? s_view(ev, h + 1, BLOCK_VIEW_HEADER) : NULL;
+        if (next && next->header->state_hash.len == 32)
+            memcpy(state, next->header->state_hash.data, 32);
         else
-            memcpy(state, ledger_state_hash(node->ledger), 32);
-        uint8_t hash[32];
-        vl_sha256(b->header.data, b->header.len, hash);
-        if (txs && parsed && ids)
-            s_block_events(h, hash, state, hdr->timestamp_ms, txs, n, s_collect, &r);
-        for (size_t i = 0; parsed && i < n; i++)
-            tx_destroy(&parsed[i]);
-        free(parsed);
-        free(ids);
+            memcpy(state, ledger_state_hash(ev->ledger), 32);
+        if (txs)
+            s_block_events(h, view->hash, state, view->header->timestamp_ms, txs, n, s_collect,
+                           &r);
         free(txs);
-        if (next) vl__block_header__free_unpacked(next, NULL);
-        if (codes) vl__block_codes__free_unpacked(codes, NULL);
-        vl__block_header__free_unpacked(hdr, NULL);
-        vl__block__free_unpacked(b, NULL);
+        block_view_destroy(&next);
+        if (codes)
+            vl__block_codes__free_unpacked(codes, NULL);
+        block_view_destroy(&view);
     }
     /* The marker: where this replay ends and live messages take over. A
      * truncated replay ends before block h-1 was complete; resume there. */

@@ -1,7 +1,20 @@
 /*
  * node_internal.h — the node's state, shared by the files of node/ that
- * together make the daemon (node.c: lifecycle, ordering and commit; api.c:
- * JSON-RPC; events.c: external topics). Not for other layers.
+ * together make the daemon. Not for other layers.
+ *
+ *   node.c         lifecycle, the loop, the ordering driver
+ *   node_admit.c   transaction admission (checks on the worker pool)
+ *   node_work.c    the worker pool's jobs and per-worker VMs
+ *   node_gossip.c  gossip wiring: blocks and txs in and out, status
+ *   node_status.c  the `status` result
+ *   api.c          JSON-RPC framing, dispatch, deferred answers, waiters
+ *   api_methods.c  the API methods
+ *   events.c       external event topics and replay
+ *   reactor.c      scheduled payments after each block
+ *
+ * Everything runs on the loop thread except the `work` half of pool jobs
+ * (node_work.c), which touches only its job, its worker's VM, the ledger's
+ * thread-safe reads and the thread-safe signature cache.
  */
 #ifndef VL_NODE_INTERNAL_H
 #define VL_NODE_INTERNAL_H
@@ -10,149 +23,167 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "commit.h"
 #include "config.h"
 #include "crypto.h"
 #include "did.h"
+#include "endorser.h"
+#include "evloop.h"
 #include "genesis.h"
 #include "gossip.h"
 #include "ledger.h"
 #include "mempool.h"
 #include "node.h"
+#include "orderer.h"
+#include "pool.h"
+#include "rpc.h"
 #include "sigcache.h"
 #include "validate.h"
 #include "vm.h"
 
-/* A client request being answered: where the reply goes. */
-typedef struct {
-    zframe_t *identity;           /* owned: ROUTER routing id */
-    bool delimiter;               /* REQ client: reply with an empty frame first */
-    json_t *id;                   /* owned reference: JSON-RPC id */
-} api_request_t;
-
-/* A client waiting for a tx to commit (submit with wait). */
-typedef struct {
-    api_request_t req;            /* owned */
-    int64_t deadline_ms;          /* monotonic */
-} waiter_t;
+typedef struct api_t api_t;
+typedef struct events_t events_t;
 
 struct node_t {
     node_config_t config;
     genesis_t genesis;
     vl_key_t *key;                /* owned: node identity, validator and endorser */
     char did[VL_DID_BUF];
+    orderer_role_t role;          /* what this node is in ordering */
     ledger_t *ledger;             /* owned */
-    vm_t *vm;                     /* owned */
-    sigcache_t *sigcache;         /* owned */
+    sigcache_t *sigcache;         /* owned; shared with the workers (thread-safe) */
     mempool_t *mempool;           /* owned */
-    zsock_t *api;                 /* owned: ROUTER */
-    zsock_t *events;              /* owned: PUB */
+    commit_t *commit;             /* owned: the commit pipeline */
+    pool_t *pool;                 /* owned: workers, each with its own VM */
+    api_t *api;                   /* owned: the JSON-RPC ROUTER and its waiters */
+    events_t *events;             /* owned: the event topics PUB */
+    gossip_t *gossip;             /* owned; NULL when gossip is off (--dev) */
     evloop_t *loop;               /* owned, exists during node_run */
     int cut_timer;                /* evloop timer id, -1 when none armed */
-    zhashx_t *waiters;            /* owned: txid hex -> zlistx_t of waiter_t* */
-    zhashx_t *topic_seq;          /* owned: topic -> uint32 sequence (heap) */
-    uint64_t stream_id;           /* fixed for the process lifetime */
-    char api_bound[256];          /* endpoints as bound (ports resolved) */
-    char events_bound[256];
+    int drain_timer;              /* evloop timer committing pulled blocks, -1 none */
     char endpoints_path[PATH_MAX + 32];
-    bool failed;                  /* a fatal environment failure happened */
-    int64_t last_block_ms;        /* header timestamp of the tip */
     int heartbeat_tick;           /* housekeeping ticks since the last heartbeat */
-    /* gossip (node.c, "Gossip wiring") */
-    gossip_t *gossip;             /* owned; NULL when gossip is off (--dev) */
-    bool orderer;                 /* we cut blocks: the network's sole validator */
-    bool from_gossip;             /* admitting a tx that arrived by gossip */
-    struct node_pending *pending; /* owned: NODE_PENDING_MAX reorder slots */
     uint64_t blocks_received;     /* ENV_BLOCK first copies delivered to us */
     uint64_t blocks_pulled;       /* blocks that arrived through pulls */
-    uint64_t blocks_committed_remote;   /* blocks from peers we committed */
-    uint64_t blocks_rejected;     /* peers' blocks that failed validation */
-    struct node_txcache *txcache; /* owned: NODE_TXCACHE_MAX recent admitted txs */
-    size_t txcache_next;          /* ring position */
-    struct node_resend *resend;   /* owned: NODE_RESEND_MAX txs we submitted */
     uint64_t txs_resent;          /* re-gossips of our pending txs */
     uint64_t txs_served;          /* txs answered by id over the sync ROUTER */
-    uint64_t sigs_preverified;    /* tx signatures of pulled blocks checked ahead */
-    struct node_preverify *preverify;   /* owned: worker thread (node.c), or NULL */
-    int drain_timer;              /* evloop timer committing pulled blocks, -1 none */
+    uint64_t sigs_preverified;    /* signatures of peers' blocks checked on the pool */
 };
 
-/* Recently admitted transactions (API or gossip), so the sync ROUTER can
- * serve pending ones by id (the mempool has no lookup by id); committed ones
- * are served from the ledger. */
-#define NODE_TXCACHE_MAX 4096
-struct node_txcache {
-    uint8_t txid[32];
-    uint8_t *bytes;               /* owned; NULL = empty */
-    size_t len;
-};
+/* The node's time for decisions: the loop's clock (a test seam), or the
+ * monotonic clock before the loop exists. */
+int64_t node_now_ms(const node_t *node);
 
-/* Transactions submitted through this node's API while another node orders:
- * re-gossiped until they commit (PUB/SUB may drop the first copy), at most
- * NODE_RESEND_TRIES times, backing off from NODE_RESEND_FIRST_MS. */
-#define NODE_RESEND_MAX 1024
-#define NODE_RESEND_TRIES 5
-#define NODE_RESEND_FIRST_MS 1000
-struct node_resend {
-    uint8_t txid[32];
-    uint8_t *bytes;               /* owned; NULL = empty */
-    size_t len;
-    int tries;                    /* re-gossips so far */
-    int64_t next_ms;              /* monotonic */
-};
+/* --- node.c: the ordering driver ---------------------------------------- */
 
-/* Out-of-order blocks wait here (slot = height % NODE_PENDING_MAX) until
- * their predecessor commits; at least the gossip pull window deep. */
-#define NODE_PENDING_MAX 1024
-#define NODE_COMMIT_RUN_MAX 256   /* pulled blocks committed in one synced batch */
-struct node_pending {
-    uint64_t height;              /* 0 = empty */
-    uint8_t *bytes;               /* owned */
-    size_t len;
-    bool pulled;                  /* arrived by a pull (its txs are new here) */
-};
+/* Cuts now while a full block is waiting, else arms the cut timer (sole
+ * validator only; a follower receives blocks). Call after the mempool grew. */
+void node_schedule_cut(node_t *node);
 
-/* api.c */
-int api_handle(node_t *node, zmsg_t **msg);
-void api_reply_result(node_t *node, api_request_t *req, json_t *result);
-void api_reply_error(node_t *node, api_request_t *req, int code, const char *message);
-void api_request_clear(api_request_t *req);
+/* True once the node must stop (the commit pipeline failed). */
+bool node_failed(const node_t *node);
 
-/* node.c, used by the API */
-int node_admit_tx(node_t *node, const uint8_t *bytes, size_t len, uint8_t txid[32],
-                  int *rpc_code, vl_err_t *err);
-void node_add_waiter(node_t *node, const uint8_t txid[32], api_request_t *req,
-                     int64_t timeout_ms);
+/* --- node_admit.c ---------------------------------------------------------- */
 
-/* node.c, gossip wiring: adds peers, endpoints.gossip/sync and gossip
- * counters to a `status` result. */
-void node_status_gossip(node_t *node, json_t *status);
+typedef enum {
+    ADMIT_API = 0,                /* a client's submit: gossiped, resent until committed */
+    ADMIT_LOCAL = 1,              /* built by this node (reactor): as ADMIT_API */
+    ADMIT_GOSSIP = 2,             /* relayed by the gossip layer already: not republished */
+    ADMIT_PULLED = 3,             /* answered by a peer by id: not republished */
+} admit_source_t;
 
-/* node.c, gossip wiring: re-gossips our pending transactions that are due
- * (housekeeping timer). */
+/* Called on the loop thread with the outcome: 0 and the txid, or a
+ * VL_ERR_* with err (VL_ERR_INVALID shape, VL_ERR_SIGNATURE, VL_ERR_EXISTS
+ * pending or committed, VL_ERR_LIMIT mempool full or pool busy,
+ * VL_ERR_NOMEM, VL_ERR_STATE stopping). txid is NULL when the bytes carried
+ * none. */
+typedef void (*node_admit_fn)(void *arg, int rc, const uint8_t *txid, const vl_err_t *err);
+
+/* Admits a transaction: shape and signatures checked on the worker pool,
+ * then (loop thread) not committed or pending already, into the mempool,
+ * gossiped when it is ours; cb (may be NULL) is called before any block is
+ * cut, so a caller may register a commit waiter from it. bytes are copied. */
+void node_admit(node_t *node, const uint8_t *bytes, size_t len, admit_source_t source,
+                node_admit_fn cb, void *arg);
+
+/* --- node_work.c: jobs on the worker pool ------------------------------------ */
+
+/* The per-worker context builder for pool_new (each worker owns a VM). */
+pool_worker_t node_work_worker(node_t *node);
+
+/* Endorses a signed proposal on a worker (endorser_endorse with the
+ * worker's VM against this node's replica); cb on the loop thread with the
+ * endorsement (borrowed for the call) or an error. bytes are copied. */
+typedef void (*node_endorse_fn)(void *arg, int rc, const endorsement_t *en, const vl_err_t *err);
+int node_endorse(node_t *node, const uint8_t *bytes, size_t len, node_endorse_fn cb, void *arg);
+
+/* Runs a read-only contract call on a worker; cb gets the VM's result
+ * (borrowed for the call; status 0 or VL_ERR_*). */
+typedef void (*node_query_fn)(void *arg, const vm_result_t *result);
+int node_query(node_t *node, const char *contract, const char *function, const char *args_json,
+               node_query_fn cb, void *arg);
+
+/* Checks the signatures a peer's block carries (transactions' creators
+ * and endorsers, commit votes) on a worker, entering the good ones in the
+ * signature cache, then calls cb with the bytes (ownership passes to cb).
+ * Validation still decides; this only moves the curve checks off the loop
+ * thread. Falls back to calling cb at once when the pool is busy. */
+typedef void (*node_block_fn)(node_t *node, uint8_t *bytes, size_t len, void *arg);
+void node_preverify_block(node_t *node, uint8_t *bytes, size_t len, node_block_fn cb, void *arg);
+
+/* --- node_gossip.c --------------------------------------------------------- */
+
+/* Joins the mesh when node.json names a gossip endpoint (no-op otherwise). */
+int node_gossip_new(node_t *node, vl_err_t *err);
+/* Commit subscriber: publishes blocks this node built. */
+void node_gossip_on_commit(void *arg, const commit_event_t *event);
+/* Gossips a tx we admitted from a client or built ourselves. */
+void node_gossip_tx(node_t *node, const uint8_t *bytes, size_t len);
+/* Re-gossips our pending transactions that are due (housekeeping timer). */
 void node_gossip_housekeeping(node_t *node);
+/* Adds peers, endpoints.gossip/sync and gossip counters to a status result. */
+void node_gossip_status(node_t *node, json_t *status);
 
-/* events.c */
-/* state: the state hash after the block (its own, also when it was
- * committed in a run with later blocks). */
-void events_publish_block(node_t *node, const validated_block_t *vb,
-                          const uint8_t state[VL_HASH_SIZE]);
-void events_publish_heartbeat(node_t *node);
+/* --- node_status.c --------------------------------------------------------- */
+
+/* The `status` result (owned by the caller), or NULL when out of memory. */
+json_t *node_status(node_t *node);
+
+/* --- api.c ----------------------------------------------------------------- */
+
+/* Binds the ROUTER at endpoint. node is borrowed for the api's lifetime. */
+api_t *api_new(node_t *node, const char *endpoint, vl_err_t *err);
+int api_attach(api_t *api, evloop_t *loop);
+/* Answers every commit waiter (the node is stopping) and leaves the loop. */
+void api_detach(api_t *api);
+void api_destroy(api_t **self_p);
+const char *api_endpoint(const api_t *api);   /* as bound */
+/* Commit subscriber: answers the waiters of the block's transactions. */
+void api_on_commit(void *arg, const commit_event_t *event);
+/* Expires waiters whose deadline passed. */
+void api_housekeeping(api_t *api, int64_t now_ms);
+size_t api_waiting(const api_t *api);          /* waiters parked */
+
+/* --- events.c -------------------------------------------------------------- */
+
+/* Binds the PUB at endpoint. ledger and chain_id borrowed. */
+events_t *events_new(const char *endpoint, ledger_t *ledger, const char *chain_id,
+                     vl_err_t *err);
+void events_destroy(events_t **self_p);
+const char *events_endpoint(const events_t *events);   /* as bound */
+uint64_t events_stream(const events_t *events);        /* fixed for the process */
+/* Commit subscriber: publishes the block's topics. */
+void events_on_commit(void *arg, const commit_event_t *event);
+void events_publish_heartbeat(events_t *events, uint64_t height, size_t mempool);
 /* Event bodies of committed blocks from `from` to the tip, filtered by topic
  * prefixes (array of strings; NULL or empty = all), at most max_events.
  * *out = {events:[{topic, body}], to_height, truncated, next_from_height}. */
-int events_replay(node_t *node, uint64_t from, json_t *topics, size_t max_events, json_t **out);
+int events_replay(events_t *events, uint64_t from, json_t *topics, size_t max_events,
+                  json_t **out);
 
-/* JSON-RPC error codes (docs/api.md) */
-enum {
-    RPC_PARSE_ERROR = -32700,
-    RPC_INVALID_REQUEST = -32600,
-    RPC_METHOD_NOT_FOUND = -32601,
-    RPC_INVALID_PARAMS = -32602,
-    RPC_INTERNAL = -32603,
-    RPC_REFUSED = -32001,
-    RPC_DUPLICATE = -32002,
-    RPC_TIMEOUT = -32003,
-    RPC_NOT_FOUND = -32004,
-    RPC_BAD_SIGNATURE = -32010,
-};
+/* --- reactor.c ------------------------------------------------------------- */
+
+/* Commit subscriber: proposes schedule.run_due when block time reached the
+ * earliest due entry (sole validator only). */
+void reactor_on_commit(void *arg, const commit_event_t *event);
 #endif

@@ -141,14 +141,13 @@ s_net_create(int argc, char **argv)
         return 1;
     }
     genesis_t g;
-    memset(&g, 0, sizeof g);
+    genesis_defaults(&g);
     uint8_t rnd[4];
     vl_random_bytes(rnd, sizeof rnd);
     char hex[9];
     vl_hex_encode(rnd, sizeof rnd, hex);
     snprintf(g.chain_id, sizeof g.chain_id, "vledger-sim-%s", hex);
     g.timestamp_ms = vl_wall_ms();
-    g.gas_max = 20000000;
     char **pubs = calloc((size_t) n, sizeof *pubs);
     char path[4096];
     vl_err_t err = { "" };

@@ -110,18 +110,7 @@ client_last_rpc_code(const client_t *self)
 int
 client_error_from_rpc(int rpc_code)
 {
-    switch (rpc_code) {
-    case CLIENT_RPC_PARSE:
-    case CLIENT_RPC_INVALID_REQUEST:
-    case CLIENT_RPC_NO_METHOD:
-    case CLIENT_RPC_BAD_PARAMS: return VL_ERR_INVALID;
-    case CLIENT_RPC_REFUSED: return VL_ERR_REFUSED;
-    case CLIENT_RPC_DUPLICATE: return VL_ERR_EXISTS;
-    case CLIENT_RPC_TIMEOUT: return VL_ERR_TIMEOUT;
-    case CLIENT_RPC_NOT_FOUND: return VL_ERR_NOT_FOUND;
-    case CLIENT_RPC_BAD_SIGNATURE: return VL_ERR_SIGNATURE;
-    default: return VL_ERR_IO;
-    }
+    return rpc_error_of_code(rpc_code);
 }
 
 /* Sends one frame; a send that cannot complete within the call's time is a
@@ -294,7 +283,7 @@ client_call_timeout(client_t *self, const char *method, json_t *params, int time
             json_t *code = json_object_get(error, "code");
             const char *message = json_string_value(json_object_get(error, "message"));
             self->last_rpc_code = json_is_integer(code) ? (int) json_integer_value(code)
-                                                        : CLIENT_RPC_INTERNAL;
+                                                        : RPC_INTERNAL;
             rc = vl_err_set(err, client_error_from_rpc(self->last_rpc_code), "%s",
                             message && *message ? message : "the node gave no reason");
             json_decref(reply);

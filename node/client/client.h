@@ -29,6 +29,7 @@
 
 #include "crypto.h"
 #include "error.h"
+#include "rpc.h"
 
 /* Named limits. */
 #define CLIENT_REPLY_MAX (64 * 1024 * 1024)   /* bytes in one reply; larger drops the link */
@@ -36,20 +37,6 @@
 #define CLIENT_ENDPOINT_MAX 256               /* chars in an endpoint string */
 #define CLIENT_DEFAULT_TIMEOUT_MS 5000        /* CLI default per call */
 #define CLIENT_DEFAULT_WAIT_MS 10000          /* the node's default submit wait */
-
-/* JSON-RPC error codes served by the node (docs/api.md). */
-enum {
-    CLIENT_RPC_PARSE = -32700,
-    CLIENT_RPC_INVALID_REQUEST = -32600,
-    CLIENT_RPC_NO_METHOD = -32601,
-    CLIENT_RPC_BAD_PARAMS = -32602,
-    CLIENT_RPC_INTERNAL = -32603,
-    CLIENT_RPC_REFUSED = -32001,
-    CLIENT_RPC_DUPLICATE = -32002,
-    CLIENT_RPC_TIMEOUT = -32003,
-    CLIENT_RPC_NOT_FOUND = -32004,
-    CLIENT_RPC_BAD_SIGNATURE = -32010,
-};
 
 typedef struct client_t client_t;
 

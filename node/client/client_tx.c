@@ -299,7 +299,7 @@ client_transact(client_t *self, const vl_key_t *key, const char *chain_id, const
         /* Only an answer that says the node did not take the tx proves it
          * can never commit; silence, a wait timeout or "duplicate" do not. */
         int code = self->last_rpc_code;
-        if (code == 0 || code == CLIENT_RPC_TIMEOUT || code == CLIENT_RPC_DUPLICATE)
+        if (code == 0 || code == RPC_TIMEOUT || code == RPC_DUPLICATE)
             self->last_fate = CLIENT_TX_UNKNOWN;
         goto done;
     }

@@ -183,7 +183,7 @@ test_bad_proposal_signature(void)
     char msg[256];
     json_t *r = s_call("endorse", json_pack("{s:s}", "proposal", b64), &code, msg, sizeof msg);
     CHECK(r == NULL);
-    CHECK_EQ(code, CLIENT_RPC_BAD_SIGNATURE);
+    CHECK_EQ(code, RPC_BAD_SIGNATURE);
     CHECK_CONTAINS(msg, "proposal signature does not verify");
     free(b64);
     free(sp);
@@ -198,7 +198,7 @@ test_wrong_chain_and_skew(void)
     CHECK_EQ(s_endorse(s_user, "another-chain", "wallet", "deposit",
                        json_pack("{s:i}", "cents", 5), vl_wall_ms(), &e, &code, msg, sizeof msg),
              -1);
-    CHECK_EQ(code, CLIENT_RPC_BAD_PARAMS);
+    CHECK_EQ(code, RPC_INVALID_PARAMS);
     CHECK_CONTAINS(msg, "for chain 'another-chain'");
     CHECK_EQ(s_endorse(s_user, s_chain, "wallet", "deposit", json_pack("{s:i}", "cents", 5),
                        vl_wall_ms() + 3600 * 1000, &e, &code, msg, sizeof msg),
@@ -207,7 +207,7 @@ test_wrong_chain_and_skew(void)
     CHECK_EQ(s_endorse(s_user, s_chain, "nosuchcontract", "f", NULL, vl_wall_ms(), &e, &code,
                        msg, sizeof msg),
              -1);
-    CHECK_EQ(code, CLIENT_RPC_REFUSED);
+    CHECK_EQ(code, RPC_REFUSED);
     CHECK_CONTAINS(msg, "nosuchcontract");
 }
 
@@ -229,7 +229,7 @@ test_bad_transaction_signatures(void)
     uint8_t *bad = malloc(vl__transaction__get_packed_size(t));
     size_t bad_len = vl__transaction__pack(t, bad);
     CHECK(s_submit(bad, bad_len, false, &code, msg, sizeof msg) == NULL);
-    CHECK_EQ(code, CLIENT_RPC_BAD_SIGNATURE);
+    CHECK_EQ(code, RPC_BAD_SIGNATURE);
     CHECK_CONTAINS(msg, "creator signature does not verify");
     t->proposal_signature.data[0] ^= 1;
     free(bad);
@@ -245,7 +245,7 @@ test_bad_transaction_signatures(void)
     bad = malloc(vl__transaction__get_packed_size(t));
     bad_len = vl__transaction__pack(t, bad);
     CHECK(s_submit(bad, bad_len, false, &code, msg, sizeof msg) == NULL);
-    CHECK_EQ(code, CLIENT_RPC_BAD_SIGNATURE);
+    CHECK_EQ(code, RPC_BAD_SIGNATURE);
     CHECK_CONTAINS(msg, "non-member");
     free(bad);
     t->endorsements[0]->endorser = keep_key;
@@ -261,7 +261,7 @@ test_bad_transaction_signatures(void)
     bad = malloc(vl__transaction__get_packed_size(t));
     bad_len = vl__transaction__pack(t, bad);
     CHECK(s_submit(bad, bad_len, false, &code, msg, sizeof msg) == NULL);
-    CHECK_EQ(code, CLIENT_RPC_BAD_SIGNATURE);
+    CHECK_EQ(code, RPC_BAD_SIGNATURE);
     CHECK_CONTAINS(msg, "does not verify");
     free(bad);
     t->result = keep_res;
@@ -337,20 +337,20 @@ test_replayed_txid(void)
     /* the same bytes again while pending, or just committed */
     r = s_submit(tx, len, false, &code, msg, sizeof msg);
     CHECK(r == NULL);
-    CHECK_EQ(code, CLIENT_RPC_DUPLICATE);
+    CHECK_EQ(code, RPC_DUPLICATE);
     json_t *committed = s_wait_committed(e.txid);
     CHECK(committed != NULL);
     json_decref(committed);
     r = s_submit(tx, len, true, &code, msg, sizeof msg);
     CHECK(r == NULL);
-    CHECK_EQ(code, CLIENT_RPC_DUPLICATE);
+    CHECK_EQ(code, RPC_DUPLICATE);
     CHECK_CONTAINS(msg, "already committed in block");
     /* endorsing the same proposal again is refused too */
     char *b64 = vl_base64_encode(e.proposal, e.proposal_len);
     r = s_call("endorse", json_pack("{s:s}", "proposal", b64), &code, msg, sizeof msg);
     free(b64);
     CHECK(r == NULL);
-    CHECK_EQ(code, CLIENT_RPC_DUPLICATE);
+    CHECK_EQ(code, RPC_DUPLICATE);
     CHECK_EQ(s_balance_cents(), before + 11);   /* paid once */
     free(tx);
     s_endorsed_free(&e);

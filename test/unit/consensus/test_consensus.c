@@ -84,35 +84,110 @@ test_mempool(void)
     for (int i = 0; i < 4; i++)
         vl_sha256(&i, sizeof i, id[i]);
     uint8_t *b = s_dup("aa");
-    CHECK_EQ(mempool_add(m, id[0], &b, 2, 10), 0);
+    CHECK_EQ(mempool_add(m, id[0], &b, 2, 0, 10), 0);
     CHECK(b == NULL);
     b = s_dup("aa");
-    CHECK_EQ(mempool_add(m, id[0], &b, 2, 11), VL_ERR_EXISTS);
+    CHECK_EQ(mempool_add(m, id[0], &b, 2, 0, 11), VL_ERR_EXISTS);
     CHECK(b == NULL);
     b = s_dup("bb");
-    CHECK_EQ(mempool_add(m, id[1], &b, 2, 12), 0);
+    CHECK_EQ(mempool_add(m, id[1], &b, 2, 0, 12), 0);
     b = s_dup("cc");
-    CHECK_EQ(mempool_add(m, id[2], &b, 2, 13), 0);
+    CHECK_EQ(mempool_add(m, id[2], &b, 2, 0, 13), 0);
     b = s_dup("dd");
-    CHECK_EQ(mempool_add(m, id[3], &b, 2, 14), VL_ERR_LIMIT);
+    CHECK_EQ(mempool_add(m, id[3], &b, 2, 0, 14), VL_ERR_LIMIT);
     CHECK_EQ(mempool_count(m), 3);
     CHECK_EQ(mempool_bytes(m), 6);
     CHECK_EQ(mempool_oldest_ms(m), 10);
+    mempool_entry_t one;
+    CHECK(mempool_get(m, id[1], &one));
+    CHECK(one.len == 2 && memcmp(one.bytes, "bb", 2) == 0 && one.added_ms == 12);
+    CHECK(!mempool_get(m, id[3], &one));
     mempool_remove(m, id[1]);
     CHECK(!mempool_contains(m, id[1]));
-    mempool_tx_t out[3];
-    CHECK_EQ(mempool_take(m, out, 3), 2);
+    mempool_remove(m, id[1]);   /* unknown id: no-op */
+    /* Reaped, not removed: a failed round keeps its txs. */
+    mempool_entry_t out[3];
+    CHECK_EQ(mempool_reap(m, 3, SIZE_MAX, out) + 0, 2);
     CHECK(memcmp(out[0].txid, id[0], 32) == 0);
     CHECK(memcmp(out[1].txid, id[2], 32) == 0);
-    mempool_tx_free(&out[0]);
-    mempool_tx_free(&out[1]);
+    CHECK_EQ(mempool_count(m), 2);
+    CHECK_EQ(mempool_reap(m, 1, SIZE_MAX, out) + 0, 1);
+    mempool_remove(m, id[0]);
+    mempool_remove(m, id[2]);
     CHECK_EQ(mempool_count(m), 0);
+    CHECK_EQ(mempool_bytes(m), 0);
     CHECK_EQ(mempool_oldest_ms(m), -1);
     mempool_t *big = mempool_new(10, 3);
     b = s_dup("abcd");
-    CHECK_EQ(mempool_add(big, id[0], &b, 4, 1), VL_ERR_LIMIT);
+    CHECK_EQ(mempool_add(big, id[0], &b, 4, 0, 1), VL_ERR_LIMIT);
     mempool_destroy(&big);
     mempool_destroy(&m);
+    mempool_destroy(&m);
+}
+
+static void
+test_mempool_reap_limits(void)
+{
+    mempool_t *m = mempool_new(10, 1000);
+    uint8_t id[3][32];
+    for (int i = 0; i < 3; i++) {
+        vl_sha256(&i, sizeof i, id[i]);
+        uint8_t *b = malloc(100);
+        memset(b, 'a' + i, 100);
+        CHECK_EQ(mempool_add(m, id[i], &b, 100, 0, i), 0);
+    }
+    mempool_entry_t out[3];
+    CHECK_EQ(mempool_reap(m, 3, 250, out) + 0, 2);   /* a third would pass 250 bytes */
+    CHECK_EQ(mempool_reap(m, 3, 10, out) + 0, 1);    /* an oversized first still goes */
+    CHECK_EQ(mempool_reap(m, 2, 1000, out) + 0, 2);  /* count bound */
+    mempool_destroy(&m);
+}
+
+static void
+test_mempool_resend(void)
+{
+    mempool_t *m = mempool_new(10, 1000);
+    uint8_t id[2][32];
+    for (int i = 0; i < 2; i++)
+        vl_sha256(&i, sizeof i, id[i]);
+    uint8_t *b = s_dup("ours");
+    CHECK_EQ(mempool_add(m, id[0], &b, 4, MEMPOOL_OURS, 0), 0);
+    b = s_dup("gossiped");
+    CHECK_EQ(mempool_add(m, id[1], &b, 8, 0, 0), 0);
+    mempool_entry_t due[4];
+    size_t gave_up = 99;
+    CHECK_EQ(mempool_due_resends(m, MEMPOOL_RESEND_FIRST_MS - 1, due, 4, &gave_up) + 0, 0);
+    CHECK_EQ(gave_up, 0);
+    /* Each try doubles the wait; only ours is resent; after the last try
+     * the schedule ends but the tx stays pending. */
+    int64_t t = 0, wait = MEMPOOL_RESEND_FIRST_MS;
+    for (int k = 0; k < MEMPOOL_RESEND_TRIES; k++) {
+        t += wait;
+        CHECK_EQ(mempool_due_resends(m, t - 1, due, 4, &gave_up) + 0, 0);
+        CHECK_EQ(mempool_due_resends(m, t, due, 4, &gave_up) + 0, 1);
+        CHECK(memcmp(due[0].txid, id[0], 32) == 0);
+        CHECK_EQ(gave_up, k == MEMPOOL_RESEND_TRIES - 1 ? 1 : 0);
+        wait *= 2;
+    }
+    CHECK_EQ(mempool_due_resends(m, t + 1000000, due, 4, &gave_up) + 0, 0);
+    CHECK(mempool_contains(m, id[0]));
+    /* Committed (removed) ends the schedule at once. */
+    uint8_t id2[32];
+    vl_sha256("x", 1, id2);
+    b = s_dup("x");
+    CHECK_EQ(mempool_add(m, id2, &b, 1, MEMPOOL_OURS, 0), 0);
+    mempool_remove(m, id2);
+    CHECK_EQ(mempool_due_resends(m, 1000000, due, 4, &gave_up) + 0, 0);
+    /* The max bound leaves the rest due for the next call. */
+    for (int i = 0; i < 3; i++) {
+        uint8_t x[32];
+        vl_sha256(&i, 1, x);
+        x[0] ^= 0xff;
+        b = s_dup("y");
+        CHECK_EQ(mempool_add(m, x, &b, 1, MEMPOOL_OURS, 0), 0);
+    }
+    CHECK_EQ(mempool_due_resends(m, 1000, due, 2, NULL) + 0, 2);
+    CHECK_EQ(mempool_due_resends(m, 1000, due, 2, NULL) + 0, 1);
     mempool_destroy(&m);
 }
 
@@ -150,16 +225,16 @@ test_commit_certificate(void)
         use_len[n] = lens[0];
         CHECK_EQ(block_pack(header, 3, NULL, NULL, 0, use, use_len, n + 1, 0, &bytes, &len), 0);
         Vl__Block *b = vl__block__unpack(NULL, len, bytes);
-        int rc = block_verify_commit(b->commit, "c1", 7, hash, &m, &err);
+        int rc = block_verify_commit(b->commit, "c1", 7, hash, &m, NULL, &err);
         CHECK_EQ(rc, n >= 3 ? 0 : VL_ERR_SIGNATURE);
         if (n < 3)
             CHECK_CONTAINS(err.msg, "needs more than 2/3");
-        CHECK_EQ(block_verify_commit(b->commit, "c1", 8, hash, &m, &err), VL_ERR_SIGNATURE);
-        CHECK_EQ(block_verify_commit(b->commit, "c2", 7, hash, &m, &err), VL_ERR_SIGNATURE);
+        CHECK_EQ(block_verify_commit(b->commit, "c1", 8, hash, &m, NULL, &err), VL_ERR_SIGNATURE);
+        CHECK_EQ(block_verify_commit(b->commit, "c2", 7, hash, &m, NULL, &err), VL_ERR_SIGNATURE);
         vl__block__free_unpacked(b, NULL);
         free(bytes);
     }
-    CHECK_EQ(block_verify_commit(NULL, "c1", 7, hash, &m, &err), VL_ERR_SIGNATURE);
+    CHECK_EQ(block_verify_commit(NULL, "c1", 7, hash, &m, NULL, &err), VL_ERR_SIGNATURE);
     CHECK_CONTAINS(err.msg, "no commit certificate");
     for (int i = 0; i < 5; i++)
         free(votes[i]);
@@ -519,11 +594,11 @@ test_validate_run(void)
     t2[3] = s_make_tx(&f, 14, NULL, 0, "z", "4", "r", &l2[3], false);
     /* Carrying the state before block 1 is refused whole; the run goes on. */
     size_t bad_len, b2_len;
-    uint8_t *bad = s_build_block(&f, h0 + 2, v1->hash, s0, t2, l2, 4, &bad_len);
+    uint8_t *bad = s_build_block(&f, h0 + 2, v1->view->hash, s0, t2, l2, 4, &bad_len);
     CHECK_EQ(validate_block_in_run(&ctx, run, bad, bad_len, &v2, &err), VL_ERR_INVALID);
     CHECK_CONTAINS(err.msg, "state hash");
     CHECK_EQ(validate_run_count(run), 1);
-    uint8_t *b2 = s_build_block(&f, h0 + 2, v1->hash, s1, t2, l2, 4, &b2_len);
+    uint8_t *b2 = s_build_block(&f, h0 + 2, v1->view->hash, s1, t2, l2, 4, &b2_len);
     CHECK_EQ(validate_block_in_run(&ctx, run, b2, b2_len, &v2, &err), 0);
     CHECK_EQ(v2->effects[0].code, VL__TX_CODE__TX_VALID);
     CHECK_EQ(v2->effects[1].code, VL__TX_CODE__TX_MVCC_CONFLICT);
@@ -597,6 +672,8 @@ main(void)
     RUN(test_members);
     RUN(test_sigcache);
     RUN(test_mempool);
+    RUN(test_mempool_reap_limits);
+    RUN(test_mempool_resend);
     RUN(test_commit_certificate);
     RUN(test_genesis_files);
     RUN(test_validate_block);

@@ -1,0 +1,90 @@
+/* orderer.c — the one-validator orderer: role, cut rule, block building. */
+#include "orderer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "block.h"
+
+void
+orderer_config_defaults(orderer_config_t *c)
+{
+    c->block_max_txs = ORDERER_BLOCK_MAX_TXS_DEFAULT;
+    c->block_max_bytes = ORDERER_BLOCK_MAX_BYTES_DEFAULT;
+    c->block_timeout_ms = ORDERER_BLOCK_TIMEOUT_MS_DEFAULT;
+}
+
+orderer_role_t
+orderer_role(const members_t *members, const uint8_t pub[VL_PUBKEY_SIZE])
+{
+    const member_t *me = members_find(members, pub, VL_PUBKEY_SIZE);
+    return me && me->validator && members_validator_count(members) == 1 ? ORDERER_SOLE_VALIDATOR
+                                                                          : ORDERER_FOLLOWER;
+}
+
+int64_t
+orderer_cut_wait(const orderer_config_t *c, size_t pending, int64_t oldest_ms, int64_t now_ms)
+{
+    if (pending == 0)
+        return -1;
+    if (pending >= c->block_max_txs)
+        return 0;
+    int64_t wait = oldest_ms + c->block_timeout_ms - now_ms;
+    return wait > 0 ? wait : 0;
+}
+
+int64_t
+orderer_block_time(int64_t now_wall_ms, int64_t tip_time_ms)
+{
+    return now_wall_ms > tip_time_ms ? now_wall_ms : tip_time_ms + 1;
+}
+
+int
+orderer_build_block(const orderer_config_t *c, const mempool_t *pool, const orderer_tip_t *tip,
+                    const vl_key_t *key, int64_t block_time_ms, uint8_t **out, size_t *len)
+{
+    size_t max = c->block_max_txs;
+    mempool_entry_t *txs = calloc(max ? max : 1, sizeof *txs);
+    uint8_t **ptrs = calloc(max ? max : 1, sizeof *ptrs);
+    size_t *lens = calloc(max ? max : 1, sizeof *lens);
+    uint8_t *header = NULL, *vote = NULL;
+    size_t header_len = 0, vote_len = 0;
+    int rc = VL_ERR_NOMEM;
+    if (!txs || !ptrs || !lens)
+        goto done;
+    size_t n = mempool_reap(pool, max, c->block_max_bytes, txs);
+    if (n == 0) {
+        rc = VL_ERR_NOT_FOUND;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ptrs[i] = (uint8_t *) txs[i].bytes;
+        lens[i] = txs[i].len;
+    }
+    uint8_t data_hash[VL_HASH_SIZE], hash[VL_HASH_SIZE];
+    if (block_data_hash(ptrs, lens, n, data_hash) != 0)
+        goto done;
+    block_header_fields_t f = {
+        .chain_id = tip->chain_id,
+        .height = tip->height + 1,
+        .previous_hash = tip->last_hash,
+        .state_hash = tip->state_hash,
+        .data_hash = data_hash,
+        .timestamp_ms = block_time_ms,
+        .proposer = vl_key_public(key),
+    };
+    if (block_header_pack(&f, &header, &header_len) != 0)
+        goto done;
+    vl_sha256(header, header_len, hash);
+    if (block_sign_precommit(key, tip->chain_id, f.height, 0, hash, block_time_ms, &vote,
+                             &vote_len) != 0)
+        goto done;
+    rc = block_pack(header, header_len, ptrs, lens, n, &vote, &vote_len, 1, 0, out, len);
+done:
+    free(txs);
+    free(ptrs);
+    free(lens);
+    free(header);
+    free(vote);
+    return rc;
+}

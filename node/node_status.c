@@ -1,0 +1,87 @@
+/*
+ * node_status.c — the `status` result (INTERFACE.md: at least height,
+ * state_hash, did, roles, validators, peers, mempool, endpoints), built one
+ * field per line so a field is added or found in one place.
+ */
+#include "node_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+
+static json_t *
+s_hex(const uint8_t *data, size_t len)
+{
+    char buf[2 * 32 + 1];
+    vl_hex_encode(data, len, buf);
+    return json_string(buf);
+}
+
+static void
+s_set_count(json_t *o, const char *name, uint64_t value)
+{
+    json_object_set_new(o, name, json_integer((json_int_t) value));
+}
+
+json_t *
+node_status(node_t *node)
+{
+    json_t *validators = json_array(), *roles = json_array();
+    for (size_t i = 0; i < node->genesis.members.count; i++) {
+        const member_t *m = &node->genesis.members.items[i];
+        if (m->validator)
+            json_array_append_new(validators, json_string(m->did));
+        if (strcmp(m->did, node->did) == 0) {
+            if (m->validator)
+                json_array_append_new(roles, json_string("validator"));
+            if (m->endorser)
+                json_array_append_new(roles, json_string("endorser"));
+        }
+    }
+    char *pub = vl_base64_encode(vl_key_public(node->key), VL_PUBKEY_SIZE);
+    json_t *s = json_object();
+    json_t *endpoints = json_object();
+    json_object_set_new(endpoints, "api", json_string(api_endpoint(node->api)));
+    json_object_set_new(endpoints, "events", json_string(events_endpoint(node->events)));
+    json_object_set_new(endpoints, "gossip", json_null());
+    json_object_set_new(endpoints, "sync", json_null());
+
+    json_object_set_new(s, "name", json_string(node->config.name));
+    json_object_set_new(s, "version", json_string("vledger 0.1.0"));
+    json_object_set_new(s, "chain_id", json_string(node->genesis.chain_id));
+    json_object_set_new(s, "height", json_integer((json_int_t) ledger_height(node->ledger)));
+    json_object_set_new(s, "state_hash", s_hex(ledger_state_hash(node->ledger), 32));
+    json_object_set_new(s, "last_hash", s_hex(ledger_last_hash(node->ledger), 32));
+    json_object_set_new(s, "did", json_string(node->did));
+    json_object_set_new(s, "public_key", json_string(pub ? pub : ""));
+    json_object_set_new(s, "roles", roles);
+    json_object_set_new(s, "validators", validators);
+    json_object_set_new(s, "peers", json_array());
+    json_object_set_new(s, "mempool", json_integer((json_int_t) mempool_count(node->mempool)));
+    json_object_set_new(s, "endpoints", endpoints);
+    free(pub);
+
+    node_gossip_status(node, s);   /* peers, gossip endpoints and counters */
+
+    if (node->loop) {
+        /* sweep_found > 0 means a socket's message waited for the loop's
+         * sweep: a missed evloop_sent (net/evloop.h, rule 4). */
+        const evloop_stats_t *ls = evloop_stats(node->loop);
+        json_t *loop = json_object();
+        s_set_count(loop, "wakeups", ls->wakeups);
+        s_set_count(loop, "dispatches", ls->dispatches);
+        s_set_count(loop, "sweep_found", ls->sweep_found);
+        json_object_set_new(s, "loop", loop);
+    }
+    pool_stats_t ps = pool_stats(node->pool);
+    json_t *workers = json_object();
+    s_set_count(workers, "threads", pool_threads(node->pool));
+    s_set_count(workers, "jobs", ps.completed);
+    s_set_count(workers, "refused", ps.refused);
+    s_set_count(workers, "queued_max", ps.queued_max);
+    s_set_count(workers, "sigcache_hits", sigcache_hits(node->sigcache));
+    s_set_count(workers, "sigcache_misses", sigcache_misses(node->sigcache));
+    json_object_set_new(s, "workers", workers);
+    return s;
+}
