@@ -3,31 +3,78 @@
 # $VLEDGERD and $VLEDGER. Every wait is bounded (wait_until fails the test
 # with a message when its deadline passes); nothing sleeps in place of a
 # condition.
+#
+# Output is TAP (Meson runs these with protocol: 'tap'): each `step TEXT`
+# is one case. It is reported `ok N - TEXT` when the next step starts or the
+# script ends with status 0, and `not ok N - TEXT` when the script fails
+# while it runs (`fail`, or any error under set -e: the EXIT trap sees
+# rc != 0); a failure before the first step is the case "before the first
+# step". The plan `1..N` comes last. Only lib.sh writes the real stdout
+# (kept on fd 3): the script's own stdout goes to stderr, so no output of a
+# command can be mistaken for TAP; `note TEXT` puts a "# TEXT" comment line
+# into the TAP stream (timings and other results worth reading). On failure
+# the last 30 lines of each node log follow on stderr.
 set -euo pipefail
 
-: "${VLEDGERD:?VLEDGERD must point at the vledgerd binary}"
-: "${VLEDGER:?VLEDGER must point at the vledger binary}"
-
-TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vlit.XXXXXX")
+exec 3>&1 1>&2
+TAP_N=0          # cases reported so far
+TAP_STEP=""      # text of the step running now, "" when none is
+TEST_TMP=""
 declare -A NODE_PID=()
+
+# s_tap_report ok|"not ok" TEXT — one TAP result line ('#' dropped from
+# TEXT: TAP would read what follows it as a directive).
+s_tap_report() {
+  TAP_N=$((TAP_N + 1))
+  echo "$1 $TAP_N - ${2//\#/}" >&3
+}
 
 cleanup() {
   local rc=$?
   for dir in "${!NODE_PID[@]}"; do
     kill -KILL "${NODE_PID[$dir]}" 2>/dev/null || true
+    wait "${NODE_PID[$dir]}" 2>/dev/null || true
   done
   if [ $rc -ne 0 ]; then
-    for log in "$TEST_TMP"/*.log; do
+    s_tap_report "not ok" "${TAP_STEP:-before the first step}"
+    for log in "${TEST_TMP:-/nonexistent}"/*.log; do
       [ -f "$log" ] && { echo "--- $log (last 30 lines)"; tail -n 30 "$log"; }
     done
+  elif [ -n "$TAP_STEP" ]; then
+    s_tap_report ok "$TAP_STEP"
   fi
-  rm -rf "$TEST_TMP"
+  echo "1..$TAP_N" >&3
+  [ -z "$TEST_TMP" ] || rm -rf "$TEST_TMP"
   exit $rc
 }
 trap cleanup EXIT
+# A signal (Meson's timeout sends SIGTERM) fails the running step too.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+: "${VLEDGERD:?VLEDGERD must point at the vledgerd binary}"
+: "${VLEDGER:?VLEDGER must point at the vledger binary}"
+
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vlit.XXXXXX")
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-step() { echo "== $*"; }
+
+# step TEXT — ends the running step (ok) and starts the case TEXT; its
+# heading goes to the TAP stream as a comment and to stderr, so the stderr
+# log reads in phases too.
+step() {
+  [ -z "$TAP_STEP" ] || s_tap_report ok "$TAP_STEP"
+  TAP_STEP="$*"
+  echo "# == $*" >&3
+  echo "== $*" >&2
+}
+
+# note TEXT — a "# TEXT" comment line (one per line of TEXT) in the TAP stream.
+note() {
+  local line
+  while IFS= read -r line; do echo "# $line" >&3; done <<<"$*"
+}
 
 now_ms() { date +%s%3N; }
 
@@ -101,7 +148,7 @@ make_net() {
     "$VLEDGER_SIM" net create --nodes "$nodes" --out "$dir" --base-port "$base" "$@" \
       >"$TEST_TMP/net-create.out" 2>&1 && return 0
   done
-  cat "$TEST_TMP/net-create.out"
+  cat "$TEST_TMP/net-create.out" >&2
   fail "vledger-sim net create failed"
 }
 
@@ -140,6 +187,6 @@ make_net() {
     "$VLEDGER_SIM" net create --nodes "$nodes" --out "$dir" --base-port "$base" "$@" \
       >"$TEST_TMP/net-create.out" 2>&1 && return 0
   done
-  cat "$TEST_TMP/net-create.out"
+  cat "$TEST_TMP/net-create.out" >&2
   fail "vledger-sim net create failed"
 }

@@ -410,10 +410,9 @@ int
 main(int argc, char **argv)
 {
     if (argc < 2 || !check_tmpdir(s_dir, sizeof s_dir) || s_start(argv[1]) != 0) {
-        fprintf(stderr, "cannot start vledgerd\n");
         if (s_pid > 0)
             kill(s_pid, SIGKILL);
-        return 1;
+        return check_bail_out("cannot start vledgerd");
     }
     RUN(test_register_user);
     RUN(test_bad_proposal_signature);

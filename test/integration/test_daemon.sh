@@ -56,4 +56,3 @@ ledger=$C/data/ledger
 for f in "$ledger"/*.log "$ledger"/*.ldb; do [ -f "$f" ] && dd if=/dev/urandom of="$f" bs=1 count=64 seek=16 conv=notrunc 2>/dev/null; done
 printf 'garbage' > "$ledger/CURRENT"
 expect_fail 1 "corrupt" "$VLEDGERD" --config "$C/node.json"
-echo "ok"

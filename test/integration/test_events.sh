@@ -61,4 +61,3 @@ PY
 )
 [ "$(jf "$hb" .gap)" = 1 ] && [ "$(jf "$hb" .has_stream)" = true ] || fail "heartbeat: $hb"
 stop_node "$D"
-echo ok

@@ -117,7 +117,7 @@ wait_until 60000 at_height $((base + 1000)) "$N0" "$N1"
 t0=$(now_ms)
 start_config_node "$N3"
 wait_until 60000 same_state "$N1" "$N2" "$N3"
-echo "caught up $(( $(h "$N3") - base )) blocks in $(( $(now_ms) - t0 )) ms (including start)"
+note "caught up $(( $(h "$N3") - base )) blocks in $(( $(now_ms) - t0 )) ms (including start)"
 [ "$(counter "$N3" blocks_pulled)" -ge 900 ] || fail "node3 did not pull: $(nstatus "$N3" | jq -c .gossip)"
 [ "$(counter "$N3" blocks_rejected)" = 0 ] || fail "node3 rejected pulled blocks"
 
@@ -166,4 +166,3 @@ done
 
 step "clean stop"
 for n in "${ALL[@]}"; do stop_config_node "$n"; done
-echo "PASS"

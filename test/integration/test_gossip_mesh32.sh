@@ -25,17 +25,16 @@ WAIT_POLL_S=0.5   # each check below runs 2 x $N processes
 t0=$(now_ms)
 for ((i = 0; i < N; i++)); do start_config_node "$NET/node$i"; done
 wait_until 60000 all_alive
-echo "all $N nodes see $((N - 1)) peers alive $(( $(now_ms) - t0 )) ms after the first start"
+note "all $N nodes see $((N - 1)) peers alive $(( $(now_ms) - t0 )) ms after the first start"
 meshes=$(status_all | jq -s 'map(.mesh) | [min, max] | @tsv' -r)
-echo "mesh sizes (min, max): $meshes"
+note "mesh sizes (min, max): $meshes"
 [ "$(cut -f2 <<<"$meshes")" -le 6 ] || fail "mesh larger than D = 6: $meshes"
 
 step "20 blocks reach all $N nodes"
 "$VLEDGER_SIM" load --node "$(jq -r .api "$NET/node7/data/endpoints.json")" --count 20 --timeout-ms 20000 >/dev/null
 wait_until 30000 all_agree 20
-status_all | jq -s '{copies_per_block_envelope: ((map(.g.received) | add) / (map(.g.delivered) | add)), pulled: (map(.g.blocks_pulled) | add), rejected: (map(.g.blocks_rejected) | add)}' -c
+note "$(status_all | jq -s '{copies_per_block_envelope: ((map(.g.received) | add) / (map(.g.delivered) | add)), pulled: (map(.g.blocks_pulled) | add), rejected: (map(.g.blocks_rejected) | add)}' -c)"
 [ "$(status_all | jq -s 'map(.g.blocks_rejected) | add')" = 0 ] || fail "some node rejected a block"
 
 step "stop"
 for ((i = 0; i < N; i++)); do stop_config_node "$NET/node$i"; done
-echo "PASS"

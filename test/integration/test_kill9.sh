@@ -32,7 +32,7 @@ wait_until 20000 acked_at_least 20
 kill_node "$D"
 wait $c1 $c2 $c3 || true
 n_acked=$(wc -l < "$acked")
-echo "acknowledged before the kill: $n_acked"
+note "acknowledged before the kill: $n_acked"
 
 step "restart and check"
 start_node "$D"
@@ -60,4 +60,4 @@ nb=$(vl --json block show "$(jf "$r" .height)")
 [ "$(jf "$nb" .state_hash)" = "$(jf "$status" .state_hash)" ] || fail "next block does not extend the recovered state hash"
 [ "$(jf "$nb" .previous_hash)" = "$(jf "$status" .last_hash)" ] || fail "next block does not extend the recovered tip"
 stop_node "$D"
-echo "ok (height $height, $valid deposits committed, $n_acked acknowledged)"
+note "height $height, $valid deposits committed, $n_acked acknowledged"

@@ -112,7 +112,7 @@ hist=$(vl --json vehicle show $VIN --history)
 owners=$(jf "$hist" '[.history[].value.owner] | unique | length')
 [ "$owners" = 2 ] || fail "history owners: $hist"
 story=$(jf "$hist" '[.history[] | .value | (.title.status // "-") + "/" + (.registration.status // "-") + "/" + (.owner[-6:])] | join(" ")')
-echo "$story"
+note "story: $story"
 order=$(jf "$hist" '[.history[] | .value |
   if (.insurance.state // "") == "active" then "insured"
   elif .financing != null then "lien"
@@ -126,4 +126,3 @@ esac
 human=$(vl vehicle show $VIN --history)
 grep -q "changed .*owner" <<<"$human" || fail "human history lacks the owner change: $human"
 [ "$(jf "$hist" '[.history[] | select(.value.financing == null and .value.owner == "'"${DID[buyer]}"'")] | length')" -ge 1 ] || fail "lien release missing"
-echo "ok"

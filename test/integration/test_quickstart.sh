@@ -66,4 +66,3 @@ after=$(vl --json status)
 [ "$(jf "$(vl --json wallet balance "$did")" .balance)" = 251000 ] || fail "balance lost across restart"
 vl "${S[@]}" wallet deposit 5 >/dev/null
 stop_node "$D"
-echo "ok"

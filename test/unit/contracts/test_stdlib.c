@@ -365,10 +365,12 @@ main(void)
     vm_config_t cfg = vm_config_default();
     cfg.fresh_state = 1;
     s_vm = vm_new(&cfg);
+    check_variant("fresh_state");
     RUN(test_identity_register);
     RUN(test_wallet_transfer);
     RUN(test_vehicle_register);
     RUN(test_contract_deploy);
+    check_variant(NULL);
     vm_destroy(&s_vm);
     fake_free(&s_fs);
     return check_done();

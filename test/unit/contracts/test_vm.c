@@ -806,7 +806,9 @@ main(int argc, char **argv)
     vm_config_t cfg = vm_config_default();
     cfg.fresh_state = 1;
     s_vm = vm_new(&cfg);
+    check_variant("fresh_state");
     s_all();
+    check_variant(NULL);
     vm_destroy(&s_vm);
     fake_free(&s_fs);
     return check_done();

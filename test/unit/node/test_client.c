@@ -1125,7 +1125,9 @@ main(void)
         RUN(test_cli_no_node);
         RUN(test_cli_fake);
     } else {
-        printf("skip CLI tests: VLEDGER_BIN not set\n");
+        SKIP(test_cli_usage, "VLEDGER_BIN not set");
+        SKIP(test_cli_no_node, "VLEDGER_BIN not set");
+        SKIP(test_cli_fake, "VLEDGER_BIN not set");
     }
     fake_stop(&s_fake);
     char cmd[400];
