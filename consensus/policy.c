@@ -686,8 +686,7 @@ s_vin(s_ctx_t *cx, const s_part_t *part, size_t i, const char **vin)
         *vin = NULL;
         return 0;
     }
-    if (!json_is_string(v) || !s_vin_valid(json_string_value(v), json_string_length(v)) ||
-        strlen(json_string_value(v)) != json_string_length(v))
+    if (!json_is_string(v) || !s_vin_valid(json_string_value(v), json_string_length(v)))
         return s_perr(cx, part, i, VL_ERR_REFUSED, "argument 'vin' is not a VIN");
     *vin = json_string_value(v);
     return 0;
@@ -914,13 +913,11 @@ s_key_policy(s_ctx_t *cx, const char *key, policy_t **policy)
     if (!json_is_string(t))
         return vl_err_set(cx->err, VL_ERR_CORRUPT, "key %s: its %s is not a string", key,
                           POLICY_KEY_FIELD);
+    /* No NUL inside: values are parsed without JSON_ALLOW_NUL. */
     vl_err_t perr;
-    if (strlen(json_string_value(t)) != json_string_length(t) ||
-        policy_parse(json_string_value(t), policy, &perr) != 0)
+    if (policy_parse(json_string_value(t), policy, &perr) != 0)
         return vl_err_set(cx->err, VL_ERR_CORRUPT, "key %s: its %s does not parse: %s", key,
-                          POLICY_KEY_FIELD,
-                          strlen(json_string_value(t)) != json_string_length(t)
-                              ? "it holds a NUL byte" : perr.msg);
+                          POLICY_KEY_FIELD, perr.msg);
     return 0;
 }
 
@@ -1029,7 +1026,8 @@ policy_resolve_tx(const policy_t *function_policy, const char *const *written,
     res->orgs = env->orgs;
     res->parts = parts;
     res->n_parts = n_parts;
-    parts = NULL;
+    parts = NULL;    /* moved */
+    n_parts = 0;
     for (size_t i = 0; i < cx.n; i++) {
         res->reads[i] = (policy_read_t) { cx.e[i].key, cx.e[i].found, cx.e[i].version };
         cx.e[i].key = NULL;    /* moved */
