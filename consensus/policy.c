@@ -1153,7 +1153,7 @@ s_explain(const policy_resolved_t *res, const s_part_t *part, size_t i, const or
     const s_node_t *n = &part->policy.nodes[i];
     const s_rnode_t *r = &part->r[i];
     if (!S_IS_GATE(n->kind)) {
-        char who[160];
+        char who[VL_ERR_MSG_MAX];
         s_describe(res->orgs, &r->cand, who, sizeof who);
         vl_err_set(why, VL_ERR_REFUSED, "%sneeds an endorsement from %s (%.*s)", part->label,
                    who, (int) n->text_len, part->policy.text + n->text_off);
