@@ -6,13 +6,25 @@
  *   { "chain_id": "vledger-dev-1a2b3c4d",
  *     "timestamp_ms": 1763900000000,
  *     "gas_max": 20000000,
- *     "members": [ { "name": "seller", "public_key": "<base64 raw Ed25519>",
+ *     "organisations": [ { "name": "agency", "roles": ["title_agency", "validator"] } ],
+ *     "members": [ { "name": "agency-node", "org": "agency",
+ *                    "public_key": "<base64 raw Ed25519>",
  *                    "validator": true, "endorser": true } ] }
  *
+ * Every member is a node of one organisation (docs/trust.md). A member is
+ * a validator exactly when its organisation holds the role `validator`
+ * ("validator" may be left out; a value that contradicts the role is
+ * refused).
+ *
  * Block 0 carries no transactions; its data hash covers the canonical
- * genesis document and the standard contracts installed into state, so two
- * nodes agree on the genesis hash only if they agree on both. The genesis
- * writes are indexed under the data hash as their txid.
+ * genesis document and every write it installs into state, so two nodes
+ * agree on the genesis hash only if they agree on both. It installs the
+ * standard contracts (contract/<name>), each organisation (org/<name> =
+ * {name, roles, nodes: [DID...]}), each node's identity (did/<DID> = {did,
+ * name, org, node: true, roles: [], owned: [], interest: [], contracts:
+ * {generic: []}} and wallet/<DID> = 0) and the money supply (money/supply =
+ * {issued: 0, redeemed: 0}). The genesis writes are indexed under the data
+ * hash as their txid.
  */
 #ifndef VL_GENESIS_H
 #define VL_GENESIS_H
@@ -23,6 +35,7 @@
 #include "error.h"
 #include "ledger.h"
 #include "members.h"
+#include "orgs.h"
 
 #define GENESIS_CHAIN_ID_MAX 64
 
@@ -30,8 +43,12 @@ typedef struct {
     char chain_id[GENESIS_CHAIN_ID_MAX + 1];
     int64_t timestamp_ms;
     uint64_t gas_max;
-    members_t members;
+    orgs_t orgs;
+    members_t members;            /* member.org indexes orgs */
 } genesis_t;
+
+/* The organisation a member speaks for, or NULL. Borrowed from g. */
+const org_t *genesis_org_of(const genesis_t *g, const member_t *m);
 
 /* An empty genesis with the network defaults (gas_max: the VM's
  * maximum, vm_config_default); the caller names the chain, sets the time

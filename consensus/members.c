@@ -8,8 +8,8 @@
 #include "error.h"
 
 int
-members_add(members_t *m, const uint8_t pub[VL_PUBKEY_SIZE], const char *name, bool validator,
-            bool endorser)
+members_add(members_t *m, const uint8_t pub[VL_PUBKEY_SIZE], const char *name, int org,
+            bool validator, bool endorser)
 {
     if (members_find(m, pub, VL_PUBKEY_SIZE))
         return VL_ERR_EXISTS;
@@ -20,6 +20,7 @@ members_add(members_t *m, const uint8_t pub[VL_PUBKEY_SIZE], const char *name, b
     memcpy(x->public_key, pub, VL_PUBKEY_SIZE);
     vl_did_from_public(pub, x->did);
     snprintf(x->name, sizeof x->name, "%s", name ? name : "");
+    x->org = org;
     x->validator = validator;
     x->endorser = endorser;
     return 0;

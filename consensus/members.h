@@ -1,7 +1,8 @@
 /*
- * members.h — the network's membership as fixed by genesis: validators
- * (who order and sign commit certificates) and endorsers (organisations
- * whose nodes may sign endorsements). Pure data; no I/O.
+ * members.h — the network's membership as fixed by genesis: the node keys,
+ * the organisation each speaks for (an index into the genesis orgs_t,
+ * consensus/orgs.h), validators (who order and sign commit certificates)
+ * and endorsers (nodes that may sign endorsements). Pure data; no I/O.
  */
 #ifndef VL_MEMBERS_H
 #define VL_MEMBERS_H
@@ -19,6 +20,7 @@ typedef struct {
     uint8_t public_key[VL_PUBKEY_SIZE];
     char did[VL_DID_BUF];
     char name[64];
+    int org;                  /* index into the genesis organisations, -1 = none */
     bool validator;
     bool endorser;
 } member_t;
@@ -28,8 +30,9 @@ typedef struct {
     size_t count;
 } members_t;
 
-/* Adds a member; VL_ERR_LIMIT when full, VL_ERR_EXISTS for a repeated key. */
-int members_add(members_t *m, const uint8_t pub[VL_PUBKEY_SIZE], const char *name,
+/* Adds a member of organisation org (-1: none); VL_ERR_LIMIT when full,
+ * VL_ERR_EXISTS for a repeated key. */
+int members_add(members_t *m, const uint8_t pub[VL_PUBKEY_SIZE], const char *name, int org,
                 bool validator, bool endorser);
 
 /* The member with this key, or NULL. Borrowed from m. */

@@ -216,8 +216,15 @@ config_dev(const char *dir, node_config_t *out, vl_err_t *err)
         vl_hex_encode(rnd, sizeof rnd, hex);
         snprintf(g.chain_id, sizeof g.chain_id, "vledger-dev-%s", hex);
         g.timestamp_ms = vl_wall_ms();
-        members_add(&g.members, vl_key_public(key), "dev", true, true);
-        rc = genesis_save(&g, c.genesis_path, err);
+        /* One organisation holding every role: the quick start alone. */
+        const char *roles[ORG_ROLE_COUNT];
+        for (int r = 0; r < ORG_ROLE_COUNT; r++)
+            roles[r] = org_role_name((org_role_t) r);
+        rc = orgs_add(&g.orgs, "dev", roles, ORG_ROLE_COUNT, err);
+        if (rc == 0)
+            rc = members_add(&g.members, vl_key_public(key), "dev", 0, true, true);
+        if (rc == 0)
+            rc = genesis_save(&g, c.genesis_path, err);
     }
     vl_key_destroy(&key);
     if (rc == 0)

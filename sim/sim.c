@@ -2,10 +2,14 @@
  * sim.c — vledger-sim: generates networks and drives them from outside, as
  * an operator would (DESIGN §8). This first part:
  *
- *   vledger-sim net create --nodes N [--validators V] --out DIR
- *                          [--base-port P] [--degree D] [--full-mesh-max F]
+ *   vledger-sim net create --nodes N [--validators V] [--orgs NAME[:ROLE+ROLE...],...]
+ *                          --out DIR [--base-port P] [--degree D] [--full-mesh-max F]
  *                          [--bootstrap K] [--block-max-txs B] [--heartbeat-ms H]
- *       DIR/genesis.json (all members), DIR/nodeI/node.key (Ed25519 PEM; the
+ *       DIR/genesis.json (organisations and all members; node I belongs to
+ *       the I-th organisation of --orgs, a node past the list to an
+ *       organisation of its own named nodeI; without --orgs node I's
+ *       organisation is nodeI, holding `validator` for I < V, and node 0's
+ *       also `issuer`), DIR/nodeI/node.key (Ed25519 PEM; the
  *       CURVE transport keys derive from it, gossip/curve.h) and
  *       DIR/nodeI/node.json with gossip on 127.0.0.1:P+2I and sync on
  *       P+2I+1 (checked free at creation), api/events on free ports (see
@@ -43,7 +47,8 @@
 #include "genesis.h"
 
 static const char *s_usage =
-    "usage: vledger-sim net create --nodes N [--validators V] --out DIR [--base-port P]\n"
+    "usage: vledger-sim net create --nodes N [--validators V] [--orgs NAME[:ROLE+ROLE...],...]\n"
+    "                              --out DIR [--base-port P]\n"
     "                              [--degree D] [--full-mesh-max F] [--bootstrap K]\n"
     "                              [--block-max-txs B] [--heartbeat-ms H]\n"
     "       vledger-sim load --node ENDPOINT --count N [--timeout-ms T]\n"
@@ -82,11 +87,58 @@ s_num(const char *text, long lo, long hi, const char *what)
     return v;
 }
 
+/* The organisations of --orgs "NAME[:ROLE+ROLE...],..." for n nodes: node
+ * i belongs to organisation i; nodes past the list (and, without --orgs,
+ * every node) get one of their own named nodeI, with `validator` for
+ * I < validators and node 0's with `issuer` too when no --orgs. */
+static int
+s_orgs(const char *spec, long n, long validators, orgs_t *orgs, vl_err_t *err)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", spec ? spec : "");
+    char *save = NULL;
+    long listed = 0;
+    for (char *item = spec ? strtok_r(buf, ",", &save) : NULL; item;
+         item = strtok_r(NULL, ",", &save)) {
+        if (listed == n)
+            return vl_err_set(err, VL_ERR_INVALID, "more organisations than --nodes %ld", n);
+        const char *roles[ORG_ROLES_MAX];
+        size_t n_roles = 0;
+        char *colon = strchr(item, ':');
+        if (colon) {
+            *colon = '\0';
+            char *rsave = NULL;
+            for (char *r = strtok_r(colon + 1, "+", &rsave); r; r = strtok_r(NULL, "+", &rsave)) {
+                if (n_roles == ORG_ROLES_MAX)
+                    return vl_err_set(err, VL_ERR_LIMIT, "organisation '%s': too many roles",
+                                      item);
+                roles[n_roles++] = r;
+            }
+        }
+        if (orgs_add(orgs, item, roles, n_roles, err) != 0)
+            return VL_ERR_INVALID;
+        listed++;
+    }
+    for (long i = listed; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "node%ld", i);
+        const char *roles[2];
+        size_t n_roles = 0;
+        if (!spec && i < validators)
+            roles[n_roles++] = "validator";
+        if (!spec && i == 0)
+            roles[n_roles++] = "issuer";
+        if (orgs_add(orgs, name, roles, n_roles, err) != 0)
+            return VL_ERR_INVALID;
+    }
+    return 0;
+}
+
 static int
 s_net_create(int argc, char **argv)
 {
-    long n = 0, v = 1, base = 17000, degree = 6, full = 12, boot = -1, max_txs = 500, hb = 0;
-    const char *out = NULL;
+    long n = 0, v = -1, base = 17000, degree = 6, full = 12, boot = -1, max_txs = 500, hb = 0;
+    const char *out = NULL, *orgs_arg = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!val) {
@@ -97,6 +149,7 @@ s_net_create(int argc, char **argv)
         if (!strcmp(a, "--nodes")) n = s_num(val, 1, 256, "--nodes");
         else if (!strcmp(a, "--validators")) v = s_num(val, 1, 256, "--validators");
         else if (!strcmp(a, "--out")) out = val;
+        else if (!strcmp(a, "--orgs")) orgs_arg = val;
         else if (!strcmp(a, "--base-port")) base = s_num(val, 1024, 65000, "--base-port");
         else if (!strcmp(a, "--degree")) degree = s_num(val, 1, 64, "--degree");
         else if (!strcmp(a, "--full-mesh-max")) full = s_num(val, 0, 256, "--full-mesh-max");
@@ -112,14 +165,30 @@ s_net_create(int argc, char **argv)
         fprintf(stderr, "vledger-sim: net create needs --nodes and --out\n%s", s_usage);
         return 2;
     }
+    genesis_t g;
+    genesis_defaults(&g);
+    vl_err_t err = { "" };
+    if (s_orgs(orgs_arg, n, v < 0 ? 1 : v, &g.orgs, &err) != 0) {
+        fprintf(stderr, "vledger-sim: --orgs: %s\n", err.msg);
+        return 2;
+    }
+    long validators = 0;
+    for (long i = 0; i < n; i++)
+        validators += org_has_role(&g.orgs.items[i], ORG_ROLE_VALIDATOR);
+    if (v >= 0 && orgs_arg && v != validators) {
+        fprintf(stderr, "vledger-sim: --validators %ld, but %ld of the nodes' organisations hold "
+                        "the role validator\n", v, validators);
+        return 2;
+    }
+    v = validators;
     if (v > 1) {
         fprintf(stderr, "vledger-sim: --validators %ld: only one validator (the one-validator "
                         "orderer) is supported until the BFT consensus issue lands; use "
                         "--validators 1\n", v);
         return 2;
     }
-    if (v > n) {
-        fprintf(stderr, "vledger-sim: more validators than nodes\n");
+    if (v > n || v == 0) {
+        fprintf(stderr, "vledger-sim: a network needs one validator, and no more than nodes\n");
         return 2;
     }
     if (base + 2 * n > 65535) {
@@ -140,8 +209,6 @@ s_net_create(int argc, char **argv)
         fprintf(stderr, "vledger-sim: cannot create %s: %s\n", out, strerror(errno));
         return 1;
     }
-    genesis_t g;
-    genesis_defaults(&g);
     uint8_t rnd[4];
     vl_random_bytes(rnd, sizeof rnd);
     char hex[9];
@@ -150,7 +217,6 @@ s_net_create(int argc, char **argv)
     g.timestamp_ms = vl_wall_ms();
     char **pubs = calloc((size_t) n, sizeof *pubs);
     char path[4096];
-    vl_err_t err = { "" };
     for (long i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/node%ld", out, i);
         if (mkdir(path, 0700) != 0 && errno != EEXIST) {
@@ -165,7 +231,8 @@ s_net_create(int argc, char **argv)
         }
         char name[32];
         snprintf(name, sizeof name, "node%ld", i);
-        members_add(&g.members, vl_key_public(k), name, i < v, true);
+        members_add(&g.members, vl_key_public(k), name, (int) i,
+                    org_has_role(&g.orgs.items[i], ORG_ROLE_VALIDATOR), true);
         pubs[i] = vl_base64_encode(vl_key_public(k), VL_PUBKEY_SIZE);
         vl_key_destroy(&k);
     }

@@ -39,7 +39,9 @@ expect_fail 1 "does not exist" vl block show 99
 expect_fail 1 "not known" vl tx show 0000000000000000000000000000000000000000000000000000000000000000
 
 step "unregistered caller"
-expect_fail 1 "is not registered" vl wallet deposit 100
+# The node's own identity is registered at genesis; a fresh key is not.
+openssl genpkey -algorithm ed25519 -out "$TEST_TMP/nobody.pem" 2>/dev/null
+expect_fail 1 "is not registered" vl --key "$TEST_TMP/nobody.pem" wallet deposit 100
 
 step "identities and deposits"
 vl --json identity new --name Seller --role seller --out "$TEST_TMP/s.pem" >/dev/null

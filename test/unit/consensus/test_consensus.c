@@ -13,6 +13,7 @@
 #include "genesis.h"
 #include "ledger.h"
 #include "members.h"
+#include "orgs.h"
 #include "mempool.h"
 #include "sigcache.h"
 #include "tx.h"
@@ -23,9 +24,9 @@ test_members(void)
 {
     members_t m = { .count = 0 };
     vl_key_t *a = vl_key_generate(), *b = vl_key_generate();
-    CHECK_EQ(members_add(&m, vl_key_public(a), "a", true, true), 0);
-    CHECK_EQ(members_add(&m, vl_key_public(a), "a2", true, true), VL_ERR_EXISTS);
-    CHECK_EQ(members_add(&m, vl_key_public(b), "b", false, true), 0);
+    CHECK_EQ(members_add(&m, vl_key_public(a), "a", -1, true, true), 0);
+    CHECK_EQ(members_add(&m, vl_key_public(a), "a2", -1, true, true), VL_ERR_EXISTS);
+    CHECK_EQ(members_add(&m, vl_key_public(b), "b", -1, false, true), 0);
     CHECK_EQ(members_validator_count(&m), 1);
     const member_t *x = members_find(&m, vl_key_public(b), 32);
     CHECK(x && !x->validator && x->endorser);
@@ -198,7 +199,7 @@ test_commit_certificate(void)
     vl_key_t *k[4];
     for (int i = 0; i < 4; i++) {
         k[i] = vl_key_generate();
-        members_add(&m, vl_key_public(k[i]), "v", true, true);
+        members_add(&m, vl_key_public(k[i]), "v", -1, true, true);
     }
     uint8_t hash[32], other[32];
     vl_sha256("block", 5, hash);
@@ -262,8 +263,10 @@ test_genesis_files(void)
     g.timestamp_ms = 1000;
     g.gas_max = 5;
     vl_key_t *k = vl_key_generate();
-    members_add(&g.members, vl_key_public(k), "solo", true, true);
+    const char *roles[] = { "validator", "issuer" };
     vl_err_t err = { "" };
+    CHECK_EQ(orgs_add(&g.orgs, "solo-org", roles, 2, &err), 0);
+    members_add(&g.members, vl_key_public(k), "solo", 0, true, true);
     CHECK_EQ(genesis_save(&g, path, &err), 0);
     CHECK_EQ(genesis_save(&g, path, &err), VL_ERR_EXISTS);
     genesis_t back;
@@ -271,11 +274,26 @@ test_genesis_files(void)
     CHECK_STR(back.chain_id, "test-chain");
     CHECK_EQ(back.members.count, 1);
     CHECK(memcmp(back.members.items[0].public_key, vl_key_public(k), 32) == 0);
+    CHECK_EQ(back.orgs.count, 1);
+    CHECK_EQ(back.members.items[0].org, 0);
+    CHECK(back.members.items[0].validator);
+    CHECK_STR(genesis_org_of(&back, &back.members.items[0])->name, "solo-org");
     genesis_block_t a, b;
     CHECK_EQ(genesis_block_build(&g, &a, &err), 0);
     CHECK_EQ(genesis_block_build(&back, &b, &err), 0);
     CHECK(memcmp(a.hash, b.hash, 32) == 0);   /* same document, same genesis */
     CHECK(a.effect.n_writes >= 3);            /* the standard contracts */
+    /* ... then the organisation, the node's identity and wallet, the supply. */
+    bool org_doc = false, node_doc = false, supply = false;
+    for (size_t i = 0; i < a.effect.n_writes; i++) {
+        const Vl__WriteItem *w = a.writes[i];
+        org_doc |= strcmp(w->key, "org/solo-org") == 0
+                   && strstr((const char *) w->value.data, back.members.items[0].did);
+        node_doc |= strncmp(w->key, "did/", 4) == 0
+                    && strstr((const char *) w->value.data, "\"org\":\"solo-org\"");
+        supply |= strcmp(w->key, "money/supply") == 0;
+    }
+    CHECK(org_doc && node_doc && supply);
     genesis_block_clear(&a);
     genesis_block_clear(&b);
 
@@ -291,7 +309,27 @@ test_genesis_files(void)
           "non-empty array" },
         { "{\"chain_id\":\"x\",\"timestamp_ms\":1,\"gas_max\":1,\"members\":[{\"name\":\"a\","
           "\"public_key\":\"AAAA\"}]}",
+          "'organisations' must be" },
+        { "{\"chain_id\":\"x\",\"timestamp_ms\":1,\"gas_max\":1,\"organisations\":[{\"name\":"
+          "\"o\",\"roles\":[\"validator\"]}],\"members\":[{\"name\":\"a\",\"org\":\"o\","
+          "\"public_key\":\"AAAA\"}]}",
           "32-byte public_key" },
+        { "{\"chain_id\":\"x\",\"timestamp_ms\":1,\"gas_max\":1,\"organisations\":[{\"name\":"
+          "\"o\",\"roles\":[\"wizard\"]}],\"members\":[{\"name\":\"a\",\"org\":\"o\","
+          "\"public_key\":\"AAAA\"}]}",
+          "wizard" },
+        { "{\"chain_id\":\"x\",\"timestamp_ms\":1,\"gas_max\":1,\"organisations\":[{\"name\":"
+          "\"o\",\"roles\":[]}],\"members\":[{\"name\":\"a\",\"org\":\"p\","
+          "\"public_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}]}",
+          "organisation 'p', which is not in 'organisations'" },
+        { "{\"chain_id\":\"x\",\"timestamp_ms\":1,\"gas_max\":1,\"organisations\":[{\"name\":"
+          "\"o\",\"roles\":[]}],\"members\":[{\"name\":\"a\",\"org\":\"o\",\"validator\":true,"
+          "\"public_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}]}",
+          "does not hold the role validator" },
+        { "{\"chain_id\":\"x\",\"timestamp_ms\":1,\"gas_max\":1,\"organisations\":[{\"name\":"
+          "\"o\",\"roles\":[]}],\"members\":[{\"name\":\"a\",\"org\":\"o\","
+          "\"public_key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}]}",
+          "at least one member must be a validator" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         unlink(path);
@@ -326,7 +364,7 @@ s_fixture(fixture_t *f)
     f->g.gas_max = 1000000;
     f->validator = vl_key_generate();
     f->user = vl_key_generate();
-    members_add(&f->g.members, vl_key_public(f->validator), "v", true, true);
+    members_add(&f->g.members, vl_key_public(f->validator), "v", -1, true, true);
     genesis_block_t gb;
     vl_err_t err;
     CHECK_EQ(genesis_block_build(&f->g, &gb, &err), 0);

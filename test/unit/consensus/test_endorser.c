@@ -52,7 +52,7 @@ s_fixture(fixture_t *f)
     f->g.gas_max = 1000000;
     f->endorser = vl_key_generate();
     f->user = vl_key_generate();
-    members_add(&f->g.members, vl_key_public(f->endorser), "e", true, true);
+    members_add(&f->g.members, vl_key_public(f->endorser), "e", -1, true, true);
     genesis_block_t gb;
     vl_err_t err = { "" };
     CHECK_EQ(genesis_block_build(&f->g, &gb, &err), 0);
