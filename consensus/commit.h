@@ -65,6 +65,7 @@ typedef struct {
     const members_t *members;         /* borrowed */
     sigcache_t *sigcache;             /* borrowed */
     mempool_t *mempool;               /* borrowed; NULL = none to clean */
+    const orgs_t *orgs;               /* borrowed; NULL = no organisations */
 } commit_config_t;
 
 typedef struct {

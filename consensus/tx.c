@@ -21,6 +21,9 @@ tx_code_name(int code)
     case VL__TX_CODE__TX_POLICY_FAILURE: return "POLICY_FAILURE";
     case VL__TX_CODE__TX_WRONG_CHAIN: return "WRONG_CHAIN";
     case VL__TX_CODE__TX_TXID_MISMATCH: return "TXID_MISMATCH";
+    case VL__TX_CODE__TX_ENDORSEMENT_POLICY_FAILURE: return "ENDORSEMENT_POLICY_FAILURE";
+    case VL__TX_CODE__TX_BAD_ENDORSER: return "BAD_ENDORSER";
+    case VL__TX_CODE__TX_RESULT_MISMATCH: return "RESULT_MISMATCH";
     default: return "UNKNOWN";
     }
 }
@@ -106,8 +109,8 @@ tx_parse(const uint8_t *bytes, size_t len, const char *chain_id, tx_parsed_t **o
 }
 
 int
-tx_check_signatures(const tx_parsed_t *t, const members_t *members, sigcache_t *cache, int *code,
-                    vl_err_t *err)
+tx_check_signatures(const tx_parsed_t *t, const members_t *members, const orgs_t *orgs,
+                    sigcache_t *cache, org_set_t *endorsing, int *code, vl_err_t *err)
 {
     const Vl__Transaction *tx = t->tx;
     if (!sigcache_verify(cache, t->proposal->creator.data, t->proposal->creator.len,
@@ -116,13 +119,30 @@ tx_check_signatures(const tx_parsed_t *t, const members_t *members, sigcache_t *
         *code = VL__TX_CODE__TX_BAD_CREATOR_SIGNATURE;
         return vl_err_set(err, VL_ERR_SIGNATURE, "creator signature does not verify");
     }
-    size_t good = 0;
+    org_set_t set = { { 0 } };
+    uint8_t result_hash[VL_HASH_SIZE];
+    vl_sha256(tx->result.data, tx->result.len, result_hash);
     for (size_t i = 0; i < tx->n_endorsements; i++) {
         const Vl__Endorsement *e = tx->endorsements[i];
         const member_t *m = members_find(members, e->endorser.data, e->endorser.len);
         if (!m || !m->endorser) {
-            *code = VL__TX_CODE__TX_BAD_ENDORSEMENT;
-            return vl_err_set(err, VL_ERR_SIGNATURE, "endorsement by a non-member");
+            *code = VL__TX_CODE__TX_BAD_ENDORSER;
+            return vl_err_set(err, VL_ERR_SIGNATURE, "endorsement %zu is by a key that is no "
+                              "endorsing node of the network", i);
+        }
+        const org_t *org = orgs && m->org >= 0 && (size_t) m->org < orgs->count
+                               ? &orgs->items[m->org] : NULL;
+        if (e->org && e->org[0] && (!org || strcmp(e->org, org->name) != 0)) {
+            *code = VL__TX_CODE__TX_BAD_ENDORSER;
+            return vl_err_set(err, VL_ERR_SIGNATURE, "endorser %s speaks for organisation '%s', "
+                              "not '%.63s'", m->did, org ? org->name : "(none)", e->org);
+        }
+        if (e->result_hash.len
+            && (e->result_hash.len != VL_HASH_SIZE
+                || memcmp(e->result_hash.data, result_hash, VL_HASH_SIZE) != 0)) {
+            *code = VL__TX_CODE__TX_RESULT_MISMATCH;
+            return vl_err_set(err, VL_ERR_SIGNATURE, "endorser %s signed another result than the "
+                              "one the transaction carries", m->did);
         }
         if (!sigcache_verify(cache, e->endorser.data, e->endorser.len, tx->result.data,
                              tx->result.len, e->signature.data, e->signature.len)) {
@@ -130,12 +150,15 @@ tx_check_signatures(const tx_parsed_t *t, const members_t *members, sigcache_t *
             return vl_err_set(err, VL_ERR_SIGNATURE, "endorsement signature of %s does not verify",
                               m->did);
         }
-        good++;
+        if (org)
+            org_set_add(&set, m->org);
     }
-    if (good == 0) {
-        *code = VL__TX_CODE__TX_POLICY_FAILURE;
+    if (tx->n_endorsements == 0) {
+        *code = VL__TX_CODE__TX_ENDORSEMENT_POLICY_FAILURE;
         return vl_err_set(err, VL_ERR_SIGNATURE, "transaction has no endorsement");
     }
+    if (endorsing)
+        *endorsing = set;
     *code = VL__TX_CODE__TX_VALID;
     return 0;
 }

@@ -5,13 +5,11 @@
  * tx_parse checks shape only: the Transaction, its Proposal and its
  * EndorsedResult unpack; the chain id is ours; the result is for this
  * proposal (txid); sizes are within limits. tx_check_signatures checks the
- * creator's signature and each endorsement (signature valid, endorser a
- * network member), through the signature cache.
- *
- * Endorsement policy for now: at least one valid endorsement by a member
- * endorser, and every endorsement signs the one result the tx carries (so
- * endorsers agreed byte for byte). Per-function policies resolved against
- * state come with the multi-node consensus issue.
+ * creator's signature and each endorsement (its signer an endorsing node of
+ * the organisation it claims, the result it signed the one the transaction
+ * carries, its signature valid), through the signature cache, and gives the
+ * set of organisations that endorsed; whether that set satisfies the
+ * transaction's policies is validation's business (policy.h).
  */
 #ifndef VL_TX_H
 #define VL_TX_H
@@ -23,6 +21,7 @@
 #include "did.h"
 #include "error.h"
 #include "members.h"
+#include "orgs.h"
 #include "sigcache.h"
 #include "vledger.pb-c.h"
 
@@ -53,10 +52,15 @@ typedef struct {
 int tx_parse(const uint8_t *bytes, size_t len, const char *chain_id, tx_parsed_t **out,
              int *code, vl_err_t *err);
 
-/* Checks signatures as described above. Returns 0, or VL_ERR_SIGNATURE with
- * *code = TX_BAD_CREATOR_SIGNATURE / TX_BAD_ENDORSEMENT / TX_POLICY_FAILURE. */
-int tx_check_signatures(const tx_parsed_t *tx, const members_t *members, sigcache_t *cache,
-                        int *code, vl_err_t *err);
+/* Checks signatures as described above; orgs (may be NULL: no
+ * organisations, as in some unit tests) names each member's organisation.
+ * Returns 0 with *endorsing (may be NULL) = the endorsing organisations, or
+ * VL_ERR_SIGNATURE with *code = TX_BAD_CREATOR_SIGNATURE, TX_BAD_ENDORSER
+ * (no endorsing node, or not of the organisation it names),
+ * TX_RESULT_MISMATCH (it signed another result), TX_BAD_ENDORSEMENT (bad
+ * signature) or TX_ENDORSEMENT_POLICY_FAILURE (no endorsement at all). */
+int tx_check_signatures(const tx_parsed_t *tx, const members_t *members, const orgs_t *orgs,
+                        sigcache_t *cache, org_set_t *endorsing, int *code, vl_err_t *err);
 
 void tx_destroy(tx_parsed_t **self_p);
 

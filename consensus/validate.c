@@ -171,7 +171,8 @@ s_validate_tx(const validate_ctx_t *ctx, zhashx_t *overlay, zhashx_t *seen, uint
     if (!t)
         e->code = view->parse_codes[index];
     else
-        tx_check_signatures(t, ctx->members, ctx->sigcache, &e->code, &err);   /* sets the code */
+        tx_check_signatures(t, ctx->members, ctx->orgs, ctx->sigcache, NULL, &e->code,
+                            &err);   /* sets the code */
     for (size_t i = 0; e->code == VL__TX_CODE__TX_VALID && i < t->result->n_reads; i++) {
         const Vl__ReadItem *r = t->result->reads[i];
         bool exists;

@@ -30,6 +30,7 @@
 #include "blockview.h"
 #include "ledger.h"
 #include "members.h"
+#include "orgs.h"
 #include "sigcache.h"
 #include "tx.h"
 
@@ -38,6 +39,7 @@ typedef struct {
     const char *chain_id;         /* borrowed */
     const members_t *members;     /* borrowed */
     sigcache_t *sigcache;         /* borrowed */
+    const orgs_t *orgs;           /* borrowed; NULL = no organisations (unit tests) */
 } validate_ctx_t;
 
 typedef struct {

@@ -103,8 +103,8 @@ s_open_ledger(node_t *node, vl_err_t *err)
 static int
 s_commit_new(node_t *node, vl_err_t *err)
 {
-    commit_config_t cc = { node->ledger, node->genesis.chain_id, &node->genesis.members,
-                           node->sigcache, node->mempool };
+    commit_config_t cc = { node->ledger,   node->genesis.chain_id, &node->genesis.members,
+                           node->sigcache, node->mempool,          &node->genesis.orgs };
     node->commit = commit_new(&cc);
     if (!node->commit
         || commit_subscribe(node->commit, api_on_commit, node->api) != 0

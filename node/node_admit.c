@@ -48,7 +48,8 @@ s_check(void *job, void *worker_ctx)
     if (a->rc == 0) {
         memcpy(a->txid, tx->txid, VL_HASH_SIZE);
         a->has_txid = true;
-        a->rc = tx_check_signatures(tx, &node->genesis.members, node->sigcache, &code, &a->err);
+        a->rc = tx_check_signatures(tx, &node->genesis.members, &node->genesis.orgs,
+                                    node->sigcache, NULL, &code, &a->err);
     }
     tx_destroy(&tx);
 }

@@ -191,7 +191,7 @@ s_commit_block(uint8_t ids[3][32])
     CHECK_EQ(block_pack(header, header_len, txs, lens, 3, &vote, &vote_len, 1, 0, &block,
                         &block_len), 0);
     sigcache_t *cache = sigcache_new(64);
-    validate_ctx_t ctx = { ledger, g.chain_id, &g.members, cache };
+    validate_ctx_t ctx = { ledger, g.chain_id, &g.members, cache, &g.orgs };
     validated_block_t *vb = NULL;
     CHECK_EQ(validate_block(&ctx, block, block_len, &vb, &err), 0);
     if (vb) {

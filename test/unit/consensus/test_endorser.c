@@ -414,7 +414,7 @@ s_commit_endorsed(fixture_t *f, const proposal_t *pp, const endorsement_t *en)
     vl_sha256(header, header_len, hash);
     block_sign_precommit(f->endorser, CHAIN, h.height, 0, hash, NOW_MS, &vote, &vote_len);
     block_pack(header, header_len, &tx, &tx_len, 1, &vote, &vote_len, 1, 0, &block, &block_len);
-    validate_ctx_t vctx = { f->ledger, CHAIN, &f->g.members, f->cache };
+    validate_ctx_t vctx = { f->ledger, CHAIN, &f->g.members, f->cache, NULL };
     validated_block_t *vb = NULL;
     vl_err_t err = { "" };
     int rc = validate_block(&vctx, block, block_len, &vb, &err);
