@@ -24,6 +24,54 @@ s_set_count(json_t *o, const char *name, uint64_t value)
     json_object_set_new(o, name, json_integer((json_int_t) value));
 }
 
+static int
+s_sum_wallet(void *arg, const char *key, size_t key_len, const char *value, size_t value_len,
+             vl_version_t version)
+{
+    json_int_t *sum = arg;
+    json_t *v = json_loadb(value, value_len, JSON_DECODE_ANY, NULL);
+    if (json_is_integer(v))
+        *sum += json_integer_value(v);
+    json_decref(v);
+    return 0;
+}
+
+/* {issued, redeemed, wallets}: money/supply and the sum of every wallet,
+ * so Σ wallets = issued − redeemed can be checked at this height. */
+static json_t *
+s_money(node_t *node)
+{
+    json_int_t issued = 0, redeemed = 0, wallets = 0;
+    char *value = NULL;
+    size_t len = 0;
+    if (ledger_get(node->ledger, "money/supply", &value, &len, NULL) == 0) {
+        json_t *doc = json_loadb(value, len, 0, NULL);
+        issued = json_integer_value(json_object_get(doc, "issued"));
+        redeemed = json_integer_value(json_object_get(doc, "redeemed"));
+        json_decref(doc);
+        free(value);
+    }
+    if (ledger_range(node->ledger, "wallet/", 0, s_sum_wallet, &wallets) < 0)
+        return json_null();
+    return json_pack("{s:I, s:I, s:I}", "issued", issued, "redeemed", redeemed, "wallets",
+                     wallets);
+}
+
+/* This node's organisation {name, roles}, or null. */
+static json_t *
+s_org(node_t *node)
+{
+    const member_t *me = members_find(&node->genesis.members, vl_key_public(node->key),
+                                      VL_PUBKEY_SIZE);
+    const org_t *o = genesis_org_of(&node->genesis, me);
+    if (!o)
+        return json_null();
+    json_t *roles = json_array();
+    for (size_t r = 0; r < o->role_count; r++)
+        json_array_append_new(roles, json_string(org_role_name(o->roles[r])));
+    return json_pack("{s:s, s:o}", "name", o->name, "roles", roles);
+}
+
 json_t *
 node_status(node_t *node)
 {
@@ -60,6 +108,8 @@ node_status(node_t *node)
     json_object_set_new(s, "peers", json_array());
     json_object_set_new(s, "mempool", json_integer((json_int_t) mempool_count(node->mempool)));
     json_object_set_new(s, "endpoints", endpoints);
+    json_object_set_new(s, "org", s_org(node));
+    json_object_set_new(s, "money", s_money(node));
     free(pub);
 
     node_gossip_status(node, s);   /* peers, gossip endpoints and counters */
