@@ -162,3 +162,46 @@ tx_check_signatures(const tx_parsed_t *t, const members_t *members, const orgs_t
     *code = VL__TX_CODE__TX_VALID;
     return 0;
 }
+
+int
+tx_build(const uint8_t *signed_proposal, size_t signed_len, const uint8_t *result,
+         size_t result_len, const tx_endorsement_t *endorsements, size_t n, uint8_t **out,
+         size_t *len, vl_err_t *err)
+{
+    Vl__SignedProposal *sp = vl__signed_proposal__unpack(NULL, signed_len, signed_proposal);
+    if (!sp)
+        return vl_err_set(err, VL_ERR_INVALID, "signed proposal does not decode");
+    Vl__Endorsement *items = calloc(n ? n : 1, sizeof *items);
+    Vl__Endorsement **list = calloc(n ? n : 1, sizeof *list);
+    int rc = items && list ? 0 : vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+    uint8_t result_hash[VL_HASH_SIZE];
+    vl_sha256(result, result_len, result_hash);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        vl__endorsement__init(&items[i]);
+        items[i].endorser = (ProtobufCBinaryData) { VL_PUBKEY_SIZE,
+                                                    (uint8_t *) endorsements[i].endorser };
+        items[i].signature = (ProtobufCBinaryData) { VL_SIG_SIZE,
+                                                     (uint8_t *) endorsements[i].signature };
+        items[i].org = (char *) (endorsements[i].org ? endorsements[i].org : "");
+        items[i].result_hash = (ProtobufCBinaryData) { VL_HASH_SIZE, result_hash };
+        list[i] = &items[i];
+    }
+    if (rc == 0) {
+        Vl__Transaction tx = VL__TRANSACTION__INIT;
+        tx.proposal = sp->proposal;
+        tx.proposal_signature = sp->signature;
+        tx.result = (ProtobufCBinaryData) { result_len, (uint8_t *) result };
+        tx.n_endorsements = n;
+        tx.endorsements = list;
+        *len = vl__transaction__get_packed_size(&tx);
+        *out = malloc(*len ? *len : 1);
+        if (!*out)
+            rc = vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+        else
+            vl__transaction__pack(&tx, *out);
+    }
+    free(items);
+    free(list);
+    vl__signed_proposal__free_unpacked(sp, NULL);
+    return rc;
+}

@@ -64,6 +64,21 @@ int tx_check_signatures(const tx_parsed_t *tx, const members_t *members, const o
 
 void tx_destroy(tx_parsed_t **self_p);
 
+/* One organisation's endorsement as the gateway assembles it (borrowed). */
+typedef struct {
+    const uint8_t *endorser;      /* 32-byte public key */
+    const uint8_t *signature;     /* 64 bytes, over the result */
+    const char *org;              /* the organisation it speaks for */
+} tx_endorsement_t;
+
+/* A Transaction from a SignedProposal, the one result every endorser
+ * signed, and their endorsements (each naming its organisation and the
+ * result's hash). *out malloc'd. VL_ERR_INVALID (proposal does not
+ * decode), VL_ERR_NOMEM. */
+int tx_build(const uint8_t *signed_proposal, size_t signed_len, const uint8_t *result,
+             size_t result_len, const tx_endorsement_t *endorsements, size_t n, uint8_t **out,
+             size_t *len, vl_err_t *err);
+
 /* Printable name of a Vl__TxCode ("VALID", "MVCC_CONFLICT", ...). */
 const char *tx_code_name(int code);
 #endif

@@ -24,6 +24,7 @@ config_defaults(node_config_t *c)
     snprintf(c->events_endpoint, sizeof c->events_endpoint, "tcp://127.0.0.1:0");
     c->mempool_max_txs = CONFIG_MEMPOOL_MAX_TXS_DEFAULT;
     c->mempool_max_bytes = CONFIG_MEMPOOL_MAX_BYTES_DEFAULT;
+    c->endorse_timeout_ms = CONFIG_ENDORSE_TIMEOUT_MS_DEFAULT;
     orderer_config_defaults(&c->orderer);
     gossip_config_defaults(&c->gossip);
 }
@@ -90,6 +91,32 @@ s_load_gossip(json_t *doc, node_config_t *c, vl_err_t *err)
     return 0;
 }
 
+/* "endorsement_rules": {"contract.function"|"contract.*"|"*": "rule_contract"}. */
+static int
+s_load_rules(json_t *doc, node_config_t *c, vl_err_t *err)
+{
+    json_t *rules = json_object_get(doc, "endorsement_rules");
+    if (!rules)
+        return 0;
+    if (!json_is_object(rules) || json_object_size(rules) > CONFIG_RULES_MAX)
+        return vl_err_set(err, VL_ERR_INVALID, "'endorsement_rules' must be an object of at most "
+                          "%d \"contract.function\": \"rule contract\" pairs", CONFIG_RULES_MAX);
+    const char *target;
+    json_t *v;
+    json_object_foreach(rules, target, v) {
+        const char *name = json_string_value(v);
+        config_rule_t *r = &c->rules[c->n_rules];
+        if (!name || !name[0] || strlen(name) >= sizeof r->contract || !target[0]
+            || strlen(target) >= sizeof r->target)
+            return vl_err_set(err, VL_ERR_INVALID, "endorsement_rules['%.64s']: the value must "
+                              "name a contract (1-64 characters)", target);
+        snprintf(r->target, sizeof r->target, "%s", target);
+        snprintf(r->contract, sizeof r->contract, "%s", name);
+        c->n_rules++;
+    }
+    return 0;
+}
+
 static int
 s_path(char *out, size_t size, const char *base_dir, const char *value)
 {
@@ -109,7 +136,8 @@ config_load(const char *path, node_config_t *out, vl_err_t *err)
     static const char *known[] = { "name", "data", "key", "genesis", "api", "events", "gossip",
                                    "sync", "peers", "block_max_txs", "block_timeout_ms",
                                    "mempool_max_txs", "gossip_degree", "gossip_full_mesh_max",
-                                   "heartbeat_ms", "suspect_ms", "dead_ms", NULL };
+                                   "heartbeat_ms", "suspect_ms", "dead_ms", "endorsement_rules",
+                                   "endorse_timeout_ms", NULL };
     node_config_t c;
     config_defaults(&c);
     char dir_buf[PATH_MAX];
@@ -134,7 +162,7 @@ config_load(const char *path, node_config_t *out, vl_err_t *err)
     }
     const char *name = NULL, *data = NULL, *keyf = NULL, *gen = NULL, *api = NULL, *ev = NULL;
     int64_t max_txs = (int64_t) c.orderer.block_max_txs, timeout = c.orderer.block_timeout_ms,
-            pool = (int64_t) c.mempool_max_txs;
+            pool = (int64_t) c.mempool_max_txs, endorse_timeout = c.endorse_timeout_ms;
     if (vl_json_get_str(doc, "name", false, &name, &e) || vl_json_get_str(doc, "data", true, &data, &e)
         || vl_json_get_str(doc, "key", true, &keyf, &e)
         || vl_json_get_str(doc, "genesis", true, &gen, &e)
@@ -142,14 +170,15 @@ config_load(const char *path, node_config_t *out, vl_err_t *err)
         || vl_json_get_str(doc, "events", false, &ev, &e)
         || vl_json_get_int(doc, "block_max_txs", false, &max_txs, &e)
         || vl_json_get_int(doc, "block_timeout_ms", false, &timeout, &e)
-        || vl_json_get_int(doc, "mempool_max_txs", false, &pool, &e)) {
+        || vl_json_get_int(doc, "mempool_max_txs", false, &pool, &e)
+        || vl_json_get_int(doc, "endorse_timeout_ms", false, &endorse_timeout, &e)) {
         vl_err_set(err, rc, "config %s: %s", path, e.msg);
         goto done;
     }
     if (max_txs < 1 || max_txs > 10000 || timeout < 1 || timeout > 60000 || pool < 1
-        || pool > 1000000) {
+        || pool > 1000000 || endorse_timeout < 100 || endorse_timeout > 60000) {
         vl_err_set(err, rc, "config %s: block_max_txs must be 1-10000, block_timeout_ms 1-60000, "
-                            "mempool_max_txs 1-1000000", path);
+                            "mempool_max_txs 1-1000000, endorse_timeout_ms 100-60000", path);
         goto done;
     }
     if (name)
@@ -162,13 +191,14 @@ config_load(const char *path, node_config_t *out, vl_err_t *err)
         vl_err_set(err, rc, "config %s: a path is too long", path);
         goto done;
     }
-    if (s_load_gossip(doc, &c, &e) != 0) {
+    if (s_load_gossip(doc, &c, &e) != 0 || s_load_rules(doc, &c, &e) != 0) {
         vl_err_set(err, rc, "config %s: %s", path, e.msg);
         goto done;
     }
     c.orderer.block_max_txs = (size_t) max_txs;
     c.orderer.block_timeout_ms = (int) timeout;
     c.mempool_max_txs = (size_t) pool;
+    c.endorse_timeout_ms = (int) endorse_timeout;
     *out = c;
     rc = 0;
 done:

@@ -21,7 +21,11 @@
  *                                        bootstrap peers; the rest is learned
  *     "gossip_degree": 6,                D mesh peers beyond full mesh
  *     "gossip_full_mesh_max": 12,        full mesh up to this many peers
- *     "heartbeat_ms": 500, "suspect_ms": 1500, "dead_ms": 2500 }
+ *     "heartbeat_ms": 500, "suspect_ms": 1500, "dead_ms": 2500,
+ *     "endorsement_rules": { "settlement.settle": "agency_rules" },
+ *                                        this organisation's own checks before it
+ *                                        endorses (config_rule_t)
+ *     "endorse_timeout_ms": 5000 }       the gateway's wait for each organisation
  *                                        (heartbeats slow to >= 10 ms per member,
  *                                        suspect/dead to >= 3 and 4 periods)
  */
@@ -39,6 +43,18 @@
 #define CONFIG_PEERS_MAX 64
 #define CONFIG_MEMPOOL_MAX_TXS_DEFAULT 50000
 #define CONFIG_MEMPOOL_MAX_BYTES_DEFAULT (256u << 20)
+#define CONFIG_RULES_MAX 32
+#define CONFIG_ENDORSE_TIMEOUT_MS_DEFAULT 5000
+
+/* One of this organisation's endorsement rules (node.json
+ * "endorsement_rules": {"settlement.settle": "agency_rules", "sale.*": ...,
+ * "*": ...}): before this node signs an endorsement of a matching call it
+ * runs the rule contract's `endorse(ctx)` on its replica; a refusal
+ * refuses the endorsement. The most specific match wins. */
+typedef struct {
+    char target[140];             /* "contract.function", "contract.*" or "*" */
+    char contract[65];            /* the rule contract, deployed on the ledger */
+} config_rule_t;
 
 typedef struct {
     char public_key[64];          /* base64 as in genesis.json */
@@ -63,6 +79,13 @@ typedef struct {
     gossip_config_t gossip;       /* endpoints in gossip.gossip_endpoint/sync_endpoint */
     config_peer_t peers[CONFIG_PEERS_MAX];
     size_t n_peers;
+    config_rule_t rules[CONFIG_RULES_MAX];
+    size_t n_rules;
+    int endorse_timeout_ms;       /* the gateway waits this long for each organisation */
+    /* Test-only switches: set from vledgerd's command line only, never
+     * from node.json (config_load has no key for them). */
+    bool test_faults;             /* --test-faults: gossip fault hooks may be set */
+    bool test_lie_endorse;        /* --test-lie-endorse: sign results not computed here */
 } node_config_t;
 
 /* Defaults for every field but the paths. */
