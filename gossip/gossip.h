@@ -34,23 +34,26 @@
  * byte, frame count or size is counted in stats.sync_malformed and dropped.
  * id = 8 bytes big-endian, chosen by the asker and echoed in the answer.
  *
- * | frames                          | meaning                    | answer            |
- * |---------------------------------|----------------------------|-------------------|
- * | `E` envelope                    | pushed envelope            | none              |
- * | `D` envelope                    | direct heartbeat to one of | none              |
- * |                                 | the sender's ring monitors |                   |
- * |                                 | (membership.h); not relayed|                   |
- * | `Q` id SyncRequest              | blocks from a height, txs  | `A` id SyncResponse|
- * |                                 | by id (id 0: txs only)     |                   |
- * | `H` id [known: n x 32-byte keys]| membership snapshot (asked | `S` id bundle     |
- * |                                 | of bootstrap peers at start| of the latest     |
- * |                                 | and while the view is      | verified heartbeat|
- * |                                 | incomplete)                | of each live      |
- * |                                 |                            | member not listed |
- * | `R` id head body                | member request: head = kind| `P` id status body|
- * |                                 | (4) + timeout_ms (4); body | status 4 bytes: 0,|
- * |                                 | <= request_max_bytes       | 9 refused (body = |
- * |                                 |                            | reason), 10 limit |
+ * | frames                           | meaning                     | answer               |
+ * |----------------------------------|-----------------------------|----------------------|
+ * | `E` envelope                     | pushed envelope             | none                 |
+ * | `D` envelope                     | direct heartbeat to one of  | none                 |
+ * |                                  | the sender's ring monitors  |                      |
+ * |                                  | (membership.h); not relayed |                      |
+ * | `Q` id SyncRequest               | blocks from a height, txs   | `A` id SyncResponse  |
+ * |                                  | by id (id 0: txs only)      |                      |
+ * | `H` id [known: n x 32-byte keys] | membership snapshot (asked  | `S` id bundle of the |
+ * |                                  | of bootstrap peers at start | latest verified      |
+ * |                                  | and while the view is       | heartbeat of each    |
+ * |                                  | incomplete)                 | live member unlisted |
+ * | `R` id head body                 | member request (request.c): | `P` id status body   |
+ * |                                  | head = kind (4) +           |                      |
+ * |                                  | timeout_ms (4), big-endian; |                      |
+ * |                                  | body <= request_max_bytes   |                      |
+ *
+ * `P` status: 4 bytes big-endian, 0 = the answer is the body; otherwise
+ * minus a VL_ERR_* code and the body is a reason: 10 (VL_ERR_LIMIT) reads
+ * as limit, any other as refused (frame.h).
  *
  * CURVE keys come from the Ed25519 identities (curve.h): a node pins each
  * peer's server key when it connects, and the ZAP handler admits a client

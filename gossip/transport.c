@@ -157,11 +157,13 @@ s_delay(gossip_t *g, gossip_fault_dir_t dir, const gossip_link_t *link, const go
         memcpy(d->peer, link->peer, VL_PUBKEY_SIZE);
     d->who_len = who_len;
     d->n = f->n;
-    memcpy(d->data, link->who, who_len);
+    if (who_len)
+        memcpy(d->data, link->who, who_len);
     size_t off = who_len;
     for (size_t i = 0; i < f->n; i++) {
         d->len[i] = f->len[i];
-        memcpy(d->data + off, f->data[i], f->len[i]);
+        if (f->len[i])   /* an empty frame may have no pointer */
+            memcpy(d->data + off, f->data[i], f->len[i]);
         off += f->len[i];
     }
     if (gossip_delayq_push(g->delayed, vl_mono_ms() + delay_ms, d, sizeof *d + total) != 0) {
