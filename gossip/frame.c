@@ -1,5 +1,7 @@
 /*
- * frame.c — the byte layouts of frame.h. Pure.
+ * frame.c — the byte layouts of frame.h (bundles, ids, request heads,
+ * answer statuses), all through core/codec.h's big-endian helpers. Owns no
+ * state; pure, callable from any thread.
  */
 #include "frame.h"
 
