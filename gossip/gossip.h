@@ -1,7 +1,17 @@
 /*
  * gossip.h — the gossip transport (DESIGN §6): dissemination over a
  * PUB/SUB mesh with dedup and relay, anti-entropy pulls over ROUTER/DEALER,
- * heartbeats and failure detection, CURVE on every node-to-node socket.
+ * heartbeats and failure detection, a request/response channel between
+ * members, CURVE on every node-to-node socket.
+ *
+ * The implementation is split by responsibility (gossip_internal.h holds
+ * the shared state): gossip.c the lifecycle; transport.c the sockets, the
+ * PUB/SUB mesh, envelope receipt and relay, the DEALERs and the fault hooks;
+ * sync.c the sync protocol on ROUTER/DEALER (a table keyed by each frame's
+ * first byte); request.c the member request channel; membership_driver.c
+ * heartbeats, claims, snapshot pulls and the failure-detector timer; zap.c
+ * the ZAP handler. The decisions are pure modules: envelope, seen,
+ * membership, pull, frame, faults.
  *
  * Sockets (all owned, all on the thread running the caller's evloop):
  *
@@ -10,28 +20,47 @@
  * | pub    | PUB    | server | our envelopes and relays; bound at `gossip`     |
  * | sub    | SUB    | client | connected to the PUB of each mesh peer           |
  * | sync   | ROUTER | server | serves blocks by height range and txs by id;     |
- * |        |        |        | accepts pushed envelopes; bound at `sync`        |
- * | dealer | DEALER | client | one per peer we pull from or push to             |
+ * |        |        |        | accepts pushed envelopes and member requests;    |
+ * |        |        |        | bound at `sync`                                  |
+ * | dealer | DEALER | client | one per peer we pull from, push to or ask        |
  * | zap    | REP    | —      | inproc://zeromq.zap.01: admits member keys only  |
+ * |        |        |        | (one per process, shared: zap.c)                 |
  *
  * PUB frames: one envelope, or a bundle of heartbeats/joins: 0x00, then
- * per envelope a 4-byte big-endian length and its bytes (gossip.c,
- * s_pub_send).
+ * per envelope a 4-byte big-endian length and its bytes (frame.h).
  *
- * Sync frames (after the ROUTER routing id): request `Q` + 8-byte request
- * id (big-endian) + SyncRequest bytes, answered `A` + the same id +
- * SyncResponse bytes; push `E` + Envelope bytes (no answer); membership
- * snapshot `H` + 8-byte id, answered `S` + the id + a bundle of the latest
- * verified heartbeat of every live member (asked of bootstrap peers at
- * start). Anything else is counted as malformed and dropped.
+ * Sync frames (DEALER -> ROUTER; the ROUTER sees the routing id first). The
+ * first byte of the first frame picks the handler (sync.c); any other first
+ * byte, frame count or size is counted in stats.sync_malformed and dropped.
+ * id = 8 bytes big-endian, chosen by the asker and echoed in the answer.
+ *
+ * | frames                           | meaning                     | answer               |
+ * |----------------------------------|-----------------------------|----------------------|
+ * | `E` envelope                     | pushed envelope             | none                 |
+ * | `D` envelope                     | direct heartbeat to one of  | none                 |
+ * |                                  | the sender's ring monitors  |                      |
+ * |                                  | (membership.h); not relayed |                      |
+ * | `Q` id SyncRequest               | blocks from a height, txs   | `A` id SyncResponse  |
+ * |                                  | by id (id 0: txs only)      |                      |
+ * | `H` id [known: n x 32-byte keys] | membership snapshot (asked  | `S` id bundle of the |
+ * |                                  | of bootstrap peers at start | latest verified      |
+ * |                                  | and while the view is       | heartbeat of each    |
+ * |                                  | incomplete)                 | live member unlisted |
+ * | `R` id head body                 | member request (request.c): | `P` id status body   |
+ * |                                  | head = kind (4) +           |                      |
+ * |                                  | timeout_ms (4), big-endian; |                      |
+ * |                                  | body <= request_max_bytes   |                      |
+ *
+ * `P` status: 4 bytes big-endian, 0 = the answer is the body; otherwise
+ * minus a VL_ERR_* code and the body is a reason: 10 (VL_ERR_LIMIT) reads
+ * as limit, any other as refused (frame.h).
  *
  * CURVE keys come from the Ed25519 identities (curve.h): a node pins each
  * peer's server key when it connects, and the ZAP handler admits a client
  * only when its key is a genesis member's. CURVE authenticates the hop;
- * each envelope keeps its origin's signature, checked on receipt.
- *
- * Direct heartbeat `D` + Envelope bytes (no answer): a heartbeat pushed to
- * one of the sender's ring monitors (membership.h); never relayed.
+ * each envelope keeps its origin's signature, checked on receipt. A member
+ * request's sender is the key the ZAP handler authenticated for its
+ * connection (ZeroMQ's "User-Id" property), never anything the message says.
  *
  * Receipt of an envelope: parse (malformed -> counted, dropped); hop limit;
  * seen-cache (duplicate -> counted, dropped, before any signature check);
@@ -41,7 +70,9 @@
  * PUB/SUB alone for blocks: peers' heights (heartbeats) drive pulls.
  *
  * Every queue and cache is bounded: socket HWMs, the seen-cache capacity,
- * the pull window, GOSSIP_SYNC_* caps on what one request may ask for.
+ * the pull window, GOSSIP_SYNC_* caps on what one request may ask for, the
+ * request channel's body size and outstanding counts (both ways), the fault
+ * delay queue (faults.h).
  */
 #ifndef VL_GOSSIP_H
 #define VL_GOSSIP_H
@@ -54,8 +85,9 @@
 
 #include "crypto.h"
 #include "error.h"
-#include "membership.h"
 #include "evloop.h"
+#include "faults.h"
+#include "membership.h"
 
 #define GOSSIP_SYNC_MAX_BLOCKS 256        /* blocks in one answer */
 #define GOSSIP_SYNC_MAX_TXS 64            /* txids in one request */
@@ -64,6 +96,11 @@
 #define GOSSIP_TICK_MS 100                /* failure-detector tick */
 #define GOSSIP_FLOOD_MS_PER_PEER 160      /* flooded heartbeat period >= members x this */
 #define GOSSIP_MONITORS 3                 /* ring monitors per member (membership.h) */
+#define GOSSIP_REQUEST_MAX_BYTES (1u << 20)   /* default request_max_bytes */
+#define GOSSIP_REQUEST_OUTSTANDING 256    /* default request_outstanding */
+#define GOSSIP_REQUEST_PER_PEER 16        /* default request_per_peer */
+#define GOSSIP_REQUEST_HELD_MAX 1024      /* requests served and not yet answered, all peers */
+#define GOSSIP_REQUEST_TIMEOUT_MAX_MS 60000   /* longest timeout_ms of a request */
 
 typedef struct {
     char gossip_endpoint[GOSSIP_ENDPOINT_MAX];   /* PUB bind; port 0 = any */
@@ -83,9 +120,20 @@ typedef struct {
     size_t pull_outstanding;    /* concurrent pull requests (4) */
     int pull_timeout_ms;        /* 3000 */
     int hwm;                    /* per-pipe HWM on gossip sockets (20000) */
+    size_t request_max_bytes;   /* body of one member request or answer (1 MiB) */
+    size_t request_outstanding; /* our requests awaiting an answer (256) */
+    size_t request_per_peer;    /* one peer's requests we hold unanswered (16) */
+    bool faults_allowed;        /* gossip_set_faults may be used: tests only (false;
+                                 * the node sets it from a test-only command-line
+                                 * flag, never from node.json) */
 } gossip_config_t;
 
 void gossip_config_defaults(gossip_config_t *c);
+
+/* A member request we were sent and have not answered yet (request.c).
+ * Handed to the request handler (gossip_set_request_handler), which owns it
+ * until it passes it to gossip_respond. */
+typedef struct gossip_responder_t gossip_responder_t;
 
 /* What the node provides. All callbacks run on the loop thread. */
 typedef struct {
@@ -130,6 +178,15 @@ typedef struct {
     uint64_t claims_accepted;   /* others' claims that changed our view */
     uint64_t claims_refused;    /* claims by a member that is not the subject's monitor */
     uint64_t direct_heartbeats; /* received from members we monitor */
+    uint64_t requests_sent;     /* member requests we sent (gossip_request) */
+    uint64_t requests_served;   /* member requests handed to the request handler */
+    uint64_t request_timeouts;  /* ours that got no answer in time */
+    uint64_t requests_refused;  /* answered VL_ERR_REFUSED (no handler, or it refused) */
+    uint64_t requests_limited;  /* answered VL_ERR_LIMIT (per-peer or held limit, size) */
+    uint64_t late_replies;      /* answers to none of our pending requests (after
+                                 * their timeout, or cancelled): dropped */
+    uint64_t faults_dropped;    /* messages the fault hooks dropped (cut included) */
+    uint64_t faults_delayed;    /* messages the fault hooks delayed */
 #define GOSSIP_TYPES 16
     uint64_t by_type_delivered[GOSSIP_TYPES];
     uint64_t by_type_received[GOSSIP_TYPES];   /* parsed copies, duplicates included */
@@ -141,6 +198,9 @@ typedef struct gossip_t gossip_t;
  * same key's file, read once for the CURVE secret. NULL with a message. */
 gossip_t *gossip_new(const gossip_config_t *config, const vl_key_t *key, const char *key_pem,
                      const gossip_handler_t *handler, vl_err_t *err);
+/* Detaches (see gossip_detach: pending request callbacks are called with
+ * VL_ERR_STATE), frees every responder still unanswered, closes the
+ * sockets. Not from inside one of this gossip's callbacks. */
 void gossip_destroy(gossip_t **self_p);
 
 /* Admits a member key (call for every genesis member before start). */
@@ -151,11 +211,16 @@ int gossip_add_peer(gossip_t *g, const uint8_t key[VL_PUBKEY_SIZE], const char *
                     const char *sync_ep);
 
 /* Binds, registers readers and timers on loop (borrowed until
- * gossip_detach), connects the mesh and announces us (a signed join pushed to bootstrap peers). */
+ * gossip_detach), connects the mesh and announces us (a signed join pushed
+ * to bootstrap peers). A node runs one gossip; several in one process
+ * (tests) share the process's one ZAP handler (zap.c) and must all run on
+ * one thread. Call once; after a failure, gossip_detach. */
 int gossip_start(gossip_t *g, evloop_t *loop, vl_err_t *err);
 
 /* Unregisters readers and timers from the loop (call before the loop is
- * destroyed); sockets stay open until gossip_destroy. */
+ * destroyed); sockets stay open until gossip_destroy. Our pending member
+ * requests are cancelled (their callbacks called with VL_ERR_STATE, here)
+ * and delayed messages (fault hooks) dropped. */
 void gossip_detach(gossip_t *g);
 
 /* Seals and publishes an envelope of ours (PUB to subscribers, plus a push
@@ -173,6 +238,69 @@ int gossip_fetch_txs(gossip_t *g, const uint8_t (*txids)[32], size_t n);
 
 /* Sends pull requests now if we are behind and slots are free. */
 void gossip_sync_kick(gossip_t *g);
+
+/* --- Member requests -------------------------------------------------------
+ * A request/response channel between members on the sync ROUTER/DEALER
+ * sockets (frames `R`/`P` above), e.g. transaction proposals sent to other
+ * organisations' nodes for endorsement. Authenticated and member-only (CURVE
+ * and the ZAP handler), bounded both ways. */
+
+/* A member request (gossip_request on another node), on the loop thread.
+ * peer: the sender's key as CURVE authenticated it (a member, or our own
+ * key); body borrowed for the call. The handler takes r and must pass it to
+ * gossip_respond, at once or later on the loop thread (e.g. after a worker
+ * ran an endorsement), and answers kinds it does not know VL_ERR_REFUSED. */
+typedef void (*gossip_request_fn)(void *arg, const uint8_t peer[VL_PUBKEY_SIZE], uint32_t kind,
+                                  const uint8_t *body, size_t len, gossip_responder_t *r);
+
+/* Sets (fn NULL: removes) the handler of member requests; without one,
+ * every request is answered VL_ERR_REFUSED. A setter rather than a field
+ * of gossip_handler_t, whose users initialise it positionally. */
+void gossip_set_request_handler(gossip_t *g, gossip_request_fn fn, void *arg);
+
+/* Called once per accepted gossip_request, on the loop thread, never from
+ * inside gossip_request: status 0 with the answer (body borrowed for the
+ * call), or VL_ERR_TIMEOUT (no answer within timeout_ms; an answer after
+ * that is dropped and counted in stats.late_replies), VL_ERR_REFUSED (the
+ * peer's handler refused, or it has none; body = its reason, may be
+ * empty), VL_ERR_LIMIT (the peer holds too many of our requests already,
+ * or the body was too large for it), VL_ERR_STATE (gossip_detach or
+ * gossip_destroy cancelled the request). */
+typedef void (*gossip_reply_fn)(void *arg, int status, const uint8_t *body, size_t len);
+
+/* Sends body (len <= config.request_max_bytes; copied) with an
+ * application-defined kind to member peer, to be answered within
+ * timeout_ms (1..GOSSIP_REQUEST_TIMEOUT_MAX_MS). On 0, cb(arg, ...) is
+ * called exactly once later. Otherwise cb is never called: VL_ERR_STATE
+ * (not started, or detached), VL_ERR_INVALID (no cb, a bad timeout, body
+ * NULL with len > 0), VL_ERR_NOT_FOUND (peer is not a member, is us, or has
+ * no known sync endpoint), VL_ERR_LIMIT (body too large, or
+ * config.request_outstanding of ours pending, or the DEALER's queue is
+ * full). A request lost on the way (or cut by the fault hooks) times out. */
+int gossip_request(gossip_t *g, const uint8_t peer[VL_PUBKEY_SIZE], uint32_t kind,
+                   const void *body, size_t len, int timeout_ms, gossip_reply_fn cb, void *arg);
+
+/* Answers a request handed to the request handler, and takes *r_p (sets it to
+ * NULL; r is freed whatever the outcome). status: 0 with the answer body,
+ * or a negative code with a reason in body; the asker sees every code but
+ * VL_ERR_LIMIT as VL_ERR_REFUSED. Returns 0 when the answer was queued,
+ * VL_ERR_LIMIT when body exceeded config.request_max_bytes (the asker gets
+ * VL_ERR_LIMIT instead), VL_ERR_IO when the ROUTER's queue was full (the
+ * asker times out). Answering after the asker's timeout is harmless (it
+ * drops the answer). Loop thread only; never after gossip_destroy, which
+ * frees every responder still unanswered. */
+int gossip_respond(gossip_t *g, gossip_responder_t **r_p, int status, const void *body,
+                   size_t len);
+
+/* --- Fault hooks (tests only) ---------------------------------------------
+ * Installs faults (copied; NULL removes them) on every message this gossip
+ * sends or receives from then on: PUB sends and SUB receipts, pushes, direct
+ * heartbeats, sync requests and answers, member requests and answers
+ * (faults.h for the decision). Delayed messages wait in a bounded queue
+ * served by a loop timer (the loop never blocks; a full queue drops). 0, or
+ * VL_ERR_STATE unless the gossip was created with config.faults_allowed,
+ * VL_ERR_INVALID for out-of-range values (gossip_faults_check). */
+int gossip_set_faults(gossip_t *g, const gossip_faults_t *faults);
 
 const char *gossip_endpoint(const gossip_t *g);      /* as bound */
 const char *gossip_sync_endpoint(const gossip_t *g);

@@ -1,6 +1,8 @@
 /* test_gossip.c — the pure gossip modules: envelopes, seen-cache,
- * membership and failure detection, mesh selection, pull scheduling, and
- * the Ed25519 -> CURVE key derivation (checked against libzmq). */
+ * membership and failure detection, mesh selection, pull scheduling, frame
+ * layouts (big-endian lengths and ids), the fault decision function and the
+ * delay queue, and the Ed25519 -> CURVE key derivation (checked against
+ * libzmq). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,9 @@
 #include "crypto.h"
 #include "curve.h"
 #include "envelope.h"
+#include "error.h"
+#include "faults.h"
+#include "frame.h"
 #include "membership.h"
 #include "pull.h"
 #include "seen.h"
@@ -544,6 +549,234 @@ test_monitor_rings_and_claims(void)
     gossip_members_destroy(&s);
 }
 
+
+/* Bundles: 0x00, then per envelope a 4-byte big-endian length and the
+ * bytes; every malformation is an error, never a read past the end. */
+static void
+test_frame_bundle(void)
+{
+    uint8_t buf[64];
+    size_t off = 0;
+    gossip_bundle_put(buf, &off, (const uint8_t *) "abc", 3);
+    gossip_bundle_put(buf, &off, (const uint8_t *) "de", 2);
+    const uint8_t want[] = { 0x00, 0, 0, 0, 3, 'a', 'b', 'c', 0, 0, 0, 2, 'd', 'e' };
+    CHECK_EQ(off, sizeof want);
+    CHECK(memcmp(buf, want, sizeof want) == 0);
+    size_t at = 0, len = 0;
+    const uint8_t *env = NULL;
+    CHECK_EQ(gossip_bundle_next(buf, off, &at, &env, &len), 1);
+    CHECK_EQ(len, 3);
+    CHECK(memcmp(env, "abc", 3) == 0);
+    CHECK_EQ(gossip_bundle_next(buf, off, &at, &env, &len), 1);
+    CHECK_EQ(len, 2);
+    CHECK(memcmp(env, "de", 2) == 0);
+    CHECK_EQ(gossip_bundle_next(buf, off, &at, &env, &len), 0);
+    /* An empty bundle is just its tag. */
+    at = 0;
+    CHECK_EQ(gossip_bundle_next(buf, 1, &at, &env, &len), 0);
+    /* Missing tag, truncated length, zero length, past the end. */
+    at = 0;
+    CHECK_EQ(gossip_bundle_next((const uint8_t *) "x", 1, &at, &env, &len), VL_ERR_INVALID);
+    at = 0;
+    CHECK_EQ(gossip_bundle_next(buf, 0, &at, &env, &len), VL_ERR_INVALID);
+    at = 0;
+    CHECK_EQ(gossip_bundle_next(buf, 3, &at, &env, &len), VL_ERR_INVALID);
+    for (size_t cut = 5; cut < 8; cut++) {   /* the first envelope cut short */
+        at = 0;
+        CHECK_EQ(gossip_bundle_next(buf, cut, &at, &env, &len), VL_ERR_INVALID);
+    }
+    const uint8_t zero[] = { 0x00, 0, 0, 0, 0, 'a' };
+    at = 0;
+    CHECK_EQ(gossip_bundle_next(zero, sizeof zero, &at, &env, &len), VL_ERR_INVALID);
+    const uint8_t huge[] = { 0x00, 0xff, 0xff, 0xff, 0xff, 'a' };
+    at = 0;
+    CHECK_EQ(gossip_bundle_next(huge, sizeof huge, &at, &env, &len), VL_ERR_INVALID);
+}
+
+static void
+test_frame_ids_heads_status(void)
+{
+    uint8_t id[GOSSIP_ID_SIZE];
+    gossip_id_put(id, 0x0102030405060708ull);
+    const uint8_t want[] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    CHECK(memcmp(id, want, 8) == 0);
+    CHECK(gossip_id_get(id) == 0x0102030405060708ull);
+    gossip_id_put(id, UINT64_MAX);
+    CHECK(gossip_id_get(id) == UINT64_MAX);
+    uint8_t head[GOSSIP_HEAD_SIZE];
+    gossip_head_put(head, 0xA1B2C3D4u, 1500);
+    const uint8_t want_head[] = { 0xA1, 0xB2, 0xC3, 0xD4, 0, 0, 0x05, 0xDC };
+    CHECK(memcmp(head, want_head, 8) == 0);
+    uint32_t kind = 0, timeout = 0;
+    gossip_head_get(head, &kind, &timeout);
+    CHECK(kind == 0xA1B2C3D4u);
+    CHECK_EQ(timeout, 1500);
+    uint8_t st[GOSSIP_STATUS_SIZE];
+    gossip_status_put(st, 0);
+    CHECK_EQ(gossip_status_get(st), 0);
+    gossip_status_put(st, VL_ERR_LIMIT);
+    CHECK(st[3] == 10 && st[0] == 0);
+    CHECK_EQ(gossip_status_get(st), VL_ERR_LIMIT);
+    gossip_status_put(st, VL_ERR_REFUSED);
+    CHECK_EQ(gossip_status_get(st), VL_ERR_REFUSED);
+    /* A peer cannot make us see a local condition: anything else is refused. */
+    gossip_status_put(st, VL_ERR_TIMEOUT);
+    CHECK_EQ(gossip_status_get(st), VL_ERR_REFUSED);
+    const uint8_t odd[] = { 0xff, 0xff, 0xff, 0xff };
+    CHECK_EQ(gossip_status_get(odd), VL_ERR_REFUSED);
+}
+
+/* Seeded, deterministic, rates about right, delays in range. */
+static void
+test_faults_decide(void)
+{
+    static gossip_faults_t f;   /* 8 KB: not on the stack */
+    memset(&f, 0, sizeof f);
+    uint8_t self[32], peer[32];
+    s_key(self, 1);
+    s_key(peer, 2);
+    int64_t d = 0;
+    /* No faults: everything passes. */
+    for (uint64_t i = 0; i < 1000; i++)
+        CHECK_EQ(gossip_faults_decide(&f, self, peer, GOSSIP_FAULT_SEND, i, &d), GOSSIP_FAULT_PASS);
+    f.seed = 42;
+    f.drop_ppm = 100000;    /* 10 % */
+    f.delay_ppm = 250000;   /* 25 % of the rest */
+    f.delay_ms = 30;
+    f.delay_jitter_ms = 20;
+    CHECK_EQ(gossip_faults_check(&f), 0);
+    enum { N = 200000 };
+    size_t drops = 0, delays = 0, passes = 0;
+    int64_t dmin = INT64_MAX, dmax = 0;
+    for (uint64_t i = 0; i < N; i++) {
+        gossip_fault_action_t a = gossip_faults_decide(&f, self, peer, (gossip_fault_dir_t) (i & 1), i,
+                                                       &d);
+        drops += a == GOSSIP_FAULT_DROP;
+        passes += a == GOSSIP_FAULT_PASS;
+        if (a == GOSSIP_FAULT_DELAY) {
+            delays++;
+            dmin = d < dmin ? d : dmin;
+            dmax = d > dmax ? d : dmax;
+        }
+    }
+    /* Expected 20000 drops and 45000 delays; sd ~134 and ~194: +-5 sd. */
+    CHECK(drops > 19330 && drops < 20670);
+    CHECK(delays > 44030 && delays < 45970);
+    CHECK_EQ(drops + delays + passes, N);
+    CHECK_EQ(dmin, 30);
+    CHECK_EQ(dmax, 50);
+    /* A replay gives the same decisions; another seed other ones. */
+    size_t same = 0, other = 0;
+    for (uint64_t i = 0; i < 10000; i++) {
+        int64_t d1 = -1, d2 = -1;
+        gossip_fault_action_t a = gossip_faults_decide(&f, self, peer, GOSSIP_FAULT_RECV, i, &d1);
+        gossip_fault_action_t b = gossip_faults_decide(&f, self, peer, GOSSIP_FAULT_RECV, i, &d2);
+        same += a == b && d1 == d2;
+        f.seed = 43;
+        other += gossip_faults_decide(&f, self, peer, GOSSIP_FAULT_RECV, i, &d2) != a;
+        f.seed = 42;
+    }
+    CHECK_EQ(same, 10000);
+    CHECK(other > 1000);
+    /* Every message dropped / delayed. */
+    f.drop_ppm = GOSSIP_FAULT_PPM;
+    CHECK_EQ(gossip_faults_decide(&f, self, peer, GOSSIP_FAULT_SEND, 7, &d), GOSSIP_FAULT_DROP);
+    f.drop_ppm = 0;
+    f.delay_ppm = GOSSIP_FAULT_PPM;
+    f.delay_jitter_ms = 0;
+    CHECK_EQ(gossip_faults_decide(&f, self, NULL, GOSSIP_FAULT_SEND, 7, &d), GOSSIP_FAULT_DELAY);
+    CHECK_EQ(d, 30);
+    /* Out of range. */
+    f.drop_ppm = GOSSIP_FAULT_PPM + 1;
+    CHECK_EQ(gossip_faults_check(&f), VL_ERR_INVALID);
+    f.drop_ppm = 0;
+    f.delay_ms = -1;
+    CHECK_EQ(gossip_faults_check(&f), VL_ERR_INVALID);
+    f.delay_ms = GOSSIP_FAULT_DELAY_MAX_MS;
+    f.delay_jitter_ms = 1;
+    CHECK_EQ(gossip_faults_check(&f), VL_ERR_INVALID);
+    f.delay_jitter_ms = 0;
+    CHECK_EQ(gossip_faults_check(&f), 0);
+    f.n_partition = GOSSIP_FAULT_PARTITION_MAX + 1;
+    CHECK_EQ(gossip_faults_check(&f), VL_ERR_INVALID);
+}
+
+/* The partition set S cuts exactly the pairs with one end in S: symmetric,
+ * on both directions, and only where the other end is known. */
+static void
+test_faults_partition(void)
+{
+    static gossip_faults_t f;
+    memset(&f, 0, sizeof f);
+    uint8_t k[6][32];
+    for (int i = 0; i < 6; i++)
+        s_key(k[i], 10 + i);
+    CHECK(!gossip_faults_cut(&f, k[0], k[1]));   /* no set: no cut */
+    memcpy(f.partition[0], k[4], 32);
+    memcpy(f.partition[1], k[5], 32);
+    f.n_partition = 2;
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 6; b++) {
+            bool cut = gossip_faults_cut(&f, k[a], k[b]);
+            CHECK_EQ(cut, gossip_faults_cut(&f, k[b], k[a]));
+            CHECK_EQ(cut, (a >= 4) != (b >= 4));
+        }
+    int64_t d = 0;
+    for (int dir = 0; dir < 2; dir++) {
+        /* From either side, to and from the other: dropped whatever the seed draws. */
+        for (uint64_t i = 0; i < 100; i++) {
+            CHECK_EQ(gossip_faults_decide(&f, k[0], k[4], (gossip_fault_dir_t) dir, i, &d),
+                     GOSSIP_FAULT_DROP);
+            CHECK_EQ(gossip_faults_decide(&f, k[5], k[1], (gossip_fault_dir_t) dir, i, &d),
+                     GOSSIP_FAULT_DROP);
+            CHECK_EQ(gossip_faults_decide(&f, k[0], k[1], (gossip_fault_dir_t) dir, i, &d),
+                     GOSSIP_FAULT_PASS);
+            CHECK_EQ(gossip_faults_decide(&f, k[4], k[5], (gossip_fault_dir_t) dir, i, &d),
+                     GOSSIP_FAULT_PASS);
+            CHECK_EQ(gossip_faults_decide(&f, k[0], NULL, (gossip_fault_dir_t) dir, i, &d),
+                     GOSSIP_FAULT_PASS);
+        }
+    }
+}
+
+static void
+test_delay_queue(void)
+{
+    gossip_delayq_t *q = gossip_delayq_new(4, 100);
+    CHECK_EQ(gossip_delayq_next_ms(q), INT64_MAX);
+    CHECK(gossip_delayq_pop_due(q, 1000000) == NULL);
+    int items[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+    CHECK_EQ(gossip_delayq_push(q, 50, &items[0], 10), 0);
+    CHECK_EQ(gossip_delayq_push(q, 20, &items[1], 10), 0);
+    CHECK_EQ(gossip_delayq_push(q, 50, &items[2], 10), 0);   /* after 0: same time, FIFO */
+    CHECK_EQ(gossip_delayq_push(q, 10, &items[3], 10), 0);
+    CHECK_EQ(gossip_delayq_push(q, 5, &items[4], 10), VL_ERR_LIMIT);   /* 4 items */
+    CHECK_EQ(gossip_delayq_size(q), 4);
+    CHECK_EQ(gossip_delayq_next_ms(q), 10);
+    CHECK(gossip_delayq_pop_due(q, 9) == NULL);
+    CHECK(gossip_delayq_pop_due(q, 20) == &items[3]);
+    CHECK(gossip_delayq_pop_due(q, 20) == &items[1]);
+    CHECK(gossip_delayq_pop_due(q, 20) == NULL);
+    /* Room again (the array compacts); a byte bound too. */
+    CHECK_EQ(gossip_delayq_push(q, 30, &items[5], 10), 0);
+    CHECK_EQ(gossip_delayq_push(q, 60, &items[6], 71), VL_ERR_LIMIT);   /* 30 + 71 > 100 */
+    CHECK_EQ(gossip_delayq_push(q, 60, &items[6], 70), 0);
+    CHECK(gossip_delayq_pop_due(q, 100) == &items[5]);
+    CHECK(gossip_delayq_pop_due(q, 100) == &items[0]);
+    CHECK(gossip_delayq_pop_due(q, 100) == &items[2]);
+    CHECK(gossip_delayq_pop_due(q, 100) == &items[6]);
+    CHECK_EQ(gossip_delayq_size(q), 0);
+    gossip_delayq_destroy(&q, NULL);
+    CHECK(q == NULL);
+    gossip_delayq_destroy(&q, NULL);
+    /* Destroy frees what is still queued. */
+    q = gossip_delayq_new(16, 1 << 20);
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(gossip_delayq_push(q, 100 - i, malloc(8), 8), 0);
+    CHECK_EQ(gossip_delayq_next_ms(q), 91);
+    gossip_delayq_destroy(&q, free);
+}
+
 int
 main(void)
 {
@@ -557,5 +790,10 @@ main(void)
     RUN(test_pull_scheduler);
     RUN(test_pull_grace);
     RUN(test_curve_keys);
+    RUN(test_frame_bundle);
+    RUN(test_frame_ids_heads_status);
+    RUN(test_faults_decide);
+    RUN(test_faults_partition);
+    RUN(test_delay_queue);
     return check_done();
 }
