@@ -529,6 +529,66 @@ m_submit(api_t *api, json_t *params, api_call_t **call, bool in_batch, json_t **
     return API_DEFERRED;
 }
 
+/* test.faults {seed?, drop_ppm?, delay_ppm?, delay_ms?, delay_jitter_ms?,
+ * partition?: [DID...]} — the gossip fault hooks (gossip/faults.h), or {}
+ * to clear them. Exists only on a node started with --test-faults. */
+static int
+m_test_faults(api_t *api, json_t *params, api_call_t **call, bool in_batch, json_t **result,
+              api_error_t *e)
+{
+    node_t *node = api_node(api);
+    if (!node->config.test_faults)
+        return api_fail(e, RPC_METHOD_NOT_FOUND, "method 'test.faults' not found");
+    if (!node->gossip)
+        return api_fail(e, RPC_REFUSED, "this node does not gossip");
+    gossip_faults_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return api_fail(e, RPC_INTERNAL, "out of memory");
+    int64_t seed = 0, drop = 0, delay = 0, delay_ms = 0, jitter = 0;
+    vl_err_t err;
+    int rc = 0;
+    if (vl_json_get_int(params, "seed", false, &seed, &err) != 0
+        || vl_json_get_int(params, "drop_ppm", false, &drop, &err) != 0
+        || vl_json_get_int(params, "delay_ppm", false, &delay, &err) != 0
+        || vl_json_get_int(params, "delay_ms", false, &delay_ms, &err) != 0
+        || vl_json_get_int(params, "delay_jitter_ms", false, &jitter, &err) != 0)
+        rc = api_fail(e, RPC_INVALID_PARAMS, "%s", err.msg);
+    else if (drop < 0 || drop > 1000000 || delay < 0 || delay > 1000000 || delay_ms < 0
+             || delay_ms > 60000 || jitter < 0 || jitter > 60000)
+        rc = api_fail(e, RPC_INVALID_PARAMS, "drop_ppm and delay_ppm are 0-1000000, delay_ms and "
+                      "delay_jitter_ms 0-60000");
+    json_t *part = json_object_get(params, "partition");
+    size_t i;
+    json_t *d;
+    if (rc == 0 && part && (!json_is_array(part) || json_array_size(part) > GOSSIP_FAULT_PARTITION_MAX))
+        rc = api_fail(e, RPC_INVALID_PARAMS, "partition must be an array of member DIDs");
+    json_array_foreach(part, i, d) {
+        const char *did = json_string_value(d);
+        const member_t *m = NULL;
+        for (size_t k = 0; did && k < node->genesis.members.count && !m; k++)
+            if (strcmp(node->genesis.members.items[k].did, did) == 0)
+                m = &node->genesis.members.items[k];
+        if (rc == 0 && !m)
+            rc = api_fail(e, RPC_INVALID_PARAMS, "partition[%zu] is not a member's DID", i);
+        if (rc == 0)
+            memcpy(f->partition[f->n_partition++], m->public_key, VL_PUBKEY_SIZE);
+    }
+    if (rc == 0) {
+        f->seed = (uint64_t) seed;
+        f->drop_ppm = (uint32_t) drop;
+        f->delay_ppm = (uint32_t) delay;
+        f->delay_ms = (int) delay_ms;
+        f->delay_jitter_ms = (int) jitter;
+        int r2 = gossip_set_faults(node->gossip, f);
+        if (r2 != 0)
+            rc = api_fail(e, rpc_code_of_error(r2), "cannot set faults: %s", vl_strerror(r2));
+        else
+            *result = json_pack("{s:b}", "set", 1);
+    }
+    free(f);
+    return rc;
+}
+
 static const struct {
     const char *name;
     api_method_fn fn;
@@ -544,6 +604,7 @@ static const struct {
     { "submit", m_submit },
     { "query", m_query },
     { "events.replay", m_events_replay },
+    { "test.faults", m_test_faults },
 };
 
 api_method_fn

@@ -44,6 +44,13 @@ s_usage(FILE *out)
             "                 DATA/endpoints.json)\n"
             "  --help         this text\n"
             "\n"
+            "Test-only switches (never in node.json, so a production configuration\n"
+            "cannot set them; vledger-sim and the tests use them):\n"
+            "  --test-faults        the gossip fault hooks (drop, delay, partition) may be\n"
+            "                       set through the API method test.faults\n"
+            "  --test-lie-endorse   endorse results this node did not compute (one extra\n"
+            "                       write), to test that lying endorsers are caught\n"
+            "\n"
             "SIGTERM or SIGINT stop the node cleanly (exit 0). Logs go to stderr, one\n"
             "key=value line per event.\n");
 }
@@ -52,7 +59,7 @@ int
 main(int argc, char **argv)
 {
     const char *data = NULL, *config_path = NULL, *api = NULL;
-    bool dev = false;
+    bool dev = false, test_faults = false, test_lie = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             s_usage(stdout);
@@ -65,6 +72,10 @@ main(int argc, char **argv)
             config_path = argv[++i];
         else if (strcmp(argv[i], "--api") == 0 && i + 1 < argc)
             api = argv[++i];
+        else if (strcmp(argv[i], "--test-faults") == 0)
+            test_faults = true;
+        else if (strcmp(argv[i], "--test-lie-endorse") == 0)
+            test_lie = true;
         else {
             fprintf(stderr, "vledgerd: unknown or incomplete option '%s'\n", argv[i]);
             s_usage(stderr);
@@ -111,6 +122,11 @@ main(int argc, char **argv)
     }
     if (api)
         snprintf(config.api_endpoint, sizeof config.api_endpoint, "%s", api);
+    config.test_faults = config.gossip.faults_allowed = test_faults;
+    config.test_lie_endorse = test_lie;
+    if (test_faults || test_lie)
+        fprintf(stderr, "vledgerd: test-only switches on (%s%s): not for production\n",
+                test_faults ? "--test-faults " : "", test_lie ? "--test-lie-endorse" : "");
     node_t *node = node_new(&config, &err);
     if (!node) {
         fprintf(stderr, "vledgerd: %s\n", err.msg);
