@@ -58,11 +58,14 @@
  *          PROPOSE -> PREVOTE -> PRECOMMIT (-> COMMITTED).
  *   INV-6  The step says what we signed this round: step >= PREVOTE iff we
  *          prevoted in this round, step >= PRECOMMIT iff we precommitted.
- *   INV-7  Tallies match the votes: each validator is counted once per
- *          (round, type), in the tally of the value it voted for; counts,
+ *   INV-7  Tallies match the votes: one tally per value, at most 2n per
+ *          (round, type); each validator's first vote is in the tally of
+ *          its value and counted once in `voters`; a validator is in a
+ *          second value's tally only with evidence against it; counts,
  *          voter sets and the quorum marker agree.
  *   INV-8  The log has one record per kept round, within BFT_ROUND_MAX, and
- *          always one for the current round, lockedRound and validRound.
+ *          always one for the current round, lockedRound and validRound
+ *          (the current proposal's valid_round is kept once it exists).
  *   INV-9  A BUILD_PROPOSAL is outstanding only in PROPOSE of a round we
  *          propose, with no valid value and no proposal of ours yet.
  */
@@ -94,13 +97,16 @@ typedef struct {
     bool has_proposal;              /* the first proposal from the proposer */
     uint8_t prop_hash[BFT_HASH_SIZE];
     int32_t prop_vr;
-    /* vote_of[t][i] = 1 + index into tally[t] of validator i's vote, 0 =
-     * none yet; the first vote counts, a different later one is evidence. */
+    /* vote_of[t][i] = 1 + index into tally[t] of validator i's first vote,
+     * 0 = none yet. A later vote for another value is evidence, and counts
+     * for that value too (see s_tally_add). */
     uint8_t vote_of[2][BFT_VALIDATORS_MAX];
-    s_tally_t tally[2][BFT_VALIDATORS_MAX];
+    s_tally_t tally[2][2 * BFT_VALIDATORS_MAX];
     uint16_t n_tally[2];
+    uint16_t n_extra[2];            /* tallies opened by second votes, <= n */
     uint16_t voters[2];             /* validators with a vote of that type */
-    int16_t quorum_at[2];           /* tally with >= quorum votes, -1 none */
+    int16_t quorum_at[2];           /* first tally to reach a quorum, -1 none */
+    bft_set_t equivocated[2];       /* validators reported as EVIDENCE here */
 } s_round_t;
 
 /* A verdict of the driver on a block of this height. */
@@ -423,19 +429,23 @@ s_round_get(bft_t *bft, int32_t round, bool force)
 /* Adding one vote to a round's tallies. */
 typedef enum { S_ADDED, S_DUPLICATE, S_CONFLICT } s_add_t;
 
+/* Counts from's vote of type vi for hash (NULL = nil). The first vote of a
+ * validator always counts (distinct first votes <= n tallies). A later vote
+ * for another value is S_CONFLICT (*first: the first vote) and counts for
+ * its value as well — the paper counts messages, and a Byzantine
+ * validator's two prevotes are two: an honest validator that heard its
+ * "other" vote first must still see the polka the rest of the network saw,
+ * or it can be left out of every quorum for good. That is safe: two values
+ * with 2f+1 each at one (round, type) would need f+1 honest votes each,
+ * 2f+2 > n - f. Memory stays bounded: a second vote joins an existing tally
+ * for free and opens a new one only while second votes opened fewer than n
+ * (beyond that it is evidence only). Each validator counts at most once per
+ * value. */
 static s_add_t
 s_tally_add(bft_t *bft, s_round_t *r, int vi, uint32_t from, const uint8_t *hash,
             const s_tally_t **first)
 {
     bool nil = hash == NULL;
-    uint8_t cur = r->vote_of[vi][from];
-    if (cur) {
-        const s_tally_t *t = &r->tally[vi][cur - 1];
-        *first = t;
-        if (t->nil == nil && (nil || s_same(t->hash, hash)))
-            return S_DUPLICATE;
-        return S_CONFLICT;
-    }
     int idx = -1;
     for (int i = 0; i < r->n_tally[vi]; i++) {
         const s_tally_t *t = &r->tally[vi][i];
@@ -444,10 +454,18 @@ s_tally_add(bft_t *bft, s_round_t *r, int vi, uint32_t from, const uint8_t *hash
             break;
         }
     }
+    if (idx >= 0 && bft_set_has(&r->tally[vi][idx].voters, from))
+        return S_DUPLICATE;
+    uint8_t cur = r->vote_of[vi][from];
+    if (cur)
+        *first = &r->tally[vi][cur - 1];
     if (idx < 0) {
-        /* Distinct values <= voters <= n: there is always room. */
-        assert(r->n_tally[vi] < bft->n);
+        if (cur && r->n_extra[vi] >= bft->n)
+            return S_CONFLICT; /* evidence only */
+        assert(r->n_tally[vi] < 2 * bft->n);
         idx = r->n_tally[vi]++;
+        if (cur)
+            r->n_extra[vi]++;
         s_tally_t *t = &r->tally[vi][idx];
         memset(t, 0, sizeof *t);
         t->nil = nil;
@@ -457,10 +475,12 @@ s_tally_add(bft_t *bft, s_round_t *r, int vi, uint32_t from, const uint8_t *hash
     s_tally_t *t = &r->tally[vi][idx];
     t->count++;
     s_set_add(&t->voters, from);
-    r->vote_of[vi][from] = (uint8_t) (idx + 1);
-    r->voters[vi]++;
     if (t->count >= bft->quorum && r->quorum_at[vi] < 0)
         r->quorum_at[vi] = (int16_t) idx;
+    if (cur)
+        return S_CONFLICT;
+    r->vote_of[vi][from] = (uint8_t) (idx + 1);
+    r->voters[vi]++;
     return S_ADDED;
 }
 
@@ -606,7 +626,12 @@ s_start_round(bft_t *bft, int32_t round)
     s_round_get(bft, round, true);
     if (s_is_proposer(bft, round)) {
         if (bft->valid_round >= 0) {
+            /* Re-proposing the valid value, we prevote it only with the
+             * polka at validRound in the log (line 28), which a restart
+             * loses; the paper's proposer has no timeout here, and would
+             * wait in PROPOSE for good. A nil prevote is always safe. */
             s_propose(bft, bft->valid_hash, bft->valid_round);
+            s_schedule(bft, BFT_TIMEOUT_PROPOSE);
         } else {
             s_emit(bft, BFT_ACT_BUILD_PROPOSAL, round);
             bft->build_pending = true;
@@ -858,32 +883,44 @@ s_check_round(const bft_t *bft, const s_round_t *r)
     if (r->round < 0 || r->round > BFT_ROUND_MAX)
         return "INV-8: a kept round out of range";
     for (int vi = 0; vi < 2; vi++) {
-        uint32_t sum = 0;
-        int over = -1;
+        if (r->n_tally[vi] > 2 * bft->n || r->n_extra[vi] > bft->n)
+            return "INV-7: more tallies than the bound";
+        bool any_quorum = false;
         for (int i = 0; i < r->n_tally[vi]; i++) {
             const s_tally_t *t = &r->tally[vi][i];
             if (t->count != bft_set_count(&t->voters) || t->count == 0)
                 return "INV-7: a tally's count is not its number of voters";
-            sum += t->count;
-            if (t->count >= bft->quorum) {
-                if (over >= 0)
-                    return "INV-7: two values with a quorum at one (round, type)";
-                over = i;
-            }
+            any_quorum |= t->count >= bft->quorum;
+            for (int j = 0; j < i; j++)
+                if (r->tally[vi][j].nil == t->nil
+                    && (t->nil || s_same(r->tally[vi][j].hash, t->hash)))
+                    return "INV-7: two tallies for one value";
         }
-        if (sum != r->voters[vi] || over != r->quorum_at[vi])
-            return "INV-7: tallies, voters and quorum marker disagree";
+        if (any_quorum != (r->quorum_at[vi] >= 0)
+            || (r->quorum_at[vi] >= 0
+                && r->tally[vi][r->quorum_at[vi]].count < bft->quorum))
+            return "INV-7: the quorum marker disagrees with the tallies";
         uint32_t with_vote = 0;
         for (uint32_t v = 0; v < bft->n; v++) {
             uint8_t k = r->vote_of[vi][v];
-            if (!k)
+            uint32_t in = 0;
+            for (int i = 0; i < r->n_tally[vi]; i++)
+                in += bft_set_has(&r->tally[vi][i].voters, v);
+            if (!k) {
+                if (in)
+                    return "INV-7: a validator counted with no first vote";
                 continue;
+            }
             with_vote++;
             if (k > r->n_tally[vi] || !bft_set_has(&r->tally[vi][k - 1].voters, v))
-                return "INV-7: a vote is not in the tally of its value";
+                return "INV-7: a first vote is not in the tally of its value";
+            if (in > 1 && !bft_set_has(&r->equivocated[vi], v))
+                return "INV-7: a validator counted for two values without evidence";
         }
         if (with_vote != r->voters[vi])
-            return "INV-7: a validator is counted twice";
+            return "INV-7: voters is not the number of validators with a vote";
+        if (bft_set_has(&r->equivocated[vi], bft->cfg.self))
+            return "INV-1: evidence against ourselves in the log";
         /* INV-1: our vote in the log is the one we signed. */
         bft_msg_t type = vi == S_PREVOTE ? BFT_PREVOTE : BFT_PRECOMMIT;
         uint8_t k = r->vote_of[vi][bft->cfg.self];
@@ -960,11 +997,13 @@ s_end(bft_t *bft, int rc)
 }
 
 /* A message signed with our key reached us (a relay of our own). It is in
- * the log already, so it is only checked: 0 (a duplicate) when it is what we
- * signed, or when its round's log is gone and we did sign that type at a
- * later round (we cannot tell, and it is not counted either way);
- * VL_ERR_INVALID when we signed something else there or nothing at all —
- * another node uses our key, or our WAL was lost. hash NULL = a nil vote. */
+ * the log already, so it is only checked: VL_ERR_INVALID when it
+ * contradicts what we know we signed — another message at our last round
+ * of that type, any at a later round, or another one than the log holds —
+ * meaning another node uses our key or our WAL was lost. Otherwise 0 and
+ * not counted: it is what we signed, or a round before our last whose log
+ * does not hold our message (evicted, or not kept by a replay), where we
+ * cannot tell. hash NULL = a nil vote. */
 static int
 s_own_echo(bft_t *bft, bft_msg_t type, int32_t round, const s_round_t *r, const uint8_t *hash,
            int32_t valid_round)
@@ -978,11 +1017,12 @@ s_own_echo(bft_t *bft, bft_msg_t type, int32_t round, const s_round_t *r, const 
     } else if (!r) {
         match = true;
     } else if (type == BFT_PROPOSAL) {
-        match = r->has_proposal && s_same(r->prop_hash, hash);
+        /* Only our own proposal is ever stored for a round we propose. */
+        match = !r->has_proposal || s_same(r->prop_hash, hash);
     } else {
         uint8_t k = r->vote_of[s_vi(type)][bft->cfg.self];
         const s_tally_t *t = k ? &r->tally[s_vi(type)][k - 1] : NULL;
-        match = t && t->nil == nil && (nil || s_same(t->hash, hash));
+        match = !t || (t->nil == nil && (nil || s_same(t->hash, hash)));
     }
     if (match && type == BFT_PROPOSAL && r && r->has_proposal && r->round == round
         && r->prop_vr != valid_round)
@@ -1305,6 +1345,11 @@ bft_on_vote(bft_t *bft, bft_msg_t type, uint64_t height, int32_t round, const ui
         bft->stats.duplicates++;
         break;
     case S_CONFLICT: {
+        if (bft_set_has(&r->equivocated[vi], from)) {
+            bft->stats.duplicates++;
+            break; /* reported already: one proof is enough */
+        }
+        s_set_add(&r->equivocated[vi], from);
         bft_action_t *a = s_emit(bft, BFT_ACT_EVIDENCE, round);
         a->type = type;
         a->validator = from;

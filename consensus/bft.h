@@ -47,11 +47,18 @@
  *     the block, prune the WAL below h+1, then bft_start_height(h + 1).
  *   - EVIDENCE: keep both signed messages, log and count them.
  *   - Re-send its own signed messages of the current height (the same
- *     bytes, all rounds) every second or so, and to a peer seen behind.
+ *     bytes, all rounds) every second or so, and to a peer seen behind;
+ *     and with them the signed prevotes it holds for validValue at
+ *     validRound (bft_valid) and for the current round's proposal at the
+ *     valid_round it names (the proof of lock, as CometBFT gossips it).
  *     Algorithm 1 assumes every message between correct validators is
- *     eventually delivered; no rule fires below 2f+1 votes, so a network
- *     that lost votes (drops, a peer restarting, a peer that evicted an old
- *     round) would otherwise wait forever.
+ *     eventually delivered, and no rule fires below 2f+1 votes, so a
+ *     network that lost votes (drops, a peer restarting, a peer that
+ *     evicted an old round) would otherwise wait forever. The proof of
+ *     lock matters on its own: the polka behind a lock may include a
+ *     Byzantine prevote that reached only some honest validators and that
+ *     its signer never re-sends; without it, the validators locked on v
+ *     and those who cannot justify v's valid round livelock.
  *   - Catch up by blocks: a node that sits at a height the network has
  *     committed (a block with a valid certificate arrives) commits it and
  *     calls bft_start_height(h + 1). A validator can be left short of
@@ -74,7 +81,9 @@
  * which is the only state the paper's safety argument needs across rounds.
  * A message persisted but never sent counts as sent, which is safe. After
  * replay the driver re-sends the replayed signed messages (the same bytes:
- * never an equivocation) so peers that missed them can count them.
+ * never an equivocation) so peers that missed them can count them, and
+ * judges again the blocks it holds for the height (verdicts are not
+ * persisted; the blocks of its own proposals count as valid).
  *
  * Memory bounds: per height, votes and proposals are kept for at most
  * BFT_ROUNDS_KEPT rounds. The current round, lockedRound, validRound and
@@ -99,7 +108,10 @@
  * the paper's does, and f+1 still includes an honest validator at or past
  * R); (3) after a replay the timeout of the reached step is scheduled at
  * once (a nil vote or a new round is always safe; without it a network that
- * restarted whole would wait forever for votes lost while down).
+ * restarted whole would wait forever for votes lost while down); (4) a
+ * proposer that re-proposes its valid value schedules the propose timeout
+ * too (it prevotes its own proposal only with the polka at validRound in
+ * its log, which a restart loses; as CometBFT, which always schedules it).
  *
  * Thread rules: a bft_t belongs to one thread (the node's loop thread); no
  * function here blocks, allocates (after bft_new) or reads a clock.
@@ -133,8 +145,9 @@
 
 /* Default timeouts, timeout_X(r) = base_X + r * delta_X (ms). Chosen for a
  * LAN: a block's first gossip copy reached 128 nodes on the shared 2-core
- * host within ~0.3 s at p99 (README, bench_gossip) and validating a block
- * takes tens of ms, so 1 s covers building, spreading and judging a
+ * host within 0.32-0.39 s at p99 (bench_gossip, commit 622b03a) and
+ * validating a block takes tens of ms, so 1 s covers building, spreading
+ * and judging a
  * proposal with room to spare; votes are ~150-byte messages and the
  * prevote / precommit timeouts only start once 2f+1 votes are in (lines 34
  * and 47), waiting for the rest, so 0.5 s is ample. Each round adds 0.5 s
@@ -207,7 +220,9 @@ typedef enum {
     BFT_ACT_COMMIT,
     /* Validator signed two different messages of one type at (height,
      * round): hash/nil is the first one received, hash_b/nil_b the second.
-     * Only the first counts. */
+     * Reported once per (validator, height, round, type). A second vote
+     * still counts for its own value (the paper counts messages; see
+     * bft_on_vote); a second proposal is ignored. */
     BFT_ACT_EVIDENCE,
 } bft_action_kind_t;
 
@@ -346,7 +361,12 @@ int bft_on_judged(bft_t *bft, uint64_t height, const uint8_t hash[BFT_HASH_SIZE]
  * validator from; hash NULL = nil. VL_ERR_INVALID when type is not a vote,
  * from >= n, round is outside 0..BFT_ROUND_MAX, or from is this validator
  * and the vote is not the one it signed. A second, different vote of one
- * (type, height, round) from one validator is EVIDENCE and not counted. */
+ * (type, height, round) from one validator is EVIDENCE (once), and counts
+ * for its value too, as the paper counts messages: otherwise a validator
+ * that heard a Byzantine's "other" vote first can miss, for good, the
+ * polka everyone else saw. Safe: two values with 2f+1 votes each at one
+ * (round, type) would need 2f+2 honest ones. Its count for the "2f+1 of
+ * any kind" rules (34, 47) stays one. */
 int bft_on_vote(bft_t *bft, bft_msg_t type, uint64_t height, int32_t round,
                 const uint8_t *hash, uint32_t from, int64_t now_ms, bft_actions_t *out);
 
