@@ -72,11 +72,11 @@
 #include "bft.h"
 
 #include <assert.h>
-
-_Static_assert(BFT_ROUNDS_KEPT > 4, "the pinned rounds need a place, plus one to evict");
-_Static_assert(BFT_VALIDATORS_MAX <= 255, "vote_of holds a tally index in a byte");
 #include <stdlib.h>
 #include <string.h>
+
+_Static_assert(BFT_ROUNDS_KEPT > 4, "the pinned rounds need a place, plus one to evict");
+_Static_assert(2 * BFT_VALIDATORS_MAX < 256, "vote_of holds 1 + a tally index in a byte");
 
 /* Index of a vote type in the per-round arrays. */
 #define S_PREVOTE 0

@@ -31,6 +31,8 @@
  *     report the verdict with bft_on_judged: a proposal cannot be prevoted
  *     for until judged valid; a block with +2/3 prevotes or precommits can
  *     only be locked on or committed once judged valid (paper: valid(v)).
+ *     That includes a second block from one proposer (EVIDENCE): the rest
+ *     of the network may be deciding on it.
  *   - BUILD_PROPOSAL: build a block for (h, r) and answer with bft_on_value
  *     (any time later; a stale answer is ignored). It may wait for
  *     transactions first: an idle network then makes no empty blocks.
@@ -70,9 +72,10 @@
  * restart it calls bft_replay_own(h, records of h) INSTEAD of
  * bft_start_height(h), with h = the ledger's height + 1 — not the height of
  * the last COMMIT action, which may be committed already: replaying a
- * committed height with its WAL pruned would sign its round 0 again. That suffices because this machine signs at most one
- * proposal and one vote of each type per (h, r), and only at the current
- * round when (round, step) moves past it; replay puts (round, step) at or
+ * committed height with its WAL pruned would sign its round 0 again.
+ * That suffices because this machine signs at most one proposal and one
+ * vote of each type per (h, r), and only at the current round when
+ * (round, step) moves past it; replay puts (round, step) at or
  * past every persisted message (the last round with a record; PRECOMMIT
  * there if a precommit was recorded, else PREVOTE if a prevote was, else
  * PROPOSE with the proposal marked as sent), so none of those (h, r, type)
@@ -98,7 +101,7 @@
  * most BFT_JUDGED_MAX verdicts per height are remembered (the oldest is
  * forgotten; the locked and valid values are always known valid). Dropping
  * costs liveness at worst, never safety, and the re-sends and the block
- * catch-up below restore it.
+ * catch-up above restore it.
  *
  * Deviations from the paper, each safe: (1) lines 36 and 49 need a block v
  * that the driver judged valid and 2f+1 votes for it, not the PROPOSAL
@@ -285,7 +288,7 @@ int bft_config_check(const bft_config_t *cfg, vl_err_t *err);
 
 /* A machine for cfg (copied), before its first height (step IDLE). NULL
  * when cfg fails bft_config_check or memory runs out. The one allocation
- * of the module (tens of KiB). */
+ * of the module (about 100 KiB). */
 bft_t *bft_new(const bft_config_t *cfg);
 void bft_destroy(bft_t **self_p);
 
