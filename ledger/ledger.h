@@ -3,9 +3,11 @@
  *
  * Owns one LevelDB database holding the block store, the versioned world
  * state, per-key history, the tx index and metadata (height, last block hash,
- * running state hash, chain identity). A block and everything it changes are
- * committed in ONE synced WriteBatch (ledger_commit_block), so a crash at any
- * moment leaves either the whole block or none of it.
+ * running state hash, chain identity), and the validator's consensus WAL
+ * records (wal.h, its own module over the same store). A block and
+ * everything it changes are committed in ONE synced WriteBatch
+ * (ledger_commit_block), so a crash at any moment leaves either the whole
+ * block or none of it.
  *
  * Invariants (checked by ledger_open):
  *   1. meta height H is set iff genesis (block 0) was committed;
@@ -29,6 +31,8 @@
  * | "s:" key                         | version (be64 block, be32 tx) | value   |
  * | "h:" key 0x00 be64 block be32 tx | txid (32) | flag (1: 0 put, 1 del) | value |
  * | "t:" txid (32)                   | TxRecord bytes                          |
+ * | "w:" be64 height be32 round      | consensus WAL record (wal.h): a signed  |
+ * |      u8 type be64 seq            | own proposal or vote, opaque bytes      |
  */
 #ifndef VL_LEDGER_H
 #define VL_LEDGER_H
@@ -156,8 +160,9 @@ int ledger_commit_blocks(ledger_t *ledger, const ledger_block_t *const *blocks, 
 int ledger_state_fold(const uint8_t prev[VL_HASH_SIZE], const ledger_block_t *block,
                       uint8_t out[VL_HASH_SIZE]);
 
-/* Test seam: the store under the ledger (borrowed until ledger_close), so
- * tests can inject write faults (store_fail_next_write in store.h). */
+/* The store under the ledger (borrowed until ledger_close): the consensus
+ * WAL lives in it (wal_open in wal.h), and tests inject write faults through
+ * it (store_fail_next_write in store.h). */
 struct store_t;
 struct store_t *ledger_store(ledger_t *ledger);
 #endif
