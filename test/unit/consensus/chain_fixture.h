@@ -123,7 +123,9 @@ typedef struct {
     const char *write_key;       /* NULL = no write */
     const char *write_value;
     const char *write_key2;      /* a second write, NULL = none */
-    const char *range_prefix;    /* a range read recorded as empty, NULL = none */
+    const char *range_prefix;    /* a range read, NULL = none ... */
+    const fx_read_t *range_items;   /* ... that saw these keys (up to 4; none = empty) */
+    size_t n_range_items;
     bool bad_creator_sig;
     bool bad_endorsement;        /* the endorser's signature is broken */
     const char *chain_id;        /* NULL = FX_CHAIN */
@@ -176,8 +178,19 @@ fx_tx(fixture_t *f, const fx_tx_t *s, size_t *len)
         r.writes = wp;
     }
     Vl__RangeRead rr = VL__RANGE_READ__INIT, *rrp = &rr;
+    Vl__ReadItem rit[4], *ritp[4];
+    for (size_t i = 0; i < s->n_range_items && i < 4; i++) {
+        vl__read_item__init(&rit[i]);
+        rit[i].key = (char *) s->range_items[i].key;
+        rit[i].exists = true;
+        rit[i].block = s->range_items[i].v.block;
+        rit[i].tx = s->range_items[i].v.tx;
+        ritp[i] = &rit[i];
+    }
     if (s->range_prefix) {
         rr.prefix = (char *) s->range_prefix;
+        rr.n_items = s->n_range_items;
+        rr.items = ritp;
         r.n_ranges = 1;
         r.ranges = &rrp;
     }
