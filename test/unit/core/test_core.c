@@ -245,6 +245,10 @@ test_pb_find_bytes(void)
         { "later length past the end", { 0x0a, 1, 'a', 0x12, 9, 'b' }, 6 },
         { "truncated fixed64", { 0x0a, 1, 'a', 0x09, 1, 2, 3 }, 7 },
         { "truncated fixed32", { 0x0a, 1, 'a', 0x0d, 1, 2 }, 6 },
+        /* one byte short, exactly */
+        { "fixed64 one byte short", { 0x0a, 1, 'a', 0x09, 1, 2, 3, 4, 5, 6, 7 }, 11 },
+        { "fixed32 one byte short", { 0x0a, 1, 'a', 0x0d, 1, 2, 3 }, 7 },
+        { "length one byte past the end", { 0x0a, 1, 'a', 0x12, 3, 'b', 'c' }, 7 },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (s_find(bad[i].b, bad[i].n, 1, &d, &dl)) {
@@ -256,6 +260,10 @@ test_pb_find_bytes(void)
     /* The same shapes cut short of the defect are fine. */
     CHECK(s_find(bad[0].b, 3, 1, &d, &dl));
     CHECK(s_find(bad[12].b, 3, 1, &d, &dl));
+    const uint8_t exact[] = { 0x0a, 1, 'a', 0x09, 1, 2, 3, 4, 5, 6, 7, 8, 0x0d, 1, 2, 3, 4,
+                              0x12, 2, 'b', 'c' };
+    CHECK(s_find(exact, sizeof exact, 1, &d, &dl));   /* every field ends at the end */
+    CHECK(d == exact + 2 && dl == 1);
 }
 
 int
