@@ -139,6 +139,9 @@ s_range_current(ledger_t *ledger, zhashx_t *overlay, const Vl__RangeRead *r, boo
  * replaceable by a valid one), or taken by a valid tx. */
 enum { SEEN_NONE = 0, SEEN_INVALID = 1, SEEN_VALID = 2 };
 
+/* Returns a SEEN_* value, or VL_ERR_IO / VL_ERR_CORRUPT / VL_ERR_NOMEM when
+ * the tx index could not be read (only "not found" means not seen: taking
+ * a failed read for it would judge a replay VALID again). */
 static int
 s_seen(const validate_ctx_t *ctx, zhashx_t *seen, const char *hex, const uint8_t txid[32])
 {
@@ -146,8 +149,11 @@ s_seen(const validate_ctx_t *ctx, zhashx_t *seen, const char *hex, const uint8_t
     if (in_run)
         return (int) in_run;
     ledger_tx_info_t info;
-    if (ledger_tx_get(ctx->ledger, txid, &info) != 0)
+    int rc = ledger_tx_get(ctx->ledger, txid, &info);
+    if (rc == VL_ERR_NOT_FOUND)
         return SEEN_NONE;
+    if (rc != 0)
+        return rc;
     return info.code == VL__TX_CODE__TX_VALID ? SEEN_VALID : SEEN_INVALID;
 }
 
@@ -163,6 +169,8 @@ s_validate_tx(const validate_ctx_t *ctx, zhashx_t *overlay, zhashx_t *seen, uint
     memcpy(e->txid, view->txids[index], VL_HASH_SIZE);
     vl_hex_encode(e->txid, VL_HASH_SIZE, hex);
     int before = s_seen(ctx, seen, hex, e->txid);
+    if (before < 0)
+        return before;
     if (before == SEEN_VALID) {
         e->code = VL__TX_CODE__TX_DUPLICATE_TXID;
         return 0;

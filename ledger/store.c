@@ -52,6 +52,7 @@ struct store_t {
     bool fail_next_write;             /* test seam: fail the next store_write */
     store_write_hook_fn write_hook;   /* test seam, may be NULL */
     void *write_hook_arg;             /* borrowed */
+    unsigned fail_read_in;            /* test seam: reads until an injected fault, 0 = none */
 };
 
 struct store_batch_t {
@@ -63,7 +64,19 @@ struct store_iter_t {
     uint8_t *prefix;                  /* owned copy, may be NULL when prefix_len 0 */
     const char *dir;                  /* borrowed from the store, for messages */
     size_t prefix_len;
+    bool failed;                      /* test seam: an injected read fault */
 };
+
+/* The read-fault seam (store_fail_nth_read): true for the read that fails.
+ * Writes the counter only while armed, so unarmed readers on other threads
+ * never race on it. */
+static bool
+s_read_fault(store_t *store)
+{
+    if (store->fail_read_in == 0)
+        return false;
+    return --store->fail_read_in == 0;
+}
 
 /* Reports a LevelDB error from a read, write or iteration (not open):
  * corruption is VL_ERR_CORRUPT, anything else VL_ERR_IO. */
@@ -255,6 +268,8 @@ store_get(store_t *store, const void *key, size_t key_len, uint8_t **value, size
           vl_err_t *err)
 {
     assert(store && key && value && value_len);
+    if (s_read_fault(store))
+        return vl_err_set(err, VL_ERR_IO, "read from %s failed: injected fault", store->dir);
     char *lerr = NULL;
     size_t len = 0;
     char *v = leveldb_get(store->db, store->read_opts, key, key_len, &len, &lerr);
@@ -384,6 +399,13 @@ store_set_write_hook(store_t *store, store_write_hook_fn fn, void *arg)
     store->write_hook_arg = arg;
 }
 
+void
+store_fail_nth_read(store_t *store, unsigned nth)
+{
+    assert(store);
+    store->fail_read_in = nth;
+}
+
 store_iter_t *
 store_iter_new(store_t *store, const void *prefix, size_t prefix_len)
 {
@@ -401,6 +423,7 @@ store_iter_new(store_t *store, const void *prefix, size_t prefix_len)
         self->prefix_len = prefix_len;
     }
     self->dir = store->dir;
+    self->failed = s_read_fault(store);
     self->it = leveldb_create_iterator(store->db, store->read_opts);
     if (!self->it) {
         free(self->prefix);
@@ -418,7 +441,7 @@ bool
 store_iter_valid(const store_iter_t *it)
 {
     assert(it);
-    if (!leveldb_iter_valid(it->it))
+    if (it->failed || !leveldb_iter_valid(it->it))
         return false;
     size_t len = 0;
     const char *k = leveldb_iter_key(it->it, &len);
@@ -451,6 +474,8 @@ int
 store_iter_status(const store_iter_t *it, vl_err_t *err)
 {
     assert(it);
+    if (it->failed)
+        return vl_err_set(err, VL_ERR_IO, "iteration over %s failed: injected fault", it->dir);
     char *lerr = NULL;
     leveldb_iter_get_error(it->it, &lerr);
     if (!lerr)

@@ -7,7 +7,8 @@
  * lookups of tx ids stay fast), checksum verification on every read and a
  * synced write for every batch. It turns LevelDB's errptr strings into
  * VL_ERR_* codes plus a bounded message, and it is the seam through which
- * tests inject write faults (store_fail_next_write, store_set_write_hook).
+ * tests inject write and read faults (store_fail_next_write,
+ * store_set_write_hook, store_fail_nth_read).
  *
  * Thread rules: store_get and iterators may be used from any thread at the
  * same time as store_write (LevelDB is internally synchronised and gives each
@@ -84,6 +85,14 @@ int store_write(store_t *store, store_batch_t *batch, vl_err_t *err);
 void store_fail_next_write(store_t *store);
 typedef int (*store_write_hook_fn)(void *arg);
 void store_set_write_hook(store_t *store, store_write_hook_fn fn, void *arg);
+
+/* Read-fault seam for tests: the nth read from now (1 = the next; a read is
+ * a store_get, store_has or store_iter_new) fails with VL_ERR_IO without
+ * touching the database; 0 disarms. An iterator that fails this way is
+ * never valid and store_iter_status reports VL_ERR_IO. Unlike the rest of
+ * the read path this is not thread-safe: arm it only while the test's one
+ * thread is the only reader. */
+void store_fail_nth_read(store_t *store, unsigned nth);
 
 /* An iterator over the keys starting with prefix (prefix_len 0 = all keys),
  * in byte order, positioned at the first one. It reads a consistent view of

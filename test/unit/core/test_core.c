@@ -187,6 +187,85 @@ test_proto_roundtrip(void)
     free(buf);
 }
 
+/* vl_pb_find_bytes: the scan behind tx_id. Every malformed top-level shape
+ * is "not found", whatever came before it; the last occurrence wins. */
+static bool
+s_find(const uint8_t *b, size_t n, uint64_t field, const uint8_t **d, size_t *dl)
+{
+    *d = NULL;
+    *dl = 999;
+    return vl_pb_find_bytes(b, n, field, d, dl);
+}
+
+static void
+test_pb_find_bytes(void)
+{
+    const uint8_t *d;
+    size_t dl;
+    /* varint 150, fixed64, fixed32, then field 1 = "hi" */
+    const uint8_t mix[] = { 0x10, 0x96, 0x01, 0x19, 1, 2, 3, 4, 5, 6, 7, 8,
+                            0x25, 1, 2, 3, 4, 0x0a, 2, 'h', 'i' };
+    CHECK(s_find(mix, sizeof mix, 1, &d, &dl));
+    CHECK(d == mix + 19 && dl == 2);
+    CHECK(!s_find(mix, sizeof mix, 5, &d, &dl));          /* absent */
+    CHECK(!s_find(mix, 0, 1, &d, &dl));                   /* empty */
+    /* Repeated: the last one, as decoders take it. */
+    const uint8_t rep[] = { 0x0a, 3, 'a', 'b', 'c', 0x12, 1, 'z', 0x0a, 2, 'x', 'y' };
+    CHECK(s_find(rep, sizeof rep, 1, &d, &dl));
+    CHECK(d == rep + 10 && dl == 2);
+    CHECK(s_find(rep, sizeof rep, 2, &d, &dl));
+    CHECK(d == rep + 7 && dl == 1);
+    /* Present but empty. */
+    const uint8_t empty[] = { 0x0a, 0 };
+    CHECK(s_find(empty, sizeof empty, 1, &d, &dl));
+    CHECK_EQ(dl, 0);
+    /* Nested messages are not looked into. */
+    const uint8_t nested[] = { 0x12, 3, 0x0a, 1, 'z' };
+    CHECK(!s_find(nested, sizeof nested, 1, &d, &dl));
+
+    struct {
+        const char *what;
+        uint8_t b[16];
+        size_t n;
+    } bad[] = {
+        { "truncated key varint", { 0x0a, 1, 'a', 0x80 }, 4 },
+        { "truncated value varint", { 0x0a, 1, 'a', 0x08, 0x80 }, 5 },
+        { "truncated length varint", { 0x0a, 0x81 }, 2 },
+        { "varint longer than 10 bytes",
+          { 0x0a, 1, 'a', 0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01 },
+          15 },
+        { "field number 0", { 0x02, 0, 0x0a, 1, 'a' }, 5 },
+        { "wire type 3 (group start)", { 0x0a, 1, 'a', 0x1b }, 4 },
+        { "wire type 4 (group end)", { 0x0a, 1, 'a', 0x1c }, 4 },
+        { "wire type 6", { 0x0a, 1, 'a', 0x1e, 0 }, 5 },
+        { "wire type 7", { 0x0a, 1, 'a', 0x1f, 0 }, 5 },
+        { "length past the end", { 0x0a, 5, 'a', 'b' }, 4 },
+        { "a huge length", { 0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 'a' },
+          11 },
+        { "later length past the end", { 0x0a, 1, 'a', 0x12, 9, 'b' }, 6 },
+        { "truncated fixed64", { 0x0a, 1, 'a', 0x09, 1, 2, 3 }, 7 },
+        { "truncated fixed32", { 0x0a, 1, 'a', 0x0d, 1, 2 }, 6 },
+        /* one byte short, exactly */
+        { "fixed64 one byte short", { 0x0a, 1, 'a', 0x09, 1, 2, 3, 4, 5, 6, 7 }, 11 },
+        { "fixed32 one byte short", { 0x0a, 1, 'a', 0x0d, 1, 2, 3 }, 7 },
+        { "length one byte past the end", { 0x0a, 1, 'a', 0x12, 3, 'b', 'c' }, 7 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (s_find(bad[i].b, bad[i].n, 1, &d, &dl)) {
+            CHECK_FAIL_PREFIX_();
+            fprintf(stderr, "found field 1 in a message with a %s\n", bad[i].what);
+            check_failures_++;
+        }
+    }
+    /* The same shapes cut short of the defect are fine. */
+    CHECK(s_find(bad[0].b, 3, 1, &d, &dl));
+    CHECK(s_find(bad[12].b, 3, 1, &d, &dl));
+    const uint8_t exact[] = { 0x0a, 1, 'a', 0x09, 1, 2, 3, 4, 5, 6, 7, 8, 0x0d, 1, 2, 3, 4,
+                              0x12, 2, 'b', 'c' };
+    CHECK(s_find(exact, sizeof exact, 1, &d, &dl));   /* every field ends at the end */
+    CHECK(d == exact + 2 && dl == 1);
+}
+
 int
 main(void)
 {
@@ -197,5 +276,6 @@ main(void)
     RUN(test_codecs);
     RUN(test_json);
     RUN(test_proto_roundtrip);
+    RUN(test_pb_find_bytes);
     return check_done();
 }

@@ -1437,6 +1437,31 @@ test_store_wrapper(void)
     CHECK_EQ(store_write(s, b, &err), 0);
     CHECK(store_has(s, "r", 1));
 
+    /* Read seam: the third read from now fails (an iterator counts), once. */
+    store_fail_nth_read(s, 3);
+    CHECK(store_has(s, "r", 1));
+    CHECK_EQ(store_get(s, "p:1", 3, &v, &len, &err), 0);
+    free(v);
+    v = NULL;
+    err.msg[0] = 0;
+    CHECK_EQ(store_get(s, "p:1", 3, &v, &len, &err), VL_ERR_IO);
+    CHECK(v == NULL);
+    CHECK_CONTAINS(err.msg, "injected");
+    CHECK_EQ(store_get(s, "p:1", 3, &v, &len, &err), 0);
+    free(v);
+    store_fail_nth_read(s, 1);
+    it = store_iter_new(s, "p:", 2);
+    CHECK(it && !store_iter_valid(it));
+    CHECK_EQ(store_iter_status(it, &err), VL_ERR_IO);
+    store_iter_destroy(&it);
+    it = store_iter_new(s, "p:", 2);
+    CHECK(it && store_iter_valid(it));
+    CHECK_EQ(store_iter_status(it, &err), 0);
+    store_iter_destroy(&it);
+    store_fail_nth_read(s, 1);
+    store_fail_nth_read(s, 0);   /* disarmed */
+    CHECK(store_has(s, "r", 1));
+
     /* Lock: a second store on the same directory. */
     store_t *s2 = NULL;
     CHECK_EQ(store_open(dir, &s2, &err), VL_ERR_LOCKED);

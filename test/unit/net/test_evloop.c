@@ -278,6 +278,93 @@ test_fd(void)
     close(p[1]);
 }
 
+/* --- The time seam (evloop_set_clock) ------------------------------------ */
+
+typedef struct {
+    int64_t now;             /* the fake clock */
+    int advances;            /* times the advancer ran */
+    int64_t step;            /* how far the advancer moves the clock */
+    int64_t fired_at;        /* evloop_now when the watched timer fired */
+    int fired;
+    int64_t early_fired;     /* the later timer: must not fire */
+} fake_t;
+
+static int64_t
+s_fake_clock(void *arg)
+{
+    return ((fake_t *) arg)->now;
+}
+
+static int
+s_advance(evloop_t *loop, int id, void *arg)
+{
+    fake_t *f = arg;
+    f->now += f->step;
+    f->advances++;
+    return f->advances > 1000 ? -1 : 0;   /* a bound if the watched timer never fires */
+}
+
+static int
+s_watched(evloop_t *loop, int id, void *arg)
+{
+    fake_t *f = arg;
+    f->fired++;
+    f->fired_at = evloop_now(loop);
+    return -1;
+}
+
+static int
+s_too_late(evloop_t *loop, int id, void *arg)
+{
+    ((fake_t *) arg)->early_fired++;
+    return 0;
+}
+
+/* A timer fires when the fake clock passes its time, not before and not by
+ * the real clock: the clock only moves when the advancer (a timer of delay
+ * 0, so the loop never sleeps) moves it, 100 fake ms a pass. */
+static void
+test_fake_clock(void)
+{
+    fake_t f = { .now = 5000000, .step = 100 };
+    evloop_t *loop = evloop_new();
+    int64_t real0 = vl_mono_ms();
+    evloop_set_clock(loop, s_fake_clock, &f);
+    CHECK_EQ(evloop_now(loop), 5000000);
+    /* The watched timer first, so in the pass that reaches its time it runs
+     * before the advancer moves the clock on. */
+    evloop_timer(loop, 1000, 1, s_watched, &f);
+    int late = evloop_timer(loop, 1000 + 100, 1, s_too_late, &f);
+    int adv = evloop_timer(loop, 0, 0, s_advance, &f);
+    CHECK_EQ(evloop_run(loop), 0);
+    CHECK_EQ(f.fired, 1);
+    CHECK_EQ(f.fired_at, 5000000 + 1000);
+    CHECK_EQ(f.advances, 10);            /* exactly the passes to get there */
+    CHECK_EQ(f.early_fired, 0);
+    CHECK(vl_mono_ms() - real0 < 1000);  /* no real second went by */
+    evloop_timer_end(loop, late);
+    evloop_timer_end(loop, adv);
+
+    /* A jump: one step far past both; the next pass fires both. */
+    fake_t g = { .now = 0, .step = 1000000 };
+    evloop_set_clock(loop, s_fake_clock, &g);
+    evloop_timer(loop, 500000, 1, s_too_late, &g);
+    evloop_timer(loop, 0, 1, s_advance, &g);
+    evloop_timer(loop, 600000, 1, s_watched, &g);
+    CHECK_EQ(evloop_run(loop), 0);
+    CHECK_EQ(g.advances, 1);
+    CHECK_EQ(g.early_fired, 1);
+    CHECK_EQ(g.fired_at, 1000000);
+
+    /* NULL restores the monotonic clock. */
+    evloop_set_clock(loop, NULL, &g);
+    int64_t before = vl_mono_ms();
+    int64_t now = evloop_now(loop);
+    int64_t after = vl_mono_ms();
+    CHECK(now >= before && now <= after);
+    evloop_destroy(&loop);
+}
+
 int
 main(void)
 {
@@ -289,5 +376,6 @@ main(void)
     RUN(test_timers);
     RUN(test_end_inside);
     RUN(test_fd);
+    RUN(test_fake_clock);
     return check_done();
 }
