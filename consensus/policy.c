@@ -34,7 +34,7 @@ s_is_ws(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* What ends a name after "role:", "org:", "id:" or "arg:". */
+/* What ends a name after "role:", "org:", "id:", "arg:" or "vehicle:". */
 static bool
 s_is_delim(char c)
 {
@@ -203,7 +203,8 @@ s_gate(s_parser_t *ps, policy_node_t *node, const char *word, size_t start)
     return 0;
 }
 
-/* The name after "role:", "org:", "id:" or "arg:", checked and kept. */
+/* The name after "role:", "org:", "id:", "arg:" or "vehicle:", checked and
+ * kept. */
 static int
 s_named(s_parser_t *ps, policy_node_t *node, const char *word)
 {
@@ -250,6 +251,13 @@ s_named(s_parser_t *ps, policy_node_t *node, const char *word)
         node->kind = POLICY_NODE_ID;
         break;
     }
+    case 'v':
+        if (!s_field_valid(v, n))
+            return s_fail(ps, VL_ERR_INVALID, start,
+                          "bad vehicle path '%.*s' (names of [A-Za-z0-9_] joined by '.', "
+                          "at most %d bytes)", qn, v, POLICY_FIELD_MAX);
+        node->kind = POLICY_NODE_VEHICLE;
+        break;
     default:
         if (!s_field_valid(v, n))
             return s_fail(ps, VL_ERR_INVALID, start,
@@ -303,11 +311,14 @@ s_expr(s_parser_t *ps)
             rc = s_fail(ps, VL_ERR_INVALID, ps->at, "expected '(' after '%.*s', found %s",
                         (int) n, w, s_found(ps, ps->at, fb));
         }
-    } else if (s_word_is(w, n, "owner") || s_word_is(w, n, "lienholder")) {
-        node->kind = w[0] == 'o' ? POLICY_NODE_OWNER : POLICY_NODE_LIEN;
+    } else if (s_word_is(w, n, "owner") || s_word_is(w, n, "lienholder") ||
+               s_word_is(w, n, "creator")) {
+        node->kind = w[0] == 'o' ? POLICY_NODE_OWNER
+                   : w[0] == 'l' ? POLICY_NODE_LIEN
+                                 : POLICY_NODE_CREATOR;
         s_emit(ps, w, n);
     } else if (s_word_is(w, n, "role") || s_word_is(w, n, "org") || s_word_is(w, n, "id") ||
-               s_word_is(w, n, "arg")) {
+               s_word_is(w, n, "arg") || s_word_is(w, n, "vehicle")) {
         char word[8];
         memcpy(word, w, n);
         word[n] = '\0';
@@ -321,10 +332,11 @@ s_expr(s_parser_t *ps)
     if (!POLICY_NODE_IS_GATE(node->kind)) {
         s_skip_ws(ps);
         if (ps->at < ps->len && ps->src[ps->at] == '?') {
-            if (node->kind != POLICY_NODE_OWNER && node->kind != POLICY_NODE_LIEN && node->kind != POLICY_NODE_ARG)
+            if (node->kind != POLICY_NODE_OWNER && node->kind != POLICY_NODE_LIEN &&
+                node->kind != POLICY_NODE_VEHICLE && node->kind != POLICY_NODE_ARG)
                 return s_fail(ps, VL_ERR_INVALID, ps->at,
-                              "'%.*s' cannot be optional (only owner, lienholder and arg: "
-                              "can name nothing)",
+                              "'%.*s' cannot be optional (only owner, lienholder, vehicle: and "
+                              "arg: can name nothing)",
                               (int) (p->text_len - node->text_off), p->text + node->text_off);
             node->optional = true;
             ps->at++;

@@ -95,8 +95,12 @@ s_explain(const policy_resolved_t *res, const policy_part_t *part, size_t i, con
     if (!POLICY_NODE_IS_GATE(n->kind)) {
         char who[VL_ERR_MSG_MAX];
         s_describe(res->orgs, &r->cand, who, sizeof who);
-        vl_err_set(why, VL_ERR_REFUSED, "%sneeds an endorsement from %s (%.*s)", part->label,
-                   who, (int) n->text_len, part->policy.text + n->text_off);
+        if (part->reason)   /* a guard says why */
+            vl_err_set(why, VL_ERR_REFUSED, "%sneeds an endorsement from %s (%s)", part->label,
+                       who, part->reason);
+        else
+            vl_err_set(why, VL_ERR_REFUSED, "%sneeds an endorsement from %s (%.*s)",
+                       part->label, who, (int) n->text_len, part->policy.text + n->text_off);
         return;
     }
     unsigned live = 0, got = 0;
@@ -211,7 +215,22 @@ policy_plan(const policy_resolved_t *resolved, int preferred_org, org_set_t *out
      * organisations that are candidates of exactly the same principals
      * satisfy exactly the same things, so only one per class (pref if it
      * is in the class, else the lowest index) need be tried. A class's
-     * signature is the set of principals it is a candidate of. */
+     * signature is the set of principals it is a candidate of.
+     *
+     * Forced organisations — the one candidate of a part that is a single
+     * principal (a guard, org:<name> as a whole policy) — are in every
+     * satisfying set, so they are in every candidate set tried, and their
+     * classes are left out of the search: any other member of such a
+     * class satisfies only what the forced one already does, so no
+     * smallest set holds it. The search then looks for the fewest others. */
+    org_set_t forced = { { 0 } };
+    for (size_t p = 0; p < resolved->n_parts; p++) {
+        const policy_part_t *part = &resolved->parts[p];
+        if (s_live(part) && !POLICY_NODE_IS_GATE(part->policy.nodes[0].kind) &&
+            org_set_count(&part->r[0].cand) == 1)
+            org_set_add(&forced, org_set_first(&part->r[0].cand));
+    }
+    int n_forced = org_set_count(&forced);
     size_t n_princ = 0;
     for (size_t p = 0; p < resolved->n_parts; p++)
         for (size_t i = 0; i < resolved->parts[p].policy.n_nodes; i++)
@@ -251,6 +270,19 @@ policy_plan(const policy_resolved_t *resolved, int preferred_org, org_set_t *out
         else if ((int) o == pref)
             reps[cls] = (int) o;
     }
+    /* Leave out the classes of forced organisations (each is a member of
+     * its class, so its signature is the class's). */
+    int kept = 0;
+    for (int c = 0; c < n_reps; c++) {
+        bool covered = false;
+        for (size_t o = 0; o < orgs->count && !covered; o++)
+            covered = org_set_has(&forced, (int) o) &&
+                      memcmp(&sig[(size_t) reps[c] * words], &sig[o * words],
+                             words * sizeof *sig) == 0;
+        if (!covered)
+            reps[kept++] = reps[c];
+    }
+    n_reps = kept;
     free(sig);
     /* Order: pref's class first, so among sets of one size those with pref
      * are tried first; then by index, so ties go to lower indices. */
@@ -260,20 +292,22 @@ policy_plan(const policy_resolved_t *resolved, int preferred_org, org_set_t *out
             reps[0] = pref;
         }
     }
+    /* size counts the organisations added to the forced ones; size 0 tries
+     * the forced ones alone (the combination loop below runs once). */
     int budget = S_PLAN_BUDGET, limit = org_set_count(&greedy);
-    for (int size = 1; size <= limit && size <= n_reps; size++) {
+    for (int size = 0; n_forced + size <= limit && size <= n_reps; size++) {
         int idx[ORGS_MAX];
         for (int i = 0; i < size; i++)
             idx[i] = i;
         for (;;) {
             if (budget-- <= 0)
                 goto fallback;
-            org_set_t e = { { 0 } };
+            org_set_t e = forced;
             for (int i = 0; i < size; i++)
                 org_set_add(&e, reps[idx[i]]);
             if (s_eval_all(resolved, &e)) {
                 *out = e;
-                return (size_t) size;
+                return (size_t) (n_forced + size);
             }
             /* Next combination in lexicographic order. */
             int i = size - 1;

@@ -21,7 +21,8 @@
  *
  * A resolved policy is a conjunction of parts (the function's policy, key
  * policies, guards), each a copy of a policy with, per node, what it
- * resolved to.
+ * resolved to. A guard is a part whose policy is the single principal
+ * org:<name>, with the reason it is needed.
  *
  * Invariants:
  *   1. nodes[0] is the root; for every node i, i + nodes[i].size <=
@@ -55,10 +56,12 @@ enum {
     POLICY_NODE_LIEN,       /* lienholder */
     POLICY_NODE_ARG,        /* arg:<field> */
     POLICY_NODE_ANYORG,     /* the principal `any` */
+    POLICY_NODE_CREATOR,    /* creator */
+    POLICY_NODE_VEHICLE,    /* vehicle:<path> */
 };
 
 #define POLICY_NODE_IS_GATE(kind) ((kind) <= POLICY_NODE_KOF)
-#define POLICY_FIELD_MAX 63     /* bytes of an arg: field */
+#define POLICY_FIELD_MAX 63     /* bytes of an arg: field or a vehicle: path */
 
 typedef struct {
     uint8_t kind;
@@ -66,7 +69,7 @@ typedef struct {
     uint8_t role;           /* POLICY_NODE_ROLE: an org_role_t */
     uint16_t k;             /* KOF as written; ALL: entries; ANY: 1 */
     uint16_t size;          /* nodes in this subtree, this one included */
-    uint16_t name;          /* ORG, ID, ARG: offset into names */
+    uint16_t name;          /* ORG, ID, ARG, VEHICLE: offset into names */
     uint16_t text_off;      /* this subtree's canonical text in text */
     uint16_t text_len;
 } policy_node_t;
@@ -88,8 +91,13 @@ typedef struct {
 
 typedef struct {
     policy_t policy;        /* a copy: the resolved policy owns it */
-    char *label;            /* owned: "" for the function's policy, "key <key>: " */
-    char *vin;              /* owned or NULL: the vehicle owner/lienholder mean */
+    char *label;            /* owned: "" for the function's policy and guards,
+                               "key <key>: " for a key policy */
+    char *vin;              /* owned or NULL: the vehicle owner/lienholder/
+                               vehicle: mean */
+    char *reason;           /* owned, NULL but for a guard: why its one
+                               organisation is needed ("wallet/D is debited"),
+                               quoted in messages instead of the principal */
     policy_rnode_t r[POLICY_NODES_MAX];   /* per node of policy */
 } policy_part_t;
 

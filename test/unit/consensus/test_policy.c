@@ -394,14 +394,14 @@ test_parse_errors(void)
           "policy: bad argument field 'a-b' (names of [A-Za-z0-9_] joined by '.', at most 63 "
           "bytes) at 5" },
         { "role:lender?", VL_ERR_INVALID,
-          "policy: 'role:lender' cannot be optional (only owner, lienholder and arg: can name "
-          "nothing) at 12" },
+          "policy: 'role:lender' cannot be optional (only owner, lienholder, vehicle: and arg: "
+          "can name nothing) at 12" },
         { "any ?", VL_ERR_INVALID,
-          "policy: 'any' cannot be optional (only owner, lienholder and arg: can name "
-          "nothing) at 5" },
+          "policy: 'any' cannot be optional (only owner, lienholder, vehicle: and arg: can "
+          "name nothing) at 5" },
         { "org:x?", VL_ERR_INVALID,
-          "policy: 'org:x' cannot be optional (only owner, lienholder and arg: can name "
-          "nothing) at 6" },
+          "policy: 'org:x' cannot be optional (only owner, lienholder, vehicle: and arg: can "
+          "name nothing) at 6" },
         { "owner??", VL_ERR_INVALID, "policy: unexpected '?' after the end of the policy at 7" },
         { "owner owner", VL_ERR_INVALID,
           "policy: unexpected 'o' after the end of the policy at 7" },
@@ -409,8 +409,8 @@ test_parse_errors(void)
         { "all(owner))", VL_ERR_INVALID,
           "policy: unexpected ')' after the end of the policy at 11" },
         { "all(any?)", VL_ERR_INVALID,
-          "policy: 'any' cannot be optional (only owner, lienholder and arg: can name "
-          "nothing) at 8" },
+          "policy: 'any' cannot be optional (only owner, lienholder, vehicle: and arg: can "
+          "name nothing) at 8" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         policy_t *p = (policy_t *) &p;   /* sentinel: must stay untouched */
@@ -706,10 +706,13 @@ test_resolve_errors(void)
         { "arg:buyer", "{\"buyer\":\"" DID_BADORG "\"}", VL_ERR_CORRUPT,
           "policy principal 'arg:buyer': identity " DID_BADORG
           " has an 'org' that is not a string" },
+        /* not a DID, so an organisation's name, which no organisation has */
         { "arg:buyer", "{\"buyer\":\"bob\"}", VL_ERR_REFUSED,
-          "policy principal 'arg:buyer': argument 'buyer' is not a DID" },
+          "policy principal 'arg:buyer': argument 'buyer' names organisation 'bob', which is "
+          "not in the network" },
         { "arg:buyer", "{\"buyer\":7}", VL_ERR_REFUSED,
-          "policy principal 'arg:buyer': argument 'buyer' is not a DID" },
+          "policy principal 'arg:buyer': argument 'buyer' is not a DID or an organisation "
+          "name" },
         { "arg:buyer", "{}", VL_ERR_REFUSED,
           "policy principal 'arg:buyer': the proposal has no argument 'buyer'" },
         { "arg:finance.lender", "{\"finance\":{}}", VL_ERR_REFUSED,
@@ -1203,15 +1206,20 @@ test_plan_budget(void)
 
 /* ── per-key policies ─────────────────────────────────────────────────── */
 
-/* Resolves fn's policy for a tx writing keys; NULL (failed check) on error. */
+/* A write of value (NUL-terminated) to key, and a delete of key. */
+#define W(key, value) ((policy_write_t) { (key), (const uint8_t *) (value), strlen(value), false })
+#define WDEL(key) ((policy_write_t) { (key), NULL, 0, true })
+
+/* Resolves fn's policy for a tx with the write set ws; NULL (failed check)
+ * on error. */
 static policy_resolved_t *
-s_resolved_tx(const char *fn, const char *const *keys, size_t n, const char *args)
+s_resolved_tx(const char *fn, const policy_write_t *ws, size_t n, const char *args)
 {
     policy_t *p = NULL;
     policy_resolved_t *r = NULL;
     vl_err_t err = { "" };
     policy_env_t env = s_env(args);
-    if (policy_parse(fn, &p, &err) != 0 || policy_resolve_tx(p, keys, n, &env, &r, &err) != 0) {
+    if (policy_parse(fn, &p, &err) != 0 || policy_resolve_tx(p, ws, n, &env, &r, &err) != 0) {
         fprintf(stderr, "  %s: %s\n", fn, err.msg);
         CHECK(!"policy resolves for the transaction");
     }
@@ -1225,7 +1233,7 @@ test_key_policies(void)
     s_fixture();
     vl_err_t why;
     /* The vehicle's own policy replaces the function's for it. */
-    const char *one[] = { "vehicle/" VIN_KEYPOL };
+    const policy_write_t one[] = { W("vehicle/" VIN_KEYPOL, "{}") };
     policy_resolved_t *r = s_resolved_tx("any", one, 1, NULL);
     org_set_t ins = s_set(INSURER1, -1), ok = s_set(DEALER1, AGENCY1, -1);
     CHECK(!s_sat(r, &ins, &why));   /* `any` alone no longer does */
@@ -1244,7 +1252,8 @@ test_key_policies(void)
     policy_resolved_destroy(&r);
 
     /* Also writing a key without its own policy brings the function's back. */
-    const char *two[] = { "vehicle/" VIN_KEYPOL, "wallet/" DID_SELLER };
+    const policy_write_t two[] = { W("vehicle/" VIN_KEYPOL, "{}"),
+                                   W("wallet/" DID_SELLER, "500") };
     r = s_resolved_tx("org:insurer1", two, 2, NULL);
     CHECK(!s_sat(r, &ok, &why));
     CHECK_STR(why.msg, "needs an endorsement from org 'insurer1' (org:insurer1)");
@@ -1257,7 +1266,7 @@ test_key_policies(void)
 
     /* A key that does not exist yet has no policy (setting the first one
      * needs the function's); its absence is recorded. */
-    const char *fresh[] = { "vehicle/" VIN_UNREG };
+    const policy_write_t fresh[] = { W("vehicle/" VIN_UNREG, "{\"owner\":\"" DID_BUYER "\"}") };
     r = s_resolved_tx("org:insurer1", fresh, 1, NULL);
     CHECK(s_sat(r, &ins, NULL));
     CHECK_EQ(s_nreads(r), 1);
@@ -1282,10 +1291,10 @@ test_key_policies(void)
     fake_state_t fs = { 0 };
     const char *pol = "{\"endorsement_policy\":\"all(owner, org:agency2)\"}";
     char keys[40][32];
-    const char *kp[40];
+    policy_write_t kp[40];
     for (int i = 0; i < 40; i++) {
         snprintf(keys[i], sizeof keys[i], "sale/%d", i);
-        kp[i] = keys[i];
+        kp[i] = W(keys[i], "{}");
         fake_set(&fs, keys[i], pol, strlen(pol), (vl_version_t) { 5, (uint32_t) i });
     }
     FSET(&fs, "vehicle/" VIN_FREE, "{\"owner\":\"" DID_BUYER "\"}", 1, 0);
@@ -1327,13 +1336,13 @@ test_key_policies(void)
     const char *esc = "{\"\\u0065ndorsement_policy\":\"org:people\"}";
     fake_set(&fs, "n/4", esc, strlen(esc), (vl_version_t) { 1, 0 });
     FSET(&fs, "n/5", "{\"endorsement_policy\":null}", 1, 0);
-    const char *plain[] = { "n/1", "n/2", "n/3", "n/5" };
+    const policy_write_t plain[] = { W("n/1", "1"), W("n/2", "2"), W("n/3", "3"), WDEL("n/5") };
     policy_destroy(&any);
     CHECK_EQ(policy_parse("org:insurer1", &any, &err), 0);
     CHECK_EQ(policy_resolve_tx(any, plain, 4, &env, &r, &err), 0);
     CHECK(r && s_sat(r, &ins, NULL));
     policy_resolved_destroy(&r);
-    const char *escaped[] = { "n/4" };
+    const policy_write_t escaped[] = { W("n/4", "{}") };
     CHECK_EQ(policy_resolve_tx(any, escaped, 1, &env, &r, &err), 0);
     org_set_t people = s_set(PEOPLE, -1);
     CHECK(r && s_sat(r, &people, NULL) && !s_sat(r, &ins, NULL));
@@ -1355,7 +1364,8 @@ test_key_policies(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = (policy_resolved_t *) &r;
-        CHECK_EQ(policy_resolve_tx(any, &bad[i].key, 1, &env, &r, &err), VL_ERR_CORRUPT);
+        policy_write_t bw = W(bad[i].key, "{}");
+        CHECK_EQ(policy_resolve_tx(any, &bw, 1, &env, &r, &err), VL_ERR_CORRUPT);
         CHECK_CONTAINS(err.msg, bad[i].msg);
         CHECK(r == (policy_resolved_t *) &r);
     }
@@ -1363,7 +1373,7 @@ test_key_policies(void)
     fake_free(&fs);
 
     /* A key policy's principal errors name the key. */
-    const char *badpol[] = { "vehicle/" VIN_BADPOL };
+    const policy_write_t badpol[] = { W("vehicle/" VIN_BADPOL, "{}") };
     policy_t *p = NULL;
     CHECK_EQ(policy_parse("any", &p, &err), 0);
     env = s_env(NULL);
@@ -1374,7 +1384,7 @@ test_key_policies(void)
     FSET(&fs2, "vehicle/" VIN_NOORG,
              "{\"endorsement_policy\":\"owner\",\"owner\":\"" DID_NOORG "\"}", 1, 0);
     FSET(&fs2, "did/" DID_NOORG, "{}", 1, 1);
-    const char *noorg[] = { "vehicle/" VIN_NOORG };
+    const policy_write_t noorg[] = { W("vehicle/" VIN_NOORG, "{}") };
     env = (policy_env_t) { .ctx = &fs2, .get = fake_get, .orgs = &g_orgs };
     CHECK_EQ(policy_resolve_tx(p, noorg, 1, &env, &r, &err), VL_ERR_REFUSED);
     CHECK_STR(err.msg, "key vehicle/" VIN_NOORG ": policy principal 'owner': identity " DID_NOORG
@@ -1382,9 +1392,9 @@ test_key_policies(void)
     fake_free(&fs2);
 
     /* The written-key bound. */
-    static const char *lots[POLICY_WRITES_MAX + 1];
+    static policy_write_t lots[POLICY_WRITES_MAX + 1];
     for (int i = 0; i <= POLICY_WRITES_MAX; i++)
-        lots[i] = "wallet/" DID_SELLER;
+        lots[i] = W("wallet/" DID_SELLER, "500");   /* unchanged: no guard */
     env = s_env(NULL);
     CHECK_EQ(policy_resolve_tx(p, lots, POLICY_WRITES_MAX + 1, &env, &r, &err), VL_ERR_LIMIT);
     CHECK_STR(err.msg, "policy: more than 4096 written keys");
