@@ -300,7 +300,9 @@ bool policy_satisfied(const policy_resolved_t *resolved, const org_set_t *endors
  * (the gateway's own; -1 for none) if there is one, and otherwise breaks
  * ties towards lower indices, so every gateway plans the same way. Exact
  * for the policies we write (the search collapses interchangeable
- * organisations first); past a fixed search budget it falls back to a
+ * organisations first, and takes as given the organisations a guard, or a
+ * part that is a single principal with one candidate, forces, so many
+ * guards do not widen it); past a fixed search budget it falls back to a
  * greedy plan, which always satisfies the policy but may not be smallest. */
 size_t policy_plan(const policy_resolved_t *resolved, int preferred_org, org_set_t *out);
 #endif
