@@ -28,6 +28,8 @@ enum { AGENCY1, AGENCY2, LENDER1, DEALER1, INSURER1, PEOPLE, N_ORGS };
 #define DID_GHOST "did:vl:" HEX40("5")    /* names an org not in the network */
 #define DID_UNREG "did:vl:" HEX40("6")    /* not registered */
 #define DID_BADORG "did:vl:" HEX40("7")   /* "org": 5 */
+#define DID_AGENT "did:vl:" HEX40("8")    /* agency2 */
+#define DID_DEALER2 "did:vl:" HEX40("9")  /* dealer1 */
 
 #define VIN_LIEN "1HGCM82633A000001"      /* seller's, financed by lender1 */
 #define VIN_FREE "1HGCM82633A000002"      /* buyer's, no financing */
@@ -37,6 +39,8 @@ enum { AGENCY1, AGENCY2, LENDER1, DEALER1, INSURER1, PEOPLE, N_ORGS };
 #define VIN_UNREG "1HGCM82633A004352"     /* not registered */
 #define VIN_KEYPOL "1HGCM82633A000006"    /* seller's, its own policy */
 #define VIN_BADPOL "1HGCM82633A000007"    /* a stored policy that does not parse */
+#define VIN_TITLE "1HGCM82633A000008"     /* seller's, title issued by DID_AGENT */
+#define VIN_POLINS "1HGCM82633A000009"    /* seller's, its own policy org:insurer1 */
 
 /* fake_set with the value's length and a version {block, tx}. */
 #define FSET(fs, key, value, block, tx) \
@@ -93,6 +97,15 @@ s_fixture(void)
     s_put("vehicle/" VIN_BADPOL, "{\"endorsement_policy\":\"ownr\",\"owner\":\"" DID_SELLER "\"}",
           9, 5);
     s_put("wallet/" DID_SELLER, "500", 9, 6);
+    s_put("did/" DID_AGENT, "{\"name\":\"A\",\"org\":\"agency2\"}", 2, 9);
+    s_put("did/" DID_DEALER2, "{\"name\":\"D2\",\"org\":\"dealer1\"}", 2, 10);
+    s_put("wallet/" DID_AGENT, "100", 9, 7);
+    s_put("wallet/" DID_DEALER2, "50", 9, 8);
+    s_put("vehicle/" VIN_TITLE,
+          "{\"vin\":\"" VIN_TITLE "\",\"owner\":\"" DID_SELLER "\","
+          "\"title\":{\"issuer\":\"" DID_AGENT "\",\"previous\":null}}", 9, 9);
+    s_put("vehicle/" VIN_POLINS,
+          "{\"endorsement_policy\":\"org:insurer1\",\"owner\":\"" DID_SELLER "\"}", 9, 10);
 }
 
 static org_set_t
@@ -317,6 +330,16 @@ test_parse_good(void)
         /* the standard contracts' policies (contracts/lib/ *.lua) */
         { "all(owner,role:title_agency,lienholder?)", "all(owner,role:title_agency,lienholder?)" },
         { "role:registration_authority", "role:registration_authority" },
+        /* creator and vehicle paths; owner and lienholder keep their spelling */
+        { "creator", "creator" },
+        { " creator\n", "creator" },
+        { "vehicle:title.issuer", "vehicle:title.issuer" },
+        { "vehicle : owner ?", "vehicle:owner?" },
+        { "vehicle:financing.lender", "vehicle:financing.lender" },
+        { "all(owner, vehicle:owner, lienholder?, vehicle:financing.lender?)",
+          "all(owner,vehicle:owner,lienholder?,vehicle:financing.lender?)" },
+        { "all(creator, arg:org, vehicle:title.issuer?)",
+          "all(creator,arg:org,vehicle:title.issuer?)" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         policy_t *p = NULL, *q = NULL;
@@ -394,23 +417,37 @@ test_parse_errors(void)
           "policy: bad argument field 'a-b' (names of [A-Za-z0-9_] joined by '.', at most 63 "
           "bytes) at 5" },
         { "role:lender?", VL_ERR_INVALID,
-          "policy: 'role:lender' cannot be optional (only owner, lienholder and arg: can name "
-          "nothing) at 12" },
+          "policy: 'role:lender' cannot be optional (only owner, lienholder, vehicle: and arg: "
+          "can name nothing) at 12" },
         { "any ?", VL_ERR_INVALID,
-          "policy: 'any' cannot be optional (only owner, lienholder and arg: can name "
-          "nothing) at 5" },
+          "policy: 'any' cannot be optional (only owner, lienholder, vehicle: and arg: can "
+          "name nothing) at 5" },
         { "org:x?", VL_ERR_INVALID,
-          "policy: 'org:x' cannot be optional (only owner, lienholder and arg: can name "
-          "nothing) at 6" },
+          "policy: 'org:x' cannot be optional (only owner, lienholder, vehicle: and arg: can "
+          "name nothing) at 6" },
         { "owner??", VL_ERR_INVALID, "policy: unexpected '?' after the end of the policy at 7" },
         { "owner owner", VL_ERR_INVALID,
           "policy: unexpected 'o' after the end of the policy at 7" },
         { "owner)", VL_ERR_INVALID, "policy: unexpected ')' after the end of the policy at 6" },
         { "all(owner))", VL_ERR_INVALID,
           "policy: unexpected ')' after the end of the policy at 11" },
+        { "creator?", VL_ERR_INVALID,
+          "policy: 'creator' cannot be optional (only owner, lienholder, vehicle: and arg: "
+          "can name nothing) at 8" },
+        { "creator:x", VL_ERR_INVALID, "policy: unexpected ':' after the end of the policy at 8" },
+        { "Creator", VL_ERR_INVALID, "policy: unknown principal 'Creator' at 1" },
+        { "vehicle", VL_ERR_INVALID, "policy: expected ':' after 'vehicle', found the end at 8" },
+        { "vehicle:", VL_ERR_INVALID,
+          "policy: missing name after 'vehicle:', found the end at 9" },
+        { "vehicle:a..b", VL_ERR_INVALID,
+          "policy: bad vehicle path 'a..b' (names of [A-Za-z0-9_] joined by '.', at most 63 "
+          "bytes) at 9" },
+        { "vehicle:title-x", VL_ERR_INVALID,
+          "policy: bad vehicle path 'title-x' (names of [A-Za-z0-9_] joined by '.', at most 63 "
+          "bytes) at 9" },
         { "all(any?)", VL_ERR_INVALID,
-          "policy: 'any' cannot be optional (only owner, lienholder and arg: can name "
-          "nothing) at 8" },
+          "policy: 'any' cannot be optional (only owner, lienholder, vehicle: and arg: can "
+          "name nothing) at 8" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         policy_t *p = (policy_t *) &p;   /* sentinel: must stay untouched */
@@ -706,10 +743,13 @@ test_resolve_errors(void)
         { "arg:buyer", "{\"buyer\":\"" DID_BADORG "\"}", VL_ERR_CORRUPT,
           "policy principal 'arg:buyer': identity " DID_BADORG
           " has an 'org' that is not a string" },
+        /* not a DID, so an organisation's name, which no organisation has */
         { "arg:buyer", "{\"buyer\":\"bob\"}", VL_ERR_REFUSED,
-          "policy principal 'arg:buyer': argument 'buyer' is not a DID" },
+          "policy principal 'arg:buyer': argument 'buyer' names organisation 'bob', which is "
+          "not in the network" },
         { "arg:buyer", "{\"buyer\":7}", VL_ERR_REFUSED,
-          "policy principal 'arg:buyer': argument 'buyer' is not a DID" },
+          "policy principal 'arg:buyer': argument 'buyer' is not a DID or an organisation "
+          "name" },
         { "arg:buyer", "{}", VL_ERR_REFUSED,
           "policy principal 'arg:buyer': the proposal has no argument 'buyer'" },
         { "arg:finance.lender", "{\"finance\":{}}", VL_ERR_REFUSED,
@@ -1203,20 +1243,66 @@ test_plan_budget(void)
 
 /* ── per-key policies ─────────────────────────────────────────────────── */
 
-/* Resolves fn's policy for a tx writing keys; NULL (failed check) on error. */
+/* A write of value (NUL-terminated) to key, and a delete of key. */
+#define W(key, value) ((policy_write_t) { (key), (const uint8_t *) (value), strlen(value), false })
+#define WDEL(key) ((policy_write_t) { (key), NULL, 0, true })
+
+/* Resolves fn's policy for a tx with the write set ws against fs; NULL
+ * (failed check) on error. */
 static policy_resolved_t *
-s_resolved_tx(const char *fn, const char *const *keys, size_t n, const char *args)
+s_resolved_tx_in(fake_state_t *fs, const char *fn, const policy_write_t *ws, size_t n,
+                 const char *args)
 {
     policy_t *p = NULL;
     policy_resolved_t *r = NULL;
     vl_err_t err = { "" };
     policy_env_t env = s_env(args);
-    if (policy_parse(fn, &p, &err) != 0 || policy_resolve_tx(p, keys, n, &env, &r, &err) != 0) {
+    env.ctx = fs;
+    if (policy_parse(fn, &p, &err) != 0 || policy_resolve_tx(p, ws, n, &env, &r, &err) != 0) {
         fprintf(stderr, "  %s: %s\n", fn, err.msg);
         CHECK(!"policy resolves for the transaction");
     }
     policy_destroy(&p);
     return r;
+}
+
+static policy_resolved_t *
+s_resolved_tx(const char *fn, const policy_write_t *ws, size_t n, const char *args)
+{
+    return s_resolved_tx_in(&g_fs, fn, ws, n, args);
+}
+
+/* The error code of resolving fn for ws against fs (NULL: the fixture),
+ * with its message in *err; the output must stay untouched. */
+static int
+s_tx_fails(fake_state_t *fs, const char *fn, const policy_write_t *ws, size_t n, vl_err_t *err)
+{
+    policy_t *p = NULL;
+    policy_resolved_t *r = (policy_resolved_t *) &r;   /* sentinel: must stay */
+    CHECK_EQ(policy_parse(fn, &p, err), 0);
+    policy_env_t env = s_env(NULL);
+    env.ctx = fs ? fs : &g_fs;
+    int rc = p ? policy_resolve_tx(p, ws, n, &env, &r, err) : VL_ERR_INVALID;
+    CHECK(r == (policy_resolved_t *) &r);
+    if (rc == 0) {
+        CHECK(!"resolution fails");
+        policy_resolved_destroy(&r);
+    }
+    policy_destroy(&p);
+    return rc;
+}
+
+/* The single organisation (or -1) that, alone, satisfies r. */
+static int
+s_only_org(const policy_resolved_t *r)
+{
+    int found = -1;
+    for (int o = 0; o < N_ORGS; o++) {
+        org_set_t one = s_set(o, -1);
+        if (s_sat(r, &one, NULL))
+            found = found == -1 ? o : -2;
+    }
+    return found;
 }
 
 static void
@@ -1225,7 +1311,7 @@ test_key_policies(void)
     s_fixture();
     vl_err_t why;
     /* The vehicle's own policy replaces the function's for it. */
-    const char *one[] = { "vehicle/" VIN_KEYPOL };
+    const policy_write_t one[] = { W("vehicle/" VIN_KEYPOL, "{}") };
     policy_resolved_t *r = s_resolved_tx("any", one, 1, NULL);
     org_set_t ins = s_set(INSURER1, -1), ok = s_set(DEALER1, AGENCY1, -1);
     CHECK(!s_sat(r, &ins, &why));   /* `any` alone no longer does */
@@ -1244,7 +1330,8 @@ test_key_policies(void)
     policy_resolved_destroy(&r);
 
     /* Also writing a key without its own policy brings the function's back. */
-    const char *two[] = { "vehicle/" VIN_KEYPOL, "wallet/" DID_SELLER };
+    const policy_write_t two[] = { W("vehicle/" VIN_KEYPOL, "{}"),
+                                   W("wallet/" DID_SELLER, "500") };
     r = s_resolved_tx("org:insurer1", two, 2, NULL);
     CHECK(!s_sat(r, &ok, &why));
     CHECK_STR(why.msg, "needs an endorsement from org 'insurer1' (org:insurer1)");
@@ -1257,7 +1344,7 @@ test_key_policies(void)
 
     /* A key that does not exist yet has no policy (setting the first one
      * needs the function's); its absence is recorded. */
-    const char *fresh[] = { "vehicle/" VIN_UNREG };
+    const policy_write_t fresh[] = { W("vehicle/" VIN_UNREG, "{\"owner\":\"" DID_BUYER "\"}") };
     r = s_resolved_tx("org:insurer1", fresh, 1, NULL);
     CHECK(s_sat(r, &ins, NULL));
     CHECK_EQ(s_nreads(r), 1);
@@ -1282,10 +1369,10 @@ test_key_policies(void)
     fake_state_t fs = { 0 };
     const char *pol = "{\"endorsement_policy\":\"all(owner, org:agency2)\"}";
     char keys[40][32];
-    const char *kp[40];
+    policy_write_t kp[40];
     for (int i = 0; i < 40; i++) {
         snprintf(keys[i], sizeof keys[i], "sale/%d", i);
-        kp[i] = keys[i];
+        kp[i] = W(keys[i], "{}");
         fake_set(&fs, keys[i], pol, strlen(pol), (vl_version_t) { 5, (uint32_t) i });
     }
     FSET(&fs, "vehicle/" VIN_FREE, "{\"owner\":\"" DID_BUYER "\"}", 1, 0);
@@ -1327,13 +1414,13 @@ test_key_policies(void)
     const char *esc = "{\"\\u0065ndorsement_policy\":\"org:people\"}";
     fake_set(&fs, "n/4", esc, strlen(esc), (vl_version_t) { 1, 0 });
     FSET(&fs, "n/5", "{\"endorsement_policy\":null}", 1, 0);
-    const char *plain[] = { "n/1", "n/2", "n/3", "n/5" };
+    const policy_write_t plain[] = { W("n/1", "1"), W("n/2", "2"), W("n/3", "3"), WDEL("n/5") };
     policy_destroy(&any);
     CHECK_EQ(policy_parse("org:insurer1", &any, &err), 0);
     CHECK_EQ(policy_resolve_tx(any, plain, 4, &env, &r, &err), 0);
     CHECK(r && s_sat(r, &ins, NULL));
     policy_resolved_destroy(&r);
-    const char *escaped[] = { "n/4" };
+    const policy_write_t escaped[] = { W("n/4", "{}") };
     CHECK_EQ(policy_resolve_tx(any, escaped, 1, &env, &r, &err), 0);
     org_set_t people = s_set(PEOPLE, -1);
     CHECK(r && s_sat(r, &people, NULL) && !s_sat(r, &ins, NULL));
@@ -1355,7 +1442,8 @@ test_key_policies(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = (policy_resolved_t *) &r;
-        CHECK_EQ(policy_resolve_tx(any, &bad[i].key, 1, &env, &r, &err), VL_ERR_CORRUPT);
+        policy_write_t bw = W(bad[i].key, "{}");
+        CHECK_EQ(policy_resolve_tx(any, &bw, 1, &env, &r, &err), VL_ERR_CORRUPT);
         CHECK_CONTAINS(err.msg, bad[i].msg);
         CHECK(r == (policy_resolved_t *) &r);
     }
@@ -1363,7 +1451,7 @@ test_key_policies(void)
     fake_free(&fs);
 
     /* A key policy's principal errors name the key. */
-    const char *badpol[] = { "vehicle/" VIN_BADPOL };
+    const policy_write_t badpol[] = { W("vehicle/" VIN_BADPOL, "{}") };
     policy_t *p = NULL;
     CHECK_EQ(policy_parse("any", &p, &err), 0);
     env = s_env(NULL);
@@ -1374,7 +1462,7 @@ test_key_policies(void)
     FSET(&fs2, "vehicle/" VIN_NOORG,
              "{\"endorsement_policy\":\"owner\",\"owner\":\"" DID_NOORG "\"}", 1, 0);
     FSET(&fs2, "did/" DID_NOORG, "{}", 1, 1);
-    const char *noorg[] = { "vehicle/" VIN_NOORG };
+    const policy_write_t noorg[] = { W("vehicle/" VIN_NOORG, "{}") };
     env = (policy_env_t) { .ctx = &fs2, .get = fake_get, .orgs = &g_orgs };
     CHECK_EQ(policy_resolve_tx(p, noorg, 1, &env, &r, &err), VL_ERR_REFUSED);
     CHECK_STR(err.msg, "key vehicle/" VIN_NOORG ": policy principal 'owner': identity " DID_NOORG
@@ -1382,15 +1470,793 @@ test_key_policies(void)
     fake_free(&fs2);
 
     /* The written-key bound. */
-    static const char *lots[POLICY_WRITES_MAX + 1];
+    static policy_write_t lots[POLICY_WRITES_MAX + 1];
     for (int i = 0; i <= POLICY_WRITES_MAX; i++)
-        lots[i] = "wallet/" DID_SELLER;
+        lots[i] = W("wallet/" DID_SELLER, "500");   /* unchanged: no guard */
     env = s_env(NULL);
     CHECK_EQ(policy_resolve_tx(p, lots, POLICY_WRITES_MAX + 1, &env, &r, &err), VL_ERR_LIMIT);
     CHECK_STR(err.msg, "policy: more than 4096 written keys");
     CHECK_EQ(policy_resolve_tx(p, lots, POLICY_WRITES_MAX, &env, &r, &err), 0);
     CHECK(r && s_nreads(r) == 1);   /* one key, read once */
     policy_resolved_destroy(&r);
+    policy_destroy(&p);
+}
+
+/* ── creator, vehicle:<path>, arg: naming an organisation ─────────────── */
+
+static void
+test_creator(void)
+{
+    s_fixture();
+    policy_t *p = NULL;
+    policy_resolved_t *r = NULL;
+    vl_err_t err;
+    CHECK_EQ(policy_parse("creator", &p, &err), 0);
+    policy_env_t env = s_env(NULL);
+    env.creator_did = DID_SELLER;
+    CHECK_EQ(policy_resolve(p, &env, &r, &err), 0);
+    CHECK_EQ(s_only_org(r), DEALER1);
+    CHECK_EQ(s_nreads(r), 1);   /* the creator's identity, for MVCC */
+    CHECK_STR(s_read_at(r, 0)->key, "did/" DID_SELLER);
+    CHECK_EQ(s_read_at(r, 0)->version.block, 3);
+    vl_err_t why;
+    org_set_t people = s_set(PEOPLE, -1);
+    CHECK(!s_sat(r, &people, &why));
+    CHECK_STR(why.msg, "needs an endorsement from org 'dealer1' (creator)");
+    policy_resolved_destroy(&r);
+    env.creator_did = DID_LENDER;
+    CHECK_EQ(policy_resolve(p, &env, &r, &err), 0);
+    CHECK_EQ(s_only_org(r), LENDER1);
+    policy_resolved_destroy(&r);
+
+    /* Unresolvable creators are refused, naming them. */
+    static const struct {
+        const char *creator;
+        int code;
+        const char *msg;
+    } bad[] = {
+        { NULL, VL_ERR_REFUSED, "policy principal 'creator': the proposal names no creator" },
+        { DID_UNREG, VL_ERR_REFUSED,
+          "policy principal 'creator': identity " DID_UNREG " is not registered" },
+        { DID_NOORG, VL_ERR_REFUSED,
+          "policy principal 'creator': identity " DID_NOORG " belongs to no organisation" },
+        { DID_GHOST, VL_ERR_REFUSED,
+          "policy principal 'creator': identity " DID_GHOST
+          " belongs to organisation 'nowhere', which is not in the network" },
+        { "did:vl:xyz", VL_ERR_INVALID, "policy: creator 'did:vl:xyz' is not a DID" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        env.creator_did = bad[i].creator;
+        r = (policy_resolved_t *) &r;
+        CHECK_EQ(policy_resolve(p, &env, &r, &err), bad[i].code);
+        CHECK_STR(err.msg, bad[i].msg);
+        CHECK(r == (policy_resolved_t *) &r);
+    }
+    policy_destroy(&p);
+    /* a malformed creator DID is refused even by a policy that does not use it */
+    CHECK_EQ(policy_parse("any", &p, &err), 0);
+    r = NULL;
+    CHECK_EQ(policy_resolve(p, &env, &r, &err), VL_ERR_INVALID);
+    policy_destroy(&p);
+
+    /* In a key policy: the same creator. */
+    fake_state_t fs = { 0 };
+    FSET(&fs, "sale/1", "{\"endorsement_policy\":\"creator\"}", 3, 0);
+    FSET(&fs, "did/" DID_BUYER, "{\"org\":\"people\"}", 1, 0);
+    CHECK_EQ(policy_parse("org:insurer1", &p, &err), 0);
+    env = (policy_env_t) { .ctx = &fs, .get = fake_get, .orgs = &g_orgs,
+                           .creator_did = DID_BUYER };
+    policy_write_t w = W("sale/1", "{}");
+    CHECK_EQ(policy_resolve_tx(p, &w, 1, &env, &r, &err), 0);
+    org_set_t ins = s_set(INSURER1, -1);
+    CHECK(!s_sat(r, &ins, &why));
+    CHECK_STR(why.msg, "key sale/1: needs an endorsement from org 'people' (creator)");
+    CHECK(s_sat(r, &people, NULL));
+    policy_resolved_destroy(&r);
+    policy_destroy(&p);
+    fake_free(&fs);
+}
+
+static void
+test_vehicle_path(void)
+{
+    s_fixture();
+#define ARGS_VIN(v) "{\"vin\":\"" v "\"}"
+    static const struct {
+        const char *policy, *args;
+        int org;            /* the one organisation that satisfies it; -1: dropped (anyone) */
+    } cases[] = {
+        { "vehicle:title.issuer", ARGS_VIN(VIN_TITLE), AGENCY2 },
+        { "vehicle:title.issuer?", ARGS_VIN(VIN_TITLE), AGENCY2 },
+        { "vehicle:owner", ARGS_VIN(VIN_LIEN), DEALER1 },
+        { "vehicle:owner", ARGS_VIN(VIN_FREE), PEOPLE },
+        { "vehicle:financing.lender", ARGS_VIN(VIN_LIEN), LENDER1 },
+        { "vehicle:financing.lender?", ARGS_VIN(VIN_LIEN), LENDER1 },
+        /* optional: nothing there, null there, no vehicle, no vin */
+        { "all(org:people, vehicle:title.issuer?)", ARGS_VIN(VIN_FREE), PEOPLE },
+        { "all(org:people, vehicle:title.previous?)", ARGS_VIN(VIN_TITLE), PEOPLE },
+        { "all(org:people, vehicle:title.issuer?)", ARGS_VIN(VIN_UNREG), PEOPLE },
+        { "all(org:people, vehicle:title.issuer?)", NULL, PEOPLE },
+        { "all(org:people, vehicle:financing.lender?)", ARGS_VIN(VIN_NULLF), PEOPLE },
+        { "all(org:people, vehicle:financing.lender?)", ARGS_VIN(VIN_NOLENDER), PEOPLE },
+        { "all(org:people, vehicle:owner?)", ARGS_VIN(VIN_UNREG), PEOPLE },
+        { "vehicle:title.issuer?", ARGS_VIN(VIN_FREE), -1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        policy_resolved_t *r = s_resolved(cases[i].policy, cases[i].args);
+        int got = s_only_org(r);
+        if (got != (cases[i].org >= 0 ? cases[i].org : -2))
+            fprintf(stderr, "  case %zu %s: %d\n", i, cases[i].policy, got);
+        CHECK_EQ(got, cases[i].org >= 0 ? cases[i].org : -2);   /* -2: several do */
+        policy_resolved_destroy(&r);
+    }
+
+    /* owner is vehicle:owner, lienholder vehicle:financing.lender: the same
+     * organisations whatever the vehicle, but each keeps its spelling. */
+    static const char *const vins[] = { VIN_LIEN, VIN_FREE, VIN_NULLF, VIN_TITLE };
+    for (size_t i = 0; i < 4; i++) {
+        char args[64];
+        snprintf(args, sizeof args, "{\"vin\":\"%s\"}", vins[i]);
+        policy_resolved_t *a = s_resolved("all(owner, lienholder?)", args);
+        policy_resolved_t *b = s_resolved("all(vehicle:owner, vehicle:financing.lender?)", args);
+        for (unsigned m = 0; m < (1u << N_ORGS); m++) {
+            org_set_t e = { { m } };
+            CHECK_EQ(s_sat(a, &e, NULL), s_sat(b, &e, NULL));
+        }
+        policy_resolved_destroy(&a);
+        policy_resolved_destroy(&b);
+    }
+
+    /* The read set: the vehicle, then the identity at the path. */
+    policy_resolved_t *r = s_resolved("vehicle:title.issuer", ARGS_VIN(VIN_TITLE));
+    CHECK_EQ(s_nreads(r), 2);
+    CHECK_STR(s_read_at(r, 0)->key, "vehicle/" VIN_TITLE);
+    CHECK_EQ(s_read_at(r, 0)->version.block, 9);
+    CHECK_EQ(s_read_at(r, 0)->version.tx, 9);
+    CHECK_STR(s_read_at(r, 1)->key, "did/" DID_AGENT);
+    vl_err_t why;
+    org_set_t a1 = s_set(AGENCY1, -1);
+    CHECK(!s_sat(r, &a1, &why));
+    CHECK_STR(why.msg, "needs an endorsement from org 'agency2' (vehicle:title.issuer)");
+    policy_resolved_destroy(&r);
+
+    /* Errors: any path but the two the schema fixes is the policy's choice,
+     * so what is not there is a refusal. */
+    static const struct {
+        const char *policy, *args;
+        int code;
+        const char *msg;
+    } bad[] = {
+        { "vehicle:title.issuer", ARGS_VIN(VIN_FREE), VL_ERR_REFUSED,
+          "policy principal 'vehicle:title.issuer': vehicle " VIN_FREE
+          " has nothing at 'title.issuer'" },
+        { "vehicle:title.previous", ARGS_VIN(VIN_TITLE), VL_ERR_REFUSED,
+          "policy principal 'vehicle:title.previous': vehicle " VIN_TITLE
+          " has nothing at 'title.previous'" },
+        { "vehicle:title.issuer", ARGS_VIN(VIN_UNREG), VL_ERR_REFUSED,
+          "policy principal 'vehicle:title.issuer': vehicle " VIN_UNREG " is not registered" },
+        { "vehicle:title.issuer", NULL, VL_ERR_REFUSED,
+          "policy principal 'vehicle:title.issuer': the proposal has no argument 'vin'" },
+        { "vehicle:title.issuer", "{\"vin\":7}", VL_ERR_REFUSED,
+          "policy principal 'vehicle:title.issuer': argument 'vin' is not a VIN" },
+        { "vehicle:vin", ARGS_VIN(VIN_TITLE), VL_ERR_REFUSED,
+          "policy principal 'vehicle:vin': vehicle " VIN_TITLE " has a 'vin' that is not a DID" },
+        { "vehicle:title", ARGS_VIN(VIN_TITLE), VL_ERR_REFUSED,
+          "policy principal 'vehicle:title': vehicle " VIN_TITLE
+          " has a 'title' that is not a DID" },
+        { "vehicle:vin.x?", ARGS_VIN(VIN_TITLE), VL_ERR_REFUSED,
+          "policy principal 'vehicle:vin.x?': vehicle " VIN_TITLE
+          " has a 'vin' that is not an object" },
+        { "vehicle:financing.lender", ARGS_VIN(VIN_FREE), VL_ERR_REFUSED,
+          "policy principal 'vehicle:financing.lender': vehicle " VIN_FREE " has no lien" },
+        { "vehicle:owner", ARGS_VIN(VIN_NOORG), VL_ERR_REFUSED,
+          "policy principal 'vehicle:owner': identity " DID_NOORG " belongs to no organisation" },
+        /* "?" never excuses a name that does not resolve */
+        { "vehicle:owner?", ARGS_VIN(VIN_NOORG), VL_ERR_REFUSED,
+          "policy principal 'vehicle:owner?': identity " DID_NOORG
+          " belongs to no organisation" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        vl_err_t err = { "" };
+        int rc = s_resolve_fails(bad[i].policy, bad[i].args, &err);
+        if (rc != bad[i].code || strcmp(err.msg, bad[i].msg))
+            fprintf(stderr, "  case %zu %s\n", i, bad[i].policy);
+        CHECK_EQ(rc, bad[i].code);
+        CHECK_STR(err.msg, bad[i].msg);
+    }
+
+    /* Corrupt vehicles: vehicle:owner and vehicle:financing.lender are as
+     * corrupt as owner and lienholder; another path is only refused. */
+    fake_state_t fs = { 0 };
+    FSET(&fs, "vehicle/" VIN_NULLF, "{\"owner\":7}", 1, 2);
+    FSET(&fs, "vehicle/" VIN_NOLENDER, "{\"owner\":\"" DID_SELLER "\",\"financing\":3}", 1, 3);
+    FSET(&fs, "vehicle/" VIN_NOORG,
+         "{\"owner\":\"" DID_SELLER "\",\"financing\":{\"lender\":\"x\"}}", 1, 4);
+    FSET(&fs, "vehicle/" VIN_FREE, "[]", 1, 1);
+    static const struct {
+        const char *policy, *vin;
+        int code;
+        const char *msg;
+    } corrupt[] = {
+        { "vehicle:owner", VIN_NULLF, VL_ERR_CORRUPT,
+          "policy principal 'vehicle:owner': vehicle " VIN_NULLF " has no owner DID" },
+        { "vehicle:owner?", VIN_NULLF, VL_ERR_CORRUPT,
+          "policy principal 'vehicle:owner?': vehicle " VIN_NULLF " has no owner DID" },
+        { "vehicle:financing.lender?", VIN_NOLENDER, VL_ERR_CORRUPT,
+          "policy principal 'vehicle:financing.lender?': vehicle " VIN_NOLENDER
+          " has a 'financing' that is not an object" },
+        { "vehicle:financing.lender", VIN_NOORG, VL_ERR_CORRUPT,
+          "policy principal 'vehicle:financing.lender': vehicle " VIN_NOORG
+          " has a financing lender that is not a DID" },
+        { "vehicle:financing.bank", VIN_NOLENDER, VL_ERR_REFUSED,
+          "policy principal 'vehicle:financing.bank': vehicle " VIN_NOLENDER
+          " has a 'financing' that is not an object" },
+        { "vehicle:financing.lender", VIN_FREE, VL_ERR_CORRUPT,
+          "policy principal 'vehicle:financing.lender': vehicle/" VIN_FREE
+          " is not a JSON object" },
+        { "vehicle:x", VIN_FREE, VL_ERR_CORRUPT,   /* the document itself is corrupt */
+          "policy principal 'vehicle:x': vehicle/" VIN_FREE " is not a JSON object" },
+    };
+    for (size_t i = 0; i < sizeof corrupt / sizeof corrupt[0]; i++) {
+        policy_t *p = NULL;
+        vl_err_t err = { "" };
+        r = NULL;
+        CHECK_EQ(policy_parse(corrupt[i].policy, &p, &err), 0);
+        policy_env_t env = { .ctx = &fs, .get = fake_get, .orgs = &g_orgs,
+                             .vin = corrupt[i].vin };
+        CHECK_EQ(policy_resolve(p, &env, &r, &err), corrupt[i].code);
+        CHECK_STR(err.msg, corrupt[i].msg);
+        CHECK(r == NULL);
+        policy_destroy(&p);
+    }
+    fake_free(&fs);
+
+    /* In vehicle/<VIN>'s own policy the path is that vehicle's, whatever
+     * args.vin says (and the key policy replaces the owner's guard). */
+    FSET(&fs, "vehicle/" VIN_TITLE,
+         "{\"endorsement_policy\":\"vehicle:title.issuer\",\"owner\":\"" DID_SELLER "\","
+         "\"title\":{\"issuer\":\"" DID_AGENT "\"}}", 4, 0);
+    FSET(&fs, "did/" DID_AGENT, "{\"org\":\"agency2\"}", 1, 0);
+    const policy_write_t w[] = { W("vehicle/" VIN_TITLE, "{}") };
+    r = s_resolved_tx_in(&fs, "org:insurer1", w, 1, ARGS_VIN(VIN_FREE));
+    CHECK_EQ(s_only_org(r), AGENCY2);
+    org_set_t ins = s_set(INSURER1, -1);
+    CHECK(!s_sat(r, &ins, &why));
+    CHECK_STR(why.msg, "key vehicle/" VIN_TITLE ": needs an endorsement from org 'agency2' "
+                       "(vehicle:title.issuer)");
+    policy_resolved_destroy(&r);
+    fake_free(&fs);
+#undef ARGS_VIN
+}
+
+static void
+test_arg_org_name(void)
+{
+    s_fixture();
+    static const struct {
+        const char *policy, *args;
+        int org;
+    } cases[] = {
+        { "arg:org", "{\"org\":\"lender1\"}", LENDER1 },
+        { "arg:org?", "{\"org\":\"people\"}", PEOPLE },
+        { "arg:deal.org", "{\"deal\":{\"org\":\"insurer1\"}}", INSURER1 },
+        { "arg:org", "{\"org\":\"" DID_LENDER "\"}", LENDER1 },   /* a DID still works */
+        { "all(arg:org, arg:buyer)", "{\"org\":\"people\",\"buyer\":\"" DID_BUYER "\"}", PEOPLE },
+        { "all(org:people, arg:org?)", "{\"org\":null}", PEOPLE },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        policy_resolved_t *r = s_resolved(cases[i].policy, cases[i].args);
+        CHECK_EQ(s_only_org(r), cases[i].org);
+        policy_resolved_destroy(&r);
+    }
+    /* an organisation's name reads nothing */
+    policy_resolved_t *r = s_resolved("arg:org", "{\"org\":\"lender1\"}");
+    CHECK(r && s_nreads(r) == 0);
+    vl_err_t why;
+    org_set_t people = s_set(PEOPLE, -1);
+    CHECK(!s_sat(r, &people, &why));
+    CHECK_STR(why.msg, "needs an endorsement from org 'lender1' (arg:org)");
+    policy_resolved_destroy(&r);
+
+    static const struct {
+        const char *policy, *args, *msg;
+    } bad[] = {
+        { "arg:org", "{\"org\":\"bank9\"}",
+          "policy principal 'arg:org': argument 'org' names organisation 'bank9', which is not "
+          "in the network" },
+        { "arg:org?", "{\"org\":\"bank9\"}",
+          "policy principal 'arg:org?': argument 'org' names organisation 'bank9', which is not "
+          "in the network" },
+        { "arg:org", "{\"org\":\"Bank\"}",
+          "policy principal 'arg:org': argument 'org' is not a DID or an organisation name" },
+        { "arg:org", "{\"org\":\"\"}",
+          "policy principal 'arg:org': argument 'org' is not a DID or an organisation name" },
+        { "arg:org", "{\"org\":\"did:vl:12\"}",
+          "policy principal 'arg:org': argument 'org' is not a DID or an organisation name" },
+        { "arg:org", "{\"org\":true}",
+          "policy principal 'arg:org': argument 'org' is not a DID or an organisation name" },
+        { "arg:org", "{\"org\":{\"name\":\"people\"}}",
+          "policy principal 'arg:org': argument 'org' is not a DID or an organisation name" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        vl_err_t err = { "" };
+        CHECK_EQ(s_resolve_fails(bad[i].policy, bad[i].args, &err), VL_ERR_REFUSED);
+        CHECK_STR(err.msg, bad[i].msg);
+    }
+}
+
+/* ── the ledger's guards ──────────────────────────────────────────────── */
+
+static void
+test_guard_wallet(void)
+{
+    s_fixture();
+    vl_err_t why, err;
+    org_set_t ins = s_set(INSURER1, -1), ins_d = s_set(INSURER1, DEALER1, -1), out;
+    /* A debit needs the identity's organisation, whatever the function's
+     * policy says. */
+    const policy_write_t debit[] = { W("wallet/" DID_SELLER, "400") };
+    policy_resolved_t *r = s_resolved_tx("org:insurer1", debit, 1, NULL);
+    CHECK(!s_sat(r, &ins, &why));
+    CHECK_STR(why.msg, "needs an endorsement from org 'dealer1' (wallet/" DID_SELLER
+                       " is debited)");
+    org_set_t d = s_set(DEALER1, -1);
+    CHECK(!s_sat(r, &d, &why));   /* and the function's policy still applies */
+    CHECK_STR(why.msg, "needs an endorsement from org 'insurer1' (org:insurer1)");
+    CHECK(s_sat(r, &ins_d, NULL));
+    CHECK_EQ(s_plan_of(r, INSURER1, &out), 2);
+    CHECK(s_set_eq(out, ins_d));
+    CHECK_EQ(s_plan_of(r, -1, &out), 2);
+    CHECK(s_set_eq(out, ins_d));
+    /* both keys the guard read are in the read set, with their versions */
+    CHECK_EQ(s_nreads(r), 2);
+    CHECK_STR(s_read_at(r, 0)->key, "wallet/" DID_SELLER);
+    CHECK_EQ(s_read_at(r, 0)->version.block, 9);
+    CHECK_EQ(s_read_at(r, 0)->version.tx, 6);
+    CHECK_STR(s_read_at(r, 1)->key, "did/" DID_SELLER);
+    CHECK_EQ(s_read_at(r, 1)->version.block, 3);
+    CHECK_EQ(s_read_at(r, 1)->version.tx, 1);
+    policy_resolved_destroy(&r);
+
+    /* A credit, or the same value, needs nothing more. */
+    static const char *const not_lower[] = { "600", "500", " 500 ", "9007199254740993" };
+    for (size_t i = 0; i < 4; i++) {
+        const policy_write_t w[] = { W("wallet/" DID_SELLER, not_lower[i]) };
+        r = s_resolved_tx("org:insurer1", w, 1, NULL);
+        CHECK(s_sat(r, &ins, NULL));
+        CHECK_EQ(s_nreads(r), 1);   /* the wallet only: no identity was needed */
+        policy_resolved_destroy(&r);
+    }
+
+    /* A new wallet starts at 0; a delete lowers to 0. */
+    org_set_t ins_p = s_set(INSURER1, PEOPLE, -1);
+    const struct {
+        policy_write_t w;
+        bool guarded;
+    } edge[] = {
+        { W("wallet/" DID_BUYER, "0"), false },
+        { W("wallet/" DID_BUYER, "25"), false },
+        { W("wallet/" DID_BUYER, "-1"), true },
+        { WDEL("wallet/" DID_BUYER), false },   /* absent: 0 to 0 */
+    };
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) {
+        r = s_resolved_tx("org:insurer1", &edge[i].w, 1, NULL);
+        CHECK_EQ(s_sat(r, &ins, &why), !edge[i].guarded);
+        if (edge[i].guarded)
+            CHECK_STR(why.msg, "needs an endorsement from org 'people' (wallet/" DID_BUYER
+                               " is debited)");
+        CHECK(s_sat(r, &ins_p, NULL));
+        CHECK(!s_read_at(r, 0)->found);   /* the absent wallet is recorded absent */
+        policy_resolved_destroy(&r);
+    }
+    const policy_write_t del[] = { WDEL("wallet/" DID_SELLER) };
+    r = s_resolved_tx("org:insurer1", del, 1, NULL);
+    CHECK(!s_sat(r, &ins, &why));
+    CHECK_STR(why.msg, "needs an endorsement from org 'dealer1' (wallet/" DID_SELLER
+                       " is debited)");
+    CHECK(s_sat(r, &ins_d, NULL));
+    policy_resolved_destroy(&r);
+
+    /* Two debits in one organisation are one guard, named by the first;
+     * debits in two organisations need both. */
+    const policy_write_t two[] = { W("wallet/" DID_DEALER2, "0"), W("wallet/" DID_SELLER, "1") };
+    r = s_resolved_tx("org:insurer1", two, 2, NULL);
+    CHECK(!s_sat(r, &ins, &why));
+    CHECK_STR(why.msg, "needs an endorsement from org 'dealer1' (wallet/" DID_DEALER2
+                       " is debited)");
+    CHECK(s_sat(r, &ins_d, NULL));
+    CHECK_EQ(s_plan_of(r, -1, &out), 2);
+    policy_resolved_destroy(&r);
+    const policy_write_t both[] = { W("wallet/" DID_SELLER, "1"), W("wallet/" DID_BUYER, "-3") };
+    r = s_resolved_tx("org:insurer1", both, 2, NULL);
+    CHECK(!s_sat(r, &ins_d, &why));
+    CHECK_STR(why.msg, "needs an endorsement from org 'people' (wallet/" DID_BUYER
+                       " is debited)");
+    CHECK_EQ(s_plan_of(r, PEOPLE, &out), 3);
+    CHECK(s_set_eq(out, s_set(INSURER1, DEALER1, PEOPLE, -1)));
+    policy_resolved_destroy(&r);
+
+    /* A wallet write must be an integer: anything else could hide a debit. */
+    static const char *const bad_values[] = { "\"400\"", "4.5", "", "{}", "null", "400x",
+                                              "99999999999999999999" };
+    for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
+        const policy_write_t w[] = { W("wallet/" DID_SELLER, bad_values[i]) };
+        CHECK_EQ(s_tx_fails(NULL, "any", w, 1, &err), VL_ERR_INVALID);
+        CHECK_STR(err.msg, "policy guard for wallet/" DID_SELLER
+                           ": the written value is not a JSON integer");
+    }
+
+    /* Stored wallets that are not integers are corrupt; a debit of an
+     * unregistered identity's wallet cannot be endorsed; a key under
+     * wallet/ that is not a DID is nobody's wallet. */
+    fake_state_t fs = { 0 };
+    FSET(&fs, "wallet/" DID_SELLER, "\"x\"", 1, 0);
+    FSET(&fs, "wallet/" DID_UNREG, "10", 1, 1);
+    FSET(&fs, "wallet/abc", "10", 1, 2);
+    const policy_write_t w1[] = { W("wallet/" DID_SELLER, "1") };
+    CHECK_EQ(s_tx_fails(&fs, "any", w1, 1, &err), VL_ERR_CORRUPT);
+    CHECK_STR(err.msg, "policy guard for wallet/" DID_SELLER ": wallet/" DID_SELLER
+                       " is not a JSON integer");
+    const policy_write_t w2[] = { W("wallet/" DID_UNREG, "5") };
+    CHECK_EQ(s_tx_fails(&fs, "any", w2, 1, &err), VL_ERR_REFUSED);
+    CHECK_STR(err.msg, "policy guard for wallet/" DID_UNREG ": identity " DID_UNREG
+                       " is not registered");
+    const policy_write_t w3[] = { W("wallet/abc", "0"), W("wallet/" DID_UNREG, "11") };
+    r = s_resolved_tx_in(&fs, "org:insurer1", w3, 2, NULL);
+    CHECK(s_sat(r, &ins, NULL));
+    policy_resolved_destroy(&r);
+    fake_free(&fs);
+}
+
+static void
+test_guard_did(void)
+{
+    s_fixture();
+    vl_err_t why, err;
+    org_set_t ins = s_set(INSURER1, -1), ins_p = s_set(INSURER1, PEOPLE, -1), out;
+    /* A write to an identity needs the organisation it belongs to. */
+    const policy_write_t same[] = { W("did/" DID_BUYER, "{\"name\":\"B2\",\"org\":\"people\"}") };
+    policy_resolved_t *r = s_resolved_tx("org:insurer1", same, 1, NULL);
+    CHECK(!s_sat(r, &ins, &why));
+    CHECK_STR(why.msg, "needs an endorsement from org 'people' (did/" DID_BUYER
+                       " belongs to it)");
+    CHECK(s_sat(r, &ins_p, NULL));
+    CHECK_EQ(s_nreads(r), 1);
+    CHECK_STR(s_read_at(r, 0)->key, "did/" DID_BUYER);
+    CHECK_EQ(s_read_at(r, 0)->version.block, 4);
+    policy_resolved_destroy(&r);
+
+    /* Moving it to another organisation needs that one too. */
+    const policy_write_t move[] = { W("did/" DID_BUYER, "{\"org\":\"lender1\"}") };
+    r = s_resolved_tx("org:insurer1", move, 1, NULL);
+    CHECK(!s_sat(r, &ins_p, &why));
+    CHECK_STR(why.msg, "needs an endorsement from org 'lender1' (did/" DID_BUYER " moves to it)");
+    org_set_t ipl = s_set(INSURER1, PEOPLE, LENDER1, -1);
+    CHECK(s_sat(r, &ipl, NULL));
+    org_set_t il = s_set(INSURER1, LENDER1, -1);
+    CHECK(!s_sat(r, &il, &why));
+    CHECK_STR(why.msg, "needs an endorsement from org 'people' (did/" DID_BUYER
+                       " belongs to it)");
+    CHECK_EQ(s_plan_of(r, -1, &out), 3);
+    CHECK(s_set_eq(out, ipl));
+    policy_resolved_destroy(&r);
+
+    /* A new identity (or one of no organisation) needs the one it joins;
+     * one that names none needs nothing more. */
+    const struct {
+        policy_write_t w;
+        int org;            /* the guard's organisation; -1: none */
+        const char *msg;
+    } cases[] = {
+        { W("did/" DID_UNREG, "{\"org\":\"people\"}"), PEOPLE,
+          "needs an endorsement from org 'people' (did/" DID_UNREG " joins it)" },
+        { W("did/" DID_NOORG, "{\"org\":\"people\"}"), PEOPLE,
+          "needs an endorsement from org 'people' (did/" DID_NOORG " joins it)" },
+        { W("did/" DID_UNREG, "{\"name\":\"x\"}"), -1, NULL },
+        { W("did/" DID_UNREG, "{\"org\":null}"), -1, NULL },
+        { W("did/" DID_NOORG, "{\"name\":\"N2\"}"), -1, NULL },
+        /* leaving an organisation, or being deleted, needs it */
+        { W("did/" DID_BUYER, "{\"name\":\"B\"}"), PEOPLE,
+          "needs an endorsement from org 'people' (did/" DID_BUYER " belongs to it)" },
+        { WDEL("did/" DID_BUYER), PEOPLE,
+          "needs an endorsement from org 'people' (did/" DID_BUYER " belongs to it)" },
+        { WDEL("did/" DID_UNREG), -1, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        r = s_resolved_tx("org:insurer1", &cases[i].w, 1, NULL);
+        bool ok = s_sat(r, &ins, &why);
+        CHECK_EQ(ok, cases[i].org < 0);
+        if (cases[i].msg)
+            CHECK_STR(why.msg, cases[i].msg);
+        if (cases[i].org >= 0) {
+            org_set_t e = s_set(INSURER1, cases[i].org, -1);
+            CHECK(s_sat(r, &e, NULL));
+        }
+        policy_resolved_destroy(&r);
+    }
+
+    /* Errors. */
+    const struct {
+        policy_write_t w;
+        int code;
+        const char *msg;
+    } bad[] = {
+        { W("did/" DID_BUYER, "{\"org\":\"bank9\"}"), VL_ERR_REFUSED,
+          "policy guard for did/" DID_BUYER ": its new 'org' 'bank9' is not an organisation "
+          "of the network" },
+        { W("did/" DID_UNREG, "{\"org\":\"Bank\"}"), VL_ERR_REFUSED,
+          "policy guard for did/" DID_UNREG ": its new 'org' 'Bank' is not an organisation "
+          "of the network" },
+        { W("did/" DID_BUYER, "{\"org\":5}"), VL_ERR_REFUSED,
+          "policy guard for did/" DID_BUYER ": its new 'org' is not an organisation name" },
+        { W("did/" DID_BUYER, "[1]"), VL_ERR_INVALID,
+          "policy guard for did/" DID_BUYER ": the written value is not a JSON object" },
+        { W("did/" DID_BUYER, "\"people\""), VL_ERR_INVALID,
+          "policy guard for did/" DID_BUYER ": the written value is not a JSON object" },
+        { W("did/" DID_BUYER, "{"), VL_ERR_INVALID,
+          "policy guard for did/" DID_BUYER ": the written value is not a JSON object" },
+        { W("did/" DID_GHOST, "{}"), VL_ERR_REFUSED,
+          "policy guard for did/" DID_GHOST ": it belongs to organisation 'nowhere', which is "
+          "not in the network" },
+        { W("did/" DID_BADORG, "{}"), VL_ERR_CORRUPT,
+          "policy guard for did/" DID_BADORG ": its 'org' is not a string" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = s_tx_fails(NULL, "any", &bad[i].w, 1, &err);
+        if (rc != bad[i].code || strcmp(err.msg, bad[i].msg))
+            fprintf(stderr, "  case %zu\n", i);
+        CHECK_EQ(rc, bad[i].code);
+        CHECK_STR(err.msg, bad[i].msg);
+    }
+    fake_state_t fs = { 0 };
+    FSET(&fs, "did/" DID_BUYER, "[]", 1, 0);
+    CHECK_EQ(s_tx_fails(&fs, "any", &same[0], 1, &err), VL_ERR_CORRUPT);
+    CHECK_STR(err.msg, "policy guard for did/" DID_BUYER ": did/" DID_BUYER
+                       " is not a JSON object");
+
+    /* Guards are additive: a key policy replaces the function's policy,
+     * never a guard. */
+    FSET(&fs, "did/" DID_BUYER, "{\"org\":\"people\",\"endorsement_policy\":\"org:agency1\"}",
+         5, 0);
+    r = s_resolved_tx_in(&fs, "org:insurer1", same, 1, NULL);
+    org_set_t a1 = s_set(AGENCY1, -1), a1p = s_set(AGENCY1, PEOPLE, -1);
+    CHECK(!s_sat(r, &a1, &why));
+    CHECK_STR(why.msg, "needs an endorsement from org 'people' (did/" DID_BUYER
+                       " belongs to it)");
+    CHECK(!s_sat(r, &ins_p, &why));
+    CHECK_STR(why.msg, "key did/" DID_BUYER ": needs an endorsement from org 'agency1' "
+                       "(org:agency1)");
+    CHECK(s_sat(r, &a1p, NULL));
+    policy_resolved_destroy(&r);
+    fake_free(&fs);
+}
+
+static void
+test_guard_vehicle(void)
+{
+    s_fixture();
+    vl_err_t why, err;
+    org_set_t a1 = s_set(AGENCY1, -1), out;
+    /* A write to a vehicle without its own policy needs its owner as
+     * before the transaction (here it is sold to the seller: the buyer,
+     * its current owner, must endorse; the new owner does not count). */
+    const policy_write_t sale[] = {
+        W("vehicle/" VIN_FREE, "{\"owner\":\"" DID_SELLER "\"}") };
+    policy_resolved_t *r = s_resolved_tx("org:agency1", sale, 1, NULL);
+    CHECK(!s_sat(r, &a1, &why));
+    CHECK_STR(why.msg, "needs an endorsement from org 'people' (vehicle/" VIN_FREE
+                       " is written: its owner)");
+    org_set_t a1p = s_set(AGENCY1, PEOPLE, -1), a1d = s_set(AGENCY1, DEALER1, -1);
+    CHECK(s_sat(r, &a1p, NULL));
+    CHECK(!s_sat(r, &a1d, NULL));
+    CHECK_EQ(s_plan_of(r, DEALER1, &out), 2);
+    CHECK(s_set_eq(out, a1p));
+    CHECK_EQ(s_nreads(r), 2);
+    CHECK_STR(s_read_at(r, 0)->key, "vehicle/" VIN_FREE);
+    CHECK_EQ(s_read_at(r, 0)->version.block, 8);
+    CHECK_STR(s_read_at(r, 1)->key, "did/" DID_BUYER);
+    CHECK_EQ(s_read_at(r, 1)->version.block, 4);
+    policy_resolved_destroy(&r);
+    /* a delete too */
+    const policy_write_t del[] = { WDEL("vehicle/" VIN_FREE) };
+    r = s_resolved_tx("org:agency1", del, 1, NULL);
+    CHECK(!s_sat(r, &a1, NULL));
+    CHECK(s_sat(r, &a1p, NULL));
+    policy_resolved_destroy(&r);
+    /* when the function's policy already asks the owner: one endorsement */
+    r = s_resolved_tx("owner", sale, 1, "{\"vin\":\"" VIN_FREE "\"}");
+    CHECK_EQ(s_plan_of(r, AGENCY1, &out), 1);
+    CHECK(s_set_eq(out, s_set(PEOPLE, -1)));
+    policy_resolved_destroy(&r);
+
+    /* With its own key policy, the key policy alone (it may not ask the owner). */
+    org_set_t ins = s_set(INSURER1, -1);
+    const policy_write_t own[] = { W("vehicle/" VIN_POLINS, "{}") };
+    r = s_resolved_tx("org:agency1", own, 1, NULL);
+    CHECK(s_sat(r, &ins, NULL));
+    CHECK_EQ(s_plan_of(r, -1, &out), 1);
+    policy_resolved_destroy(&r);
+
+    /* Not registered yet: no guard (creation is the function's business). */
+    const policy_write_t fresh[] = { W("vehicle/" VIN_UNREG, "{\"owner\":\"" DID_BUYER "\"}") };
+    r = s_resolved_tx("org:agency1", fresh, 1, NULL);
+    CHECK(s_sat(r, &a1, NULL));
+    CHECK_EQ(s_nreads(r), 1);
+    policy_resolved_destroy(&r);
+
+    /* Owners that cannot be resolved. */
+    const policy_write_t noorg[] = { W("vehicle/" VIN_NOORG, "{}") };
+    CHECK_EQ(s_tx_fails(NULL, "any", noorg, 1, &err), VL_ERR_REFUSED);
+    CHECK_STR(err.msg, "policy guard for vehicle/" VIN_NOORG ": identity " DID_NOORG
+                       " belongs to no organisation");
+    fake_state_t fs = { 0 };
+    FSET(&fs, "vehicle/" VIN_LIEN, "{\"owner\":7}", 1, 0);
+    FSET(&fs, "vehicle/" VIN_FREE, "[]", 1, 1);
+    FSET(&fs, "vehicle/x.y", "{\"owner\":\"" DID_SELLER "\"}", 1, 2);
+    const policy_write_t c1[] = { W("vehicle/" VIN_LIEN, "{}") };
+    CHECK_EQ(s_tx_fails(&fs, "any", c1, 1, &err), VL_ERR_CORRUPT);
+    CHECK_STR(err.msg, "policy guard for vehicle/" VIN_LIEN ": vehicle " VIN_LIEN
+                       " has no owner DID");
+    const policy_write_t c2[] = { W("vehicle/" VIN_FREE, "{}") };
+    CHECK_EQ(s_tx_fails(&fs, "any", c2, 1, &err), VL_ERR_CORRUPT);
+    CHECK_STR(err.msg, "policy guard for vehicle/" VIN_FREE ": vehicle/" VIN_FREE
+                       " is not a JSON object");
+    /* a key under vehicle/ that is not a VIN is not a vehicle */
+    const policy_write_t other[] = { W("vehicle/x.y", "{}") };
+    r = s_resolved_tx_in(&fs, "org:insurer1", other, 1, NULL);
+    CHECK(s_sat(r, &ins, NULL));
+    policy_resolved_destroy(&r);
+    fake_free(&fs);
+}
+
+static void
+test_guard_plan(void)
+{
+    s_fixture();
+    org_set_t out;
+    /* A guard's organisation may satisfy the function's policy too. */
+    const policy_write_t agent[] = { W("wallet/" DID_AGENT, "1") };
+    policy_resolved_t *r = s_resolved_tx("role:title_agency", agent, 1, NULL);
+    CHECK_EQ(s_plan_of(r, AGENCY1, &out), 1);
+    CHECK(s_set_eq(out, s_set(AGENCY2, -1)));
+    policy_resolved_destroy(&r);
+    /* owner, an agency (ours), the lender the buyer moves to */
+    const policy_write_t move[] = { W("did/" DID_BUYER, "{\"org\":\"lender1\"}") };
+    r = s_resolved_tx("all(owner, role:title_agency)", move, 1, "{\"vin\":\"" VIN_FREE "\"}");
+    CHECK_EQ(s_plan_of(r, AGENCY2, &out), 3);
+    CHECK(s_set_eq(out, s_set(PEOPLE, LENDER1, AGENCY2, -1)));
+    CHECK_EQ(s_plan_of(r, -1, &out), 3);
+    CHECK(s_set_eq(out, s_set(PEOPLE, LENDER1, AGENCY1, -1)));
+    policy_resolved_destroy(&r);
+
+    /* Random policies with random guards: every plan is a smallest one,
+     * prefers the gateway's organisation when it can, and is stable. */
+    const policy_write_t pool[] = {
+        W("wallet/" DID_SELLER, "1"),                   /* dealer1 */
+        W("wallet/" DID_AGENT, "1"),                    /* agency2 */
+        W("did/" DID_BUYER, "{\"org\":\"lender1\"}"),   /* people, lender1 */
+        W("vehicle/" VIN_FREE, "{}"),                   /* people */
+        W("wallet/" DID_DEALER2, "1"),                  /* dealer1 */
+        W("did/" DID_LENDER, "{\"org\":\"insurer1\"}"), /* lender1, insurer1 */
+        W("wallet/" DID_BUYER, "5"),                    /* a credit: none */
+    };
+    char buf[4096];
+    int checked = 0;
+    for (int round = 0; round < 200; round++) {
+        int nodes = 0;
+        s_random_policy(buf, sizeof buf, 0, &nodes);
+        policy_write_t ws[8];
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof pool / sizeof pool[0]; i++)
+            if (s_rand(3) == 0)
+                ws[n++] = pool[i];
+        policy_t *p = NULL;
+        vl_err_t err;
+        if (policy_parse(buf, &p, &err) != 0)
+            continue;
+        policy_env_t env = s_env("{\"vin\":\"" VIN_LIEN "\",\"buyer\":\"" DID_BUYER "\"}");
+        r = NULL;
+        CHECK_EQ(policy_resolve_tx(p, ws, n, &env, &r, &err), 0);
+        if (r) {
+            int pref = (int) s_rand(N_ORGS + 1) - 1;
+            org_set_t again;
+            size_t got = s_plan_of(r, pref, &out);
+            CHECK(s_sat(r, &out, NULL));
+            int min = s_min_plan(r);
+            if ((int) got != min)
+                fprintf(stderr, "  %s with %zu writes: plan %zu, minimum %d\n", policy_text(p),
+                        n, got, min);
+            CHECK_EQ(got, min);
+            s_plan_of(r, pref, &again);
+            CHECK(s_set_eq(out, again));
+            if (pref >= 0 && !org_set_has(&out, pref)) {
+                for (unsigned m = 0; m < (1u << N_ORGS); m++) {
+                    org_set_t e = { { m } };
+                    if ((m >> pref & 1) && __builtin_popcount(m) == min)
+                        CHECK(!s_sat(r, &e, NULL));
+                }
+            }
+            checked++;
+        }
+        policy_resolved_destroy(&r);
+        policy_destroy(&p);
+    }
+    CHECK(checked > 100);
+
+    /* Many guards stay exact: 30 organisations forced by debits, and a
+     * function policy the greedy plan gets wrong (it takes o31 and o32
+     * where o30 alone does); without leaving the forced organisations out
+     * of the search, its budget would run out first. */
+    orgs_t big = { .count = 0 };
+    fake_state_t fs = { 0 };
+    static char keys[30][64];
+    policy_write_t debits[30];
+    vl_err_t err;
+    for (int i = 0; i < 40; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "o%d", i);
+        CHECK_EQ(orgs_add(&big, name, NULL, 0, &err), 0);
+        if (i >= 30)
+            continue;
+        char key[64], doc[64];
+        snprintf(key, sizeof key, "did/did:vl:%040x", i);
+        snprintf(doc, sizeof doc, "{\"org\":\"%s\"}", name);
+        FSET(&fs, key, doc, 1, (uint32_t) i);
+        snprintf(keys[i], sizeof keys[i], "wallet/did:vl:%040x", i);
+        FSET(&fs, keys[i], "10", 1, (uint32_t) i);
+        debits[i] = W(keys[i], "5");
+    }
+    policy_t *p = NULL;
+    CHECK_EQ(policy_parse("all(any(org:o31, org:o30), any(org:o32, org:o30))", &p, &err), 0);
+    policy_env_t env = { .ctx = &fs, .get = fake_get, .orgs = &big };
+    r = NULL;
+    CHECK_EQ(policy_resolve_tx(p, debits, 30, &env, &r, &err), 0);
+    CHECK_EQ(s_plan_of(r, -1, &out), 31);
+    for (int i = 0; i <= 30; i++)
+        CHECK(org_set_has(&out, i));
+    CHECK(s_sat(r, &out, NULL));
+    CHECK_EQ(s_nreads(r), 60);   /* each wallet and each identity */
+    vl_err_t why;
+    org_set_t some = s_set(30, -1);
+    CHECK(r && !s_sat(r, &some, &why));
+    CHECK_STR(why.msg, "needs an endorsement from org 'o0' (wallet/did:vl:"
+                       "0000000000000000000000000000000000000000 is debited)");
+    policy_resolved_destroy(&r);
+    policy_destroy(&p);
+    fake_free(&fs);
+}
+
+static void
+test_write_limits(void)
+{
+    s_fixture();
+    policy_t *p = NULL;
+    policy_resolved_t *r = NULL;
+    vl_err_t err;
+    CHECK_EQ(policy_parse("any", &p, &err), 0);
+    policy_env_t env = s_env(NULL);
+    /* keys and values together: POLICY_WRITE_BYTES_MAX is fine, one more is not */
+    uint8_t *big = calloc(1, POLICY_WRITE_BYTES_MAX);
+    policy_write_t w[2] = { { "x/1", big, POLICY_WRITE_BYTES_MAX - 3 - 3, false },
+                            { "x/2", NULL, 0, false } };
+    CHECK_EQ(policy_resolve_tx(p, w, 2, &env, &r, &err), 0);
+    policy_resolved_destroy(&r);
+    w[0].len++;
+    r = (policy_resolved_t *) &r;
+    CHECK_EQ(policy_resolve_tx(p, w, 2, &env, &r, &err), VL_ERR_LIMIT);
+    CHECK_STR(err.msg, "policy: more than 2097152 bytes of written keys and values");
+    CHECK(r == (policy_resolved_t *) &r);
+    /* a delete's value does not count */
+    w[0].is_delete = true;
+    w[0].len = SIZE_MAX;
+    r = NULL;
+    CHECK_EQ(policy_resolve_tx(p, w, 2, &env, &r, &err), 0);
+    policy_resolved_destroy(&r);
+    /* nor can a huge length wrap the count */
+    w[0].is_delete = false;
+    r = (policy_resolved_t *) &r;
+    CHECK_EQ(policy_resolve_tx(p, w, 2, &env, &r, &err), VL_ERR_LIMIT);
+    free(big);
     policy_destroy(&p);
 }
 
@@ -1430,6 +2296,14 @@ main(void)
     RUN(test_plan_minimal_random);
     RUN(test_plan_budget);
     RUN(test_key_policies);
+    RUN(test_creator);
+    RUN(test_vehicle_path);
+    RUN(test_arg_org_name);
+    RUN(test_guard_wallet);
+    RUN(test_guard_did);
+    RUN(test_guard_vehicle);
+    RUN(test_guard_plan);
+    RUN(test_write_limits);
     RUN(test_ownership);
     fake_free(&g_fs);
     return check_done();
