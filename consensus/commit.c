@@ -40,7 +40,7 @@ commit_new(const commit_config_t *config)
         return NULL;
     c->config = *config;
     c->vctx = (validate_ctx_t) { config->ledger, config->chain_id, config->members,
-                                 config->sigcache, config->orgs };
+                                 config->sigcache, config->orgs, config->policies };
     c->window = calloc(COMMIT_WINDOW, sizeof *c->window);
     if (!c->window) {
         commit_destroy(&c);

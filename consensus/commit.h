@@ -66,6 +66,7 @@ typedef struct {
     sigcache_t *sigcache;             /* borrowed */
     mempool_t *mempool;               /* borrowed; NULL = none to clean */
     const orgs_t *orgs;               /* borrowed; NULL = no organisations */
+    requirement_cache_t *policies;    /* borrowed, may be NULL */
 } commit_config_t;
 
 typedef struct {

@@ -28,6 +28,86 @@ s_name_ok(const char *s)
     return true;
 }
 
+static int
+s_ledger_get(void *ctx, const char *key, char **value, size_t *len, vl_version_t *version)
+{
+    return ledger_get(ctx, key, value, len, version);
+}
+
+static int
+s_cmp_read(const void *a, const void *b)
+{
+    return strcmp((*(Vl__ReadItem *const *) a)->key, (*(Vl__ReadItem *const *) b)->key);
+}
+
+/* Resolves the transaction's requirement against the ledger and adds the
+ * keys it read to the result's read set (kept sorted by key), re-packing
+ * vr->endorsed. */
+static int
+s_add_requirement_reads(const endorser_ctx_t *ctx, const Vl__Proposal *p, const char *did,
+                        vm_result_t *vr, vl_err_t *err)
+{
+    Vl__EndorsedResult *r = vl__endorsed_result__unpack(NULL, vr->endorsed_len, vr->endorsed);
+    if (!r)
+        return vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+    requirement_env_t env = { s_ledger_get, ctx->ledger, ctx->orgs, ctx->policies };
+    policy_resolved_t *res = NULL;
+    int rc = requirement_resolve(&env, p, did, r, &res, err);
+    size_t n = rc == 0 ? policy_resolved_read_count(res) : 0;
+    Vl__ReadItem **reads = calloc(r->n_reads + n + 1, sizeof *reads);
+    Vl__ReadItem *extra = calloc(n + 1, sizeof *extra);
+    size_t n_reads = r->n_reads, n_extra = 0;
+    if (rc == 0 && (!reads || !extra))
+        rc = vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+    if (rc == 0)
+        memcpy(reads, r->reads, r->n_reads * sizeof *reads);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const policy_read_t *pr = policy_resolved_read(res, i);
+        const Vl__ReadItem *have = NULL;
+        for (size_t k = 0; k < r->n_reads && !have; k++)
+            if (strcmp(r->reads[k]->key, pr->key) == 0)
+                have = r->reads[k];
+        if (have) {
+            if (have->exists != pr->found
+                || (pr->found && (have->block != pr->version.block || have->tx != pr->version.tx)))
+                rc = vl_err_set(err, VL_ERR_CONFLICT, "%.200s changed while this transaction was "
+                                "endorsed; try again", pr->key);
+            continue;
+        }
+        Vl__ReadItem *x = &extra[n_extra++];
+        vl__read_item__init(x);
+        x->key = (char *) pr->key;
+        x->exists = pr->found;
+        x->block = pr->version.block;
+        x->tx = pr->version.tx;
+        reads[n_reads++] = x;
+    }
+    if (rc == 0 && n_extra > 0) {
+        qsort(reads, n_reads, sizeof *reads, s_cmp_read);
+        Vl__ReadItem **orig = r->reads;
+        size_t orig_n = r->n_reads;
+        r->reads = reads;
+        r->n_reads = n_reads;
+        size_t len = vl__endorsed_result__get_packed_size(r);
+        uint8_t *bytes = malloc(len ? len : 1);
+        if (!bytes) {
+            rc = vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+        } else {
+            vl__endorsed_result__pack(r, bytes);
+            free(vr->endorsed);
+            vr->endorsed = bytes;
+            vr->endorsed_len = len;
+        }
+        r->reads = orig;
+        r->n_reads = orig_n;
+    }
+    free(extra);
+    free(reads);
+    policy_resolved_destroy(&res);
+    vl__endorsed_result__free_unpacked(r, NULL);
+    return rc;
+}
+
 int
 endorser_endorse(const endorser_ctx_t *ctx, const uint8_t *bytes, size_t len, endorsement_t *out,
                  vl_err_t *err)
@@ -85,7 +165,7 @@ endorser_endorse(const endorser_ctx_t *ctx, const uint8_t *bytes, size_t len, en
     uint8_t txid[VL_HASH_SIZE];
     vl_sha256(sp->proposal.data, sp->proposal.len, txid);
     ledger_tx_info_t info;
-    if (ledger_tx_get(ctx->ledger, txid, &info) == 0) {
+    if (ledger_tx_get(ctx->ledger, txid, &info) == 0 && info.code == VL__TX_CODE__TX_VALID) {
         char hex[65];
         vl_hex_encode(txid, VL_HASH_SIZE, hex);
         rc = vl_err_set(err, VL_ERR_EXISTS, "transaction %s is already committed in block %llu",
@@ -108,6 +188,8 @@ endorser_endorse(const endorser_ctx_t *ctx, const uint8_t *bytes, size_t len, en
         rc = vl_err_set(err, vr.status, "%s", vr.error);
         goto done;
     }
+    if (ctx->orgs && (rc = s_add_requirement_reads(ctx, p, did, &vr, err)) != 0)
+        goto done;
     if (vl_key_sign(ctx->key, vr.endorsed, vr.endorsed_len, out->signature) != 0) {
         rc = vl_err_set(err, VL_ERR_NOMEM, "signing failed");
         goto done;

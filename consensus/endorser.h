@@ -13,6 +13,8 @@
 #include "crypto.h"
 #include "error.h"
 #include "ledger.h"
+#include "orgs.h"
+#include "requirement.h"
 #include "sigcache.h"
 #include "vm.h"
 
@@ -36,12 +38,21 @@ typedef struct {
     vm_t *vm;                      /* borrowed: used by this thread only */
     sigcache_t *sigcache;          /* borrowed, may be NULL */
     int64_t now_ms;                /* endorser's wall clock */
+    const orgs_t *orgs;            /* borrowed; NULL: no requirement is resolved (the
+                                      result's read set is the contract's alone) */
+    requirement_cache_t *policies; /* borrowed, may be NULL */
 } endorser_ctx_t;
 
-/* Endorses a SignedProposal. Returns 0 and fills *out, or:
+/* Endorses a SignedProposal: the contract runs against committed state;
+ * then (with orgs) the transaction's endorsement requirement is resolved
+ * against the same state (requirement.h) and every key that read is added
+ * to the read set signed, so validation can check the policy was judged on
+ * current state. Returns 0 and fills *out, or:
  * VL_ERR_INVALID (malformed / wrong chain / clock skew), VL_ERR_SIGNATURE,
- * VL_ERR_EXISTS (txid already committed), VL_ERR_REFUSED or VL_ERR_NOT_FOUND
- * (the contract refused; err holds its message), VL_ERR_IO. */
+ * VL_ERR_EXISTS (txid already committed valid), VL_ERR_REFUSED or
+ * VL_ERR_NOT_FOUND (the contract refused, or the policy cannot be resolved;
+ * err holds the message), VL_ERR_CONFLICT (a block committed while
+ * endorsing changed what the policy read: try again), VL_ERR_IO. */
 int endorser_endorse(const endorser_ctx_t *ctx, const uint8_t *signed_proposal, size_t len,
                      endorsement_t *out, vl_err_t *err);
 

@@ -7,6 +7,7 @@
 
 #include "block.h"
 #include "codec.h"
+#include "requirement.h"
 
 /* A key written by an earlier valid tx of the block being validated. */
 typedef struct {
@@ -135,6 +136,36 @@ s_range_current(ledger_t *ledger, zhashx_t *overlay, const Vl__RangeRead *r, boo
     return 0;
 }
 
+static int
+s_ledger_get(void *ctx, const char *key, char **value, size_t *len, vl_version_t *version)
+{
+    return ledger_get(ctx, key, value, len, version);
+}
+
+/* The transaction's endorsement requirement (requirement.h), judged after
+ * MVCC: its reads are then current as of this transaction, so resolving
+ * against the committed state — with every key the resolution reads among
+ * those reads at the same version — is resolving as of the transaction.
+ * Sets *code to TX_ENDORSEMENT_POLICY_FAILURE when it is not met (or cannot
+ * be resolved: deterministic on every replica); returns VL_ERR_NOMEM /
+ * VL_ERR_IO when this node could not judge. */
+static int
+s_check_policy(const validate_ctx_t *ctx, const tx_parsed_t *t, const org_set_t *endorsing,
+               int *code)
+{
+    requirement_env_t env = { s_ledger_get, ctx->ledger, ctx->orgs, ctx->policies };
+    policy_resolved_t *res = NULL;
+    vl_err_t err;
+    int rc = requirement_resolve(&env, t->proposal, t->creator_did, t->result, &res, &err);
+    if (rc == VL_ERR_NOMEM || rc == VL_ERR_IO)
+        return rc;
+    if (rc != 0 || !requirement_reads_covered(res, t->result, &err)
+        || !policy_satisfied(res, endorsing, &err))
+        *code = VL__TX_CODE__TX_ENDORSEMENT_POLICY_FAILURE;
+    policy_resolved_destroy(&res);
+    return 0;
+}
+
 /* What the run knows of a txid: not seen, seen on an invalid tx (indexed,
  * replaceable by a valid one), or taken by a valid tx. */
 enum { SEEN_NONE = 0, SEEN_INVALID = 1, SEEN_VALID = 2 };
@@ -176,10 +207,11 @@ s_validate_tx(const validate_ctx_t *ctx, zhashx_t *overlay, zhashx_t *seen, uint
         return 0;
     }
     e->code = VL__TX_CODE__TX_VALID;
+    org_set_t endorsing = { { 0 } };
     if (!t)
         e->code = view->parse_codes[index];
     else
-        tx_check_signatures(t, ctx->members, ctx->orgs, ctx->sigcache, NULL, &e->code,
+        tx_check_signatures(t, ctx->members, ctx->orgs, ctx->sigcache, &endorsing, &e->code,
                             &err);   /* sets the code */
     for (size_t i = 0; e->code == VL__TX_CODE__TX_VALID && i < t->result->n_reads; i++) {
         const Vl__ReadItem *r = t->result->reads[i];
@@ -198,6 +230,11 @@ s_validate_tx(const validate_ctx_t *ctx, zhashx_t *overlay, zhashx_t *seen, uint
             return rc;
         if (!current)
             e->code = VL__TX_CODE__TX_PHANTOM_READ;
+    }
+    if (e->code == VL__TX_CODE__TX_VALID && ctx->orgs) {
+        int rc = s_check_policy(ctx, t, &endorsing, &e->code);
+        if (rc != 0)
+            return rc;
     }
     if (e->code != VL__TX_CODE__TX_VALID) {
         /* The first entry for an id stays; this one is only in the codes. */

@@ -9,9 +9,11 @@
  * Transaction level (a failure marks that tx invalid with a code; it stays in
  * the block and changes nothing): txid (tx_id) not committed valid before
  * (ledger or earlier in the run), shape, chain, creator and endorsement
- * signatures and policy, every read version still current and every range
- * read unchanged (MVCC, counting writes of earlier valid txs in the same
- * block).
+ * signatures, every read version still current and every range read
+ * unchanged (MVCC, counting writes of earlier valid txs in the same block),
+ * then the endorsement requirement (requirement.h: the function's policy,
+ * key policies and guards, resolved as of the transaction) satisfied by
+ * the endorsing organisations.
  *
  * Duplicates. Only a transaction committed VALID makes its txid taken: an
  * invalid copy (malformed, unsigned, stale reads) never blocks the genuine
@@ -31,6 +33,7 @@
 #include "ledger.h"
 #include "members.h"
 #include "orgs.h"
+#include "requirement.h"
 #include "sigcache.h"
 #include "tx.h"
 
@@ -39,7 +42,9 @@ typedef struct {
     const char *chain_id;         /* borrowed */
     const members_t *members;     /* borrowed */
     sigcache_t *sigcache;         /* borrowed */
-    const orgs_t *orgs;           /* borrowed; NULL = no organisations (unit tests) */
+    const orgs_t *orgs;           /* borrowed; NULL = no organisations and no policy
+                                     check (unit tests of the other rules) */
+    requirement_cache_t *policies;/* borrowed, may be NULL */
 } validate_ctx_t;
 
 typedef struct {

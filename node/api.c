@@ -41,6 +41,7 @@ struct api_batch_t {
 typedef struct {
     api_call_t *call;             /* owned */
     int64_t deadline_ms;          /* loop clock */
+    json_t *extra;                /* owned: fields added to the committed answer */
 } s_waiter_t;
 
 struct api_t {
@@ -184,6 +185,7 @@ s_waiter_destroy(void **item)
     if (w) {
         if (w->call)
             s_call_release(w->call);
+        json_decref(w->extra);
         free(w);
     }
     *item = NULL;
@@ -196,10 +198,11 @@ s_waiters_destroy(void **item)
 }
 
 void
-api_wait_commit(api_call_t *call, const uint8_t txid[32], int64_t timeout_ms)
+api_wait_commit(api_call_t *call, const uint8_t txid[32], int64_t timeout_ms, json_t *extra)
 {
     api_t *api = call->api;
     if (api->detached) {
+        json_decref(extra);
         api_answer_error(call, RPC_INTERNAL, "node is shutting down");
         return;
     }
@@ -216,10 +219,12 @@ api_wait_commit(api_call_t *call, const uint8_t txid[32], int64_t timeout_ms)
     }
     if (!w || !list) {
         free(w);
+        json_decref(extra);
         api_answer_error(call, RPC_INTERNAL, "out of memory");
         return;
     }
     w->call = call;
+    w->extra = extra;
     w->deadline_ms = node_now_ms(api->node) + timeout_ms;
     zlistx_add_end(list, w);
     api->n_waiters++;
@@ -240,10 +245,12 @@ api_on_commit(void *arg, const commit_event_t *event)
             continue;
         int code = vb->effects[i].code;
         for (s_waiter_t *w = zlistx_first(list); w; w = zlistx_next(list)) {
-            api_answer(w->call, json_pack("{s:s, s:s, s:I, s:i, s:i, s:s}", "txid", hex,
-                                          "status", "committed", "height",
-                                          (json_int_t) vb->commit.height, "index", (int) i,
-                                          "code", code, "code_name", tx_code_name(code)));
+            json_t *r = json_pack("{s:s, s:s, s:I, s:i, s:i, s:s}", "txid", hex, "status",
+                                  "committed", "height", (json_int_t) vb->commit.height, "index",
+                                  (int) i, "code", code, "code_name", tx_code_name(code));
+            if (w->extra)
+                json_object_update(r, w->extra);
+            api_answer(w->call, r);
             w->call = NULL;
             api->n_waiters--;
         }

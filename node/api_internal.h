@@ -42,8 +42,10 @@ void api_answer(api_call_t *call, json_t *result);
 void api_answer_error(api_call_t *call, int code, const char *message);
 
 /* Parks the call until txid commits or timeout_ms passes (then answered
- * with RPC_TIMEOUT). Takes the call. */
-void api_wait_commit(api_call_t *call, const uint8_t txid[32], int64_t timeout_ms);
+ * with RPC_TIMEOUT). Takes the call and extra (may be NULL: an object
+ * whose fields are added to the committed answer, e.g. the result). */
+void api_wait_commit(api_call_t *call, const uint8_t txid[32], int64_t timeout_ms,
+                     json_t *extra);
 
 node_t *api_node(const api_t *api);
 

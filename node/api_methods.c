@@ -492,7 +492,7 @@ s_admitted(void *arg, int rc, const uint8_t *txid, const vl_err_t *err)
     if (rc != 0)
         api_answer_error(s->call, rpc_code_of_error(rc), err->msg);
     else if (s->wait)
-        api_wait_commit(s->call, txid, s->timeout_ms);
+        api_wait_commit(s->call, txid, s->timeout_ms, NULL);
     else
         api_answer(s->call, json_pack("{s:o, s:s}", "txid", s_hex(txid, 32), "status",
                                       "pending"));
@@ -589,6 +589,62 @@ m_test_faults(api_t *api, json_t *params, api_call_t **call, bool in_batch, json
     return rc;
 }
 
+/* transact {proposal, wait?, timeout_ms?}: the gateway (node_gateway.c). */
+static void
+s_transacted(void *arg, int rc, const uint8_t *txid, const char *result_json, const vl_err_t *err)
+{
+    s_submit_t *s = arg;
+    if (rc != 0) {
+        api_answer_error(s->call, rpc_code_of_error(rc), err->msg);
+        free(s);
+        return;
+    }
+    json_t *rj = json_loads(result_json ? result_json : "null", JSON_DECODE_ANY, NULL);
+    json_t *extra = json_pack("{s:o}", "result", rj ? rj : json_null());
+    if (s->wait)
+        api_wait_commit(s->call, txid, s->timeout_ms, extra);
+    else {
+        json_t *r = json_pack("{s:o, s:s}", "txid", s_hex(txid, 32), "status", "pending");
+        json_object_update(r, extra);
+        json_decref(extra);
+        api_answer(s->call, r);
+    }
+    free(s);
+}
+
+static int
+m_transact(api_t *api, json_t *params, api_call_t **call, bool in_batch, json_t **result,
+           api_error_t *e)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    bool wait = true;
+    int64_t timeout = SUBMIT_TIMEOUT_DEFAULT_MS;
+    vl_err_t err = { "" };
+    if (vl_json_get_bool(params, "wait", false, &wait, &err) != 0
+        || vl_json_get_int(params, "timeout_ms", false, &timeout, &err) != 0)
+        return api_fail(e, RPC_INVALID_PARAMS, "%s", err.msg);
+    if (timeout < 1 || timeout > SUBMIT_TIMEOUT_MAX_MS)
+        return api_fail(e, RPC_INVALID_PARAMS, "parameter 'timeout_ms' must be 1-%d",
+                        SUBMIT_TIMEOUT_MAX_MS);
+    if (s_param_bytes(params, "proposal", &bytes, &len, e) != 0)
+        return -1;
+    s_submit_t *s = calloc(1, sizeof *s);
+    int rc = s ? 0 : VL_ERR_NOMEM;
+    if (s) {
+        *s = (s_submit_t) { *call, wait && !in_batch, timeout };
+        rc = node_transact(api_node(api), bytes, len, s_transacted, s);
+    }
+    free(bytes);
+    if (rc != 0) {
+        free(s);
+        return api_fail(e, rpc_code_of_error(rc), "node is busy (%s); retry later",
+                        vl_strerror(rc));
+    }
+    *call = NULL;
+    return API_DEFERRED;
+}
+
 static const struct {
     const char *name;
     api_method_fn fn;
@@ -602,6 +658,7 @@ static const struct {
     { "block.get", m_block_get },
     { "endorse", m_endorse },
     { "submit", m_submit },
+    { "transact", m_transact },
     { "query", m_query },
     { "events.replay", m_events_replay },
     { "test.faults", m_test_faults },

@@ -104,7 +104,8 @@ static int
 s_commit_new(node_t *node, vl_err_t *err)
 {
     commit_config_t cc = { node->ledger,   node->genesis.chain_id, &node->genesis.members,
-                           node->sigcache, node->mempool,          &node->genesis.orgs };
+                           node->sigcache, node->mempool,          &node->genesis.orgs,
+                           node->policies };
     node->commit = commit_new(&cc);
     if (!node->commit
         || commit_subscribe(node->commit, api_on_commit, node->api) != 0
@@ -136,10 +137,11 @@ node_new(const node_config_t *config, vl_err_t *err)
     if (s_open_ledger(node, err) != 0)
         goto fail;
     node->sigcache = sigcache_new(SIGCACHE_ENTRIES);
+    node->policies = requirement_cache_new();
     node->mempool = mempool_new(config->mempool_max_txs, config->mempool_max_bytes);
     pool_worker_t worker = node_work_worker(node);
     node->pool = pool_new(0, &worker);
-    if (!node->sigcache || !node->mempool || !node->pool) {
+    if (!node->sigcache || !node->policies || !node->mempool || !node->pool) {
         vl_err_set(err, VL_ERR_NOMEM, "out of memory (or threads) for the node");
         goto fail;
     }
@@ -171,6 +173,7 @@ node_destroy(node_t **self_p)
     events_destroy(&node->events);
     mempool_destroy(&node->mempool);
     sigcache_destroy(&node->sigcache);
+    requirement_cache_destroy(&node->policies);
     ledger_close(&node->ledger);
     vl_key_destroy(&node->key);
     free(node);

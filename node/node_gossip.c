@@ -222,6 +222,7 @@ node_gossip_new(node_t *node, vl_err_t *err)
     node->gossip = gossip_new(&c->gossip, node->key, c->key_path, &h, err);
     if (!node->gossip)
         return VL_ERR_INVALID;
+    node_gateway_attach(node);
     for (size_t i = 0; i < node->genesis.members.count; i++) {
         const member_t *m = &node->genesis.members.items[i];
         if (gossip_admit(node->gossip, m->public_key, m->name) != 0)

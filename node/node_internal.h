@@ -36,6 +36,7 @@
 #include "node.h"
 #include "orderer.h"
 #include "pool.h"
+#include "requirement.h"
 #include "rpc.h"
 #include "sigcache.h"
 #include "validate.h"
@@ -52,6 +53,7 @@ struct node_t {
     orderer_role_t role;          /* what this node is in ordering */
     ledger_t *ledger;             /* owned */
     sigcache_t *sigcache;         /* owned; shared with the workers (thread-safe) */
+    requirement_cache_t *policies;/* owned; functions' policies by record version (thread-safe) */
     mempool_t *mempool;           /* owned */
     commit_t *commit;             /* owned: the commit pipeline */
     pool_t *pool;                 /* owned: workers, each with its own VM */
@@ -68,6 +70,7 @@ struct node_t {
     uint64_t txs_resent;          /* re-gossips of our pending txs */
     uint64_t txs_served;          /* txs answered by id over the sync ROUTER */
     uint64_t sigs_preverified;    /* signatures of peers' blocks checked on the pool */
+    uint64_t endorsements_asked;  /* endorsement requests from other organisations */
 };
 
 /* The node's time for decisions: the loop's clock (a test seam), or the
@@ -130,6 +133,25 @@ int node_query(node_t *node, const char *contract, const char *function, const c
  * thread. Falls back to calling cb at once when the pool is busy. */
 typedef void (*node_block_fn)(node_t *node, uint8_t *bytes, size_t len, void *arg);
 void node_preverify_block(node_t *node, uint8_t *bytes, size_t len, node_block_fn cb, void *arg);
+
+/* --- node_gateway.c --------------------------------------------------------- */
+
+/* Answers other organisations' endorsement requests (call once gossip is
+ * made; no-op without gossip). */
+void node_gateway_attach(node_t *node);
+
+/* The gateway: endorses the signed proposal here, asks the other
+ * organisations the transaction's requirement needs, checks their results
+ * agree, assembles and admits the transaction. cb on the loop thread: 0
+ * with the txid and the contract's return value (JSON text, borrowed for
+ * the call), or a VL_ERR_* with err naming the organisations that failed
+ * (VL_ERR_TIMEOUT: one did not answer; VL_ERR_REFUSED: one refused or
+ * results disagree) or admission's error. Returns 0 (cb will be called) or
+ * VL_ERR_NOMEM / VL_ERR_LIMIT (pool busy; cb is not called). */
+typedef void (*node_transact_fn)(void *arg, int rc, const uint8_t *txid,
+                                 const char *result_json, const vl_err_t *err);
+int node_transact(node_t *node, const uint8_t *proposal, size_t len, node_transact_fn cb,
+                  void *arg);
 
 /* --- node_gossip.c --------------------------------------------------------- */
 

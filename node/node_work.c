@@ -213,7 +213,8 @@ s_endorse_work(void *job, void *worker_ctx)
     s_endorse_t *j = job;
     s_worker_t *w = worker_ctx;
     endorser_ctx_t ctx = { j->node->genesis.chain_id, j->node->key, j->node->ledger, w->vm,
-                           j->node->sigcache, vl_wall_ms() };
+                           j->node->sigcache, vl_wall_ms(), &j->node->genesis.orgs,
+                           j->node->policies };
     j->rc = endorser_endorse(&ctx, j->bytes, j->len, &j->en, &j->err);
     if (j->rc == 0)
         j->rc = s_apply_rule(j->node, w->vm, j->bytes, j->len, &j->en, &j->err);

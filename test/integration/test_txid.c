@@ -91,7 +91,8 @@ s_pack(const ProtobufCMessage *m, size_t *len)
 
 /* A valid tx: identity.register endorsed by the node's own key. */
 static uint8_t *
-s_valid_tx(const vl_key_t *key, const char *chain, ledger_t *ledger, size_t *len)
+s_valid_tx(const vl_key_t *key, const char *chain, ledger_t *ledger, const orgs_t *orgs,
+           size_t *len)
 {
     vm_config_t vmc = vm_config_default();
     vm_t *vm = vm_new(&vmc);
@@ -104,7 +105,7 @@ s_valid_tx(const vl_key_t *key, const char *chain, ledger_t *ledger, size_t *len
     CHECK_EQ(client_build_proposal(user, chain, "identity", "register", args, nonce,
                                    vl_wall_ms(), &sp, &sp_len, txid, &err), 0);
     json_decref(args);
-    endorser_ctx_t ctx = { chain, key, ledger, vm, NULL, vl_wall_ms() };
+    endorser_ctx_t ctx = { chain, key, ledger, vm, NULL, vl_wall_ms(), orgs, NULL };
     endorsement_t en = { 0 };
     CHECK_EQ(endorser_endorse(&ctx, sp, sp_len, &en, &err), 0);
     uint8_t *tx = NULL;
@@ -164,7 +165,7 @@ s_commit_block(uint8_t ids[3][32])
         return;
     uint8_t *txs[3];
     size_t lens[3];
-    txs[0] = s_valid_tx(key, g.chain_id, ledger, &lens[0]);
+    txs[0] = s_valid_tx(key, g.chain_id, ledger, &g.orgs, &lens[0]);
     txs[1] = s_unparseable_tx(key, g.chain_id, &lens[1]);
     txs[2] = (uint8_t *) strdup("\x0a\xff not a transaction");
     lens[2] = strlen((char *) txs[2]);
@@ -191,7 +192,8 @@ s_commit_block(uint8_t ids[3][32])
     CHECK_EQ(block_pack(header, header_len, txs, lens, 3, &vote, &vote_len, 1, 0, &block,
                         &block_len), 0);
     sigcache_t *cache = sigcache_new(64);
-    validate_ctx_t ctx = { ledger, g.chain_id, &g.members, cache, &g.orgs };
+    validate_ctx_t ctx = { .ledger = ledger, .chain_id = g.chain_id, .members = &g.members, .sigcache = cache,
+                           .orgs = &g.orgs };
     validated_block_t *vb = NULL;
     CHECK_EQ(validate_block(&ctx, block, block_len, &vb, &err), 0);
     if (vb) {

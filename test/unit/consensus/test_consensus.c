@@ -479,7 +479,8 @@ s_commit(fixture_t *f, uint8_t **txs, size_t *lens, size_t n, int *codes, bool c
     block_sign_precommit(f->validator, "vt", h.height, 0, hash, 5, &vote, &vote_len);
     block_pack(header, header_len, txs, lens, n, &vote, &vote_len, certify ? 1 : 0, 0, &block,
                &block_len);
-    validate_ctx_t ctx = { f->ledger, "vt", &f->g.members, f->cache, NULL };
+    validate_ctx_t ctx = { .ledger = f->ledger, .chain_id = "vt", .members = &f->g.members, .sigcache = f->cache,
+                           .orgs = NULL };
     validated_block_t *vb = NULL;
     vl_err_t err = { "" };
     int rc = validate_block(&ctx, block, block_len, &vb, &err);
@@ -601,7 +602,8 @@ test_validate_run(void)
 {
     fixture_t f;
     s_fixture(&f);
-    validate_ctx_t ctx = { f.ledger, "vt", &f.g.members, f.cache, NULL };
+    validate_ctx_t ctx = { .ledger = f.ledger, .chain_id = "vt", .members = &f.g.members, .sigcache = f.cache,
+                           .orgs = NULL };
     validate_run_t *run = validate_run_new(f.ledger);
     uint64_t h0 = ledger_height(f.ledger);
     uint8_t s0[32];
@@ -674,7 +676,8 @@ test_validate_block_shape(void)
 {
     fixture_t f;
     s_fixture(&f);
-    validate_ctx_t ctx = { f.ledger, "vt", &f.g.members, f.cache, NULL };
+    validate_ctx_t ctx = { .ledger = f.ledger, .chain_id = "vt", .members = &f.g.members, .sigcache = f.cache,
+                           .orgs = NULL };
     validated_block_t *vb = NULL;
     vl_err_t err = { "" };
     CHECK_EQ(validate_block(&ctx, (const uint8_t *) "zz", 2, &vb, &err), VL_ERR_INVALID);

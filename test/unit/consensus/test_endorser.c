@@ -61,7 +61,7 @@ s_fixture(fixture_t *f)
     genesis_block_clear(&gb);
     f->cache = sigcache_new(100);
     f->vm = vm_new(NULL);
-    f->ctx = (endorser_ctx_t) { CHAIN, f->endorser, f->ledger, f->vm, f->cache, NOW_MS };
+    f->ctx = (endorser_ctx_t) { CHAIN, f->endorser, f->ledger, f->vm, f->cache, NOW_MS, NULL, NULL };
 }
 
 static void
@@ -414,7 +414,8 @@ s_commit_endorsed(fixture_t *f, const proposal_t *pp, const endorsement_t *en)
     vl_sha256(header, header_len, hash);
     block_sign_precommit(f->endorser, CHAIN, h.height, 0, hash, NOW_MS, &vote, &vote_len);
     block_pack(header, header_len, &tx, &tx_len, 1, &vote, &vote_len, 1, 0, &block, &block_len);
-    validate_ctx_t vctx = { f->ledger, CHAIN, &f->g.members, f->cache, NULL };
+    validate_ctx_t vctx = { .ledger = f->ledger, .chain_id = CHAIN, .members = &f->g.members, .sigcache = f->cache,
+                           .orgs = NULL };
     validated_block_t *vb = NULL;
     vl_err_t err = { "" };
     int rc = validate_block(&vctx, block, block_len, &vb, &err);

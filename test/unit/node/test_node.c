@@ -142,7 +142,7 @@ s_register_tx(node_t *node, const char *name, size_t *len)
     vm_config_t vmc = vm_config_default();
     vm_t *vm = vm_new(&vmc);
     endorser_ctx_t ctx = { node->genesis.chain_id, node->key, node->ledger, vm, NULL,
-                           vl_wall_ms() };
+                           vl_wall_ms(), &node->genesis.orgs, node->policies };
     endorsement_t en = { 0 };
     if (rc == 0)
         rc = endorser_endorse(&ctx, sp, sp_len, &en, &err);
