@@ -28,6 +28,7 @@
 
 #define API_REQUEST_MAX (4u << 20)
 #define API_BATCH_MAX 64
+#define API_DRAIN_MAX 64             /* requests read per wake-up of the ROUTER */
 
 struct api_batch_t {
     api_t *api;                   /* borrowed */
@@ -439,10 +440,17 @@ static int
 s_on_api(evloop_t *loop, zsock_t *sock, void *arg)
 {
     api_t *api = arg;
-    zmsg_t *msg = zmsg_recv(sock);
-    if (msg)
+    /* A bounded drain: requests that arrive together are handled together,
+     * so their work reaches the worker pool in batches (node_admit). */
+    for (int i = 0; i < API_DRAIN_MAX && !node_failed(api->node); i++) {
+        if (i > 0 && !(zsock_events(sock) & ZMQ_POLLIN))
+            break;
+        zmsg_t *msg = zmsg_recv(sock);
+        if (!msg)
+            break;
         s_handle(api, msg);
-    zmsg_destroy(&msg);
+        zmsg_destroy(&msg);
+    }
     return node_failed(api->node) ? -1 : 0;
 }
 

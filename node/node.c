@@ -127,6 +127,7 @@ node_new(const node_config_t *config, vl_err_t *err)
     node->config = *config;
     node->cut_timer = -1;
     node->drain_timer = -1;
+    node->admit_timer = -1;
     if (genesis_load(config->genesis_path, &node->genesis, err) != 0)
         goto fail;
     node->key = vl_key_load_pem(config->key_path, err);
@@ -166,6 +167,7 @@ node_destroy(node_t **self_p)
     if (node->endpoints_path[0])
         unlink(node->endpoints_path);
     /* The pool first: its last completions still answer through the API. */
+    node_admit_flush(node);
     pool_destroy(&node->pool);
     gossip_destroy(&node->gossip);
     commit_destroy(&node->commit);
@@ -267,6 +269,7 @@ s_on_signal(evloop_t *loop, int fd, void *arg)
 static void
 s_detach(node_t *node)
 {
+    node_admit_flush(node);
     api_detach(node->api);
     pool_detach(node->pool);
     gossip_detach(node->gossip);

@@ -43,6 +43,8 @@
 #include "vm.h"
 
 typedef struct api_t api_t;
+typedef struct node_admit_batch node_admit_batch_t;
+#define ADMIT_BATCH_MAX 64
 typedef struct events_t events_t;
 
 struct node_t {
@@ -63,6 +65,8 @@ struct node_t {
     evloop_t *loop;               /* owned, exists during node_run */
     int cut_timer;                /* evloop timer id, -1 when none armed */
     int drain_timer;              /* evloop timer committing pulled blocks, -1 none */
+    node_admit_batch_t *admit_batch;   /* owned: admissions not yet handed to the pool */
+    int admit_timer;              /* evloop timer flushing admit_batch, -1 none */
     char endpoints_path[PATH_MAX + 32];
     int heartbeat_tick;           /* housekeeping ticks since the last heartbeat */
     uint64_t blocks_received;     /* ENV_BLOCK first copies delivered to us */
@@ -108,6 +112,9 @@ typedef void (*node_admit_fn)(void *arg, int rc, const uint8_t *txid, const vl_e
  * cut, so a caller may register a commit waiter from it. bytes are copied. */
 void node_admit(node_t *node, const uint8_t *bytes, size_t len, admit_source_t source,
                 node_admit_fn cb, void *arg);
+
+/* Hands the admissions batched so far to the pool now (stopping). */
+void node_admit_flush(node_t *node);
 
 /* --- node_work.c: jobs on the worker pool ------------------------------------ */
 
