@@ -19,7 +19,7 @@
 --   identity `did`, which must belong to O, in a privileged role that O
 --   holds (org/<O>.roles). Adds the role to roles and records
 --   enrolled[role] = {org, by, at}; emits "identity.enrolled" {did, role,
---   org, by}. Refusals: the creator is not a node identity; an unknown or a
+--   org, by, to = did}. Refusals: the creator is not a node identity; an unknown or a
 --   self-declared role; O does not hold the role; the identity is not
 --   registered, belongs to another organisation, is a node identity, or is
 --   already enrolled in the role.

@@ -7,7 +7,8 @@
 --
 -- issue {to, cents}      the creator must hold the role issuer
 --                        (identity.has_role); credits the registered DID
---                        `to` (0 < cents <= MAX_AMOUNT) and adds cents to
+--                        `to` (0 < cents <= MAX_AMOUNT, also the bound
+--                        of a redeem) and adds cents to
 --                        money/supply.issued; emits "wallet.issued"
 --                        {to, cents, by, balance, issued}.
 -- redeem {from, cents}   the creator must hold issuer; debits the registered
@@ -47,6 +48,11 @@ end
 local function check_cents(cents)
   vl.require(math.type(cents) == "integer" and cents > 0,
              "amount must be a positive integer number of cents")
+end
+
+-- Issue and redeem: a bound on one transaction's effect on the supply.
+local function check_amount(cents)
+  check_cents(cents)
   vl.require(cents <= MAX_AMOUNT, "amount exceeds the limit of " .. MAX_AMOUNT ..
              " cents per transaction")
 end
@@ -84,7 +90,7 @@ function M.issue(args)
   vl.require(type(to) == "string" and #to > 0, "to must be a DID")
   vl.require(registered(to), "recipient " .. to .. " is not registered")
   local cents = args.cents
-  check_cents(cents)
+  check_amount(cents)
   local balance = wallet_of(to)
   vl.require(balance <= math.maxinteger - cents, "balance of " .. to .. " would overflow")
   local s = supply()
@@ -105,7 +111,7 @@ function M.redeem(args)
   vl.require(type(from) == "string" and #from > 0, "from must be a DID")
   vl.require(registered(from), "identity " .. from .. " is not registered")
   local cents = args.cents
-  check_cents(cents)
+  check_amount(cents)
   local balance = wallet_of(from)
   vl.require(balance >= cents, "cannot redeem " .. cents .. " cents: the wallet of " .. from ..
              " holds " .. balance .. " cents")

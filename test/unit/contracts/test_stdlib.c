@@ -588,6 +588,8 @@ test_wallet_issue_redeem(void)
     }
     s_refused(BANK_NODE, "wallet", "issue", "{\"to\":\"" ALICE "\",\"cents\":100000000001}",
               "amount exceeds the limit of 100000000000 cents per transaction");
+    s_refused(BANK_NODE, "wallet", "redeem", "{\"from\":\"" ALICE "\",\"cents\":100000000001}",
+              "amount exceeds the limit of 100000000000 cents per transaction");
     fake_put(&s_fs, "wallet/" ALICE, "9223372036854775000");
     s_refused(BANK_NODE, "wallet", "issue", "{\"to\":\"" ALICE "\",\"cents\":1000}",
               "balance of " ALICE " would overflow");
