@@ -22,7 +22,8 @@
 --   org, by, to = did}. Refusals: the creator is not a node identity; an unknown or a
 --   self-declared role; O does not hold the role; the identity is not
 --   registered, belongs to another organisation, is a node identity, or is
---   already enrolled in the role.
+--   already enrolled in the role; a call from another contract (vl.caller()
+--   must be the creator, so no contract a node calls enrols in its name).
 -- has_role {did, role} -> boolean
 --   True when the identity holds the role: for a privileged role, it is a
 --   node identity of an organisation that holds the role, or it was enrolled
@@ -179,6 +180,8 @@ end
 
 function M.enrol(args)
   local me = vl.creator()
+  vl.require(vl.caller() == me, "identity.enrol must be invoked by the enrolling node itself, " ..
+             "not from " .. vl.caller())
   local mine = vl.get("did/" .. me)
   vl.require(mine ~= nil and mine.node == true, "only a node identity of an organisation " ..
              "may enrol identities: " .. me .. " is not one (run `vledger identity enrol` " ..

@@ -21,6 +21,10 @@
 -- supply {}              -> {issued, redeemed}
 -- deposit                refused: money is issued, never self-credited.
 --
+-- issue and redeem run only as the transaction's own function (vl.caller()
+-- is the creator): a contract the issuer happens to call (a condition
+-- contract in its sale, say) cannot create or destroy money in its name.
+--
 -- Policies (the ledger adds its guard: a write that lowers wallet/<DID>
 -- needs that identity's organisation):
 --   issue     creator                — the issuer's organisation; crediting
@@ -58,6 +62,8 @@ local function check_amount(cents)
 end
 
 local function require_issuer(me, what)
+  vl.require(vl.caller() == me, "wallet." .. what .. " must be invoked by the issuer itself, " ..
+             "not from " .. vl.caller())
   vl.require(vl.call("identity", "has_role", { did = me, role = "issuer" }) == true,
              "only an identity of an issuer organisation may " .. what .. " money: " .. me ..
              " does not hold the role issuer")

@@ -629,6 +629,21 @@ test_wallet_issue_redeem(void)
     CHECK_STR(fake_value(&s_fs, "wallet/" ALICE), "0");
     s_conserved();
 
+    /* only as the transaction's own function: no contract an issuer calls
+     * issues, redeems or enrols in its name */
+    fake_contract(&s_fs, "sly", "return { f = function(a) return vl.call(a.c, a.fn, a.args) "
+                  "end }", ALICE);
+    s_refused(BANK_NODE, "sly", "f", "{\"c\":\"wallet\",\"fn\":\"issue\",\"args\":{\"to\":\""
+              ALICE "\",\"cents\":5}}",
+              "wallet.issue must be invoked by the issuer itself, not from contract:sly");
+    s_refused(BANK_NODE, "sly", "f", "{\"c\":\"wallet\",\"fn\":\"redeem\",\"args\":{\"from\":\""
+              ALICE "\",\"cents\":5}}",
+              "wallet.redeem must be invoked by the issuer itself, not from contract:sly");
+    s_refused(BANK_NODE, "sly", "f", "{\"c\":\"identity\",\"fn\":\"enrol\",\"args\":"
+              "{\"did\":\"" BOB "\",\"role\":\"lender\"}}",
+              "identity.enrol must be invoked by the enrolling node itself, not from "
+              "contract:sly");
+
     /* deposit is gone */
     s_refused(ALICE, "wallet", "deposit", "{\"cents\":150000}",
               "wallet.deposit is gone: money is issued by an issuer organisation "
