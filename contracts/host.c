@@ -21,12 +21,17 @@
  *   vl.transfer(from, to, cents)
  *   vl.require(cond, msg)    raises msg (as is) when cond is false/nil
  *   vl.check_source(src)     true, or false and the compile error
+ *   vl.check_policy(text)    true, or false and the reason: an endorsement
+ *                            policy expression checked by the node's
+ *                            vm_config_t.policy_check (false, "policy checks
+ *                            are not available" without one)
  *   vl.null, vl.object(t), vl.array(t)   JSON null and empty-table shape
  *   vl.verify(pubkey_hex, message, signature_hex)  Ed25519 check (pairing)
  *
  * Keys are printable ASCII (0x20-0x7E), 1..VL_KEY_MAX bytes. Keys under
- * contract/ wallet/ did/ vehicle/ sale/ schedule/ are written only by
- * system contracts (record author "genesis"); see s_reserved.
+ * contract/ wallet/ money/ did/ org/ vehicle/ sale/ schedule/
+ * title_request/ service_request/ rule/ are written only by system
+ * contracts (record author "genesis"); see s_reserved.
  *
  * vl.call: depth is capped at VM_CALL_DEPTH_MAX contracts (the top-level
  * one counts) and a contract may not appear twice in the active chain
@@ -198,10 +203,14 @@ s_write(lua_State *L, const char *fn, const char *key, size_t klen, const char *
 /* Keys under these prefixes hold the ledger's own documents (DESIGN §2):
  * only system contracts (record author "genesis") may put or delete them,
  * so a participant contract cannot rewrite a contract record, mint money
- * or edit an identity or vehicle behind the standard contracts' checks.
- * vl.transfer writes wallets itself, under its own rule. */
-static const char *const s_reserved[] = { "contract/", "wallet/", "did/", "vehicle/",
-                                          "sale/", "schedule/", NULL };
+ * (wallet/, money/supply), edit an identity, an organisation (org/, which
+ * only genesis writes) or a vehicle, or forge the standard contracts' own
+ * records (a title request naming another agency, an insurance request, the
+ * agency's insurance rule) behind their checks. vl.transfer writes wallets
+ * itself, under its own rule. */
+static const char *const s_reserved[] = { "contract/", "wallet/", "money/", "did/", "org/",
+                                          "vehicle/", "sale/", "schedule/", "title_request/",
+                                          "service_request/", "rule/", NULL };
 
 static void
 s_check_writable(lua_State *L, const char *fn, const char *key)
@@ -645,6 +654,43 @@ s_check_source(lua_State *L)
     return 2;
 }
 
+/* --- policy check (for contract.deploy and vehicle.set_policy) ------------------ */
+
+/* vl.check_policy(text) -> true, or false and the reason. The expression is
+ * checked by the node's policy language (vm_config_t.policy_check), so the
+ * contracts need not know its grammar and the VM need not link consensus/. */
+static int
+s_check_policy(lua_State *L)
+{
+    vm_exec_t *ex = vm_exec_of(L);
+    if (lua_type(L, 1) != LUA_TSTRING)
+        return luaL_error(L, "vl.check_policy: the policy must be a string, got %s",
+                          sandbox_typename(L, 1));
+    size_t len;
+    const char *text = lua_tolstring(L, 1, &len);
+    meter_charge(L, GAS_CHECK_POLICY + len * GAS_CHECK_POLICY_BYTE);
+    char msg[VM_POLICY_MSG_MAX];
+    msg[0] = '\0';
+    int bad;
+    if (!ex->vm->config.policy_check) {
+        snprintf(msg, sizeof msg, "policy checks are not available");
+        bad = 1;
+    } else if (memchr(text, '\0', len)) {
+        snprintf(msg, sizeof msg, "a policy may not contain a NUL byte");
+        bad = 1;
+    } else {
+        bad = ex->vm->config.policy_check(text, msg, sizeof msg) != 0;
+        msg[sizeof msg - 1] = '\0';
+        if (bad && !msg[0])
+            snprintf(msg, sizeof msg, "the policy does not parse");
+    }
+    lua_pushboolean(L, !bad);
+    if (!bad)
+        return 1;
+    lua_pushlstring(L, msg, strlen(msg));
+    return 2;
+}
+
 /* --- JSON shape helpers ---------------------------------------------------------------- */
 
 static int
@@ -734,7 +780,7 @@ host_open(lua_State *L)
         { "caller", s_caller },   { "creator", s_creator }, { "txid", s_txid },
         { "now", s_now },         { "transfer", s_transfer }, { "require", s_require },
         { "check_source", s_check_source }, { "object", s_object }, { "array", s_array },
-        { "verify", s_verify },
+        { "verify", s_verify },   { "check_policy", s_check_policy },
         { NULL, NULL },
     };
     lua_newtable(L);

@@ -40,7 +40,7 @@
 #include "vm_internal.h"
 
 #define S_CACHE_SLOTS 64
-#define S_VM_VERSION "lua-" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "." LUA_VERSION_RELEASE "/vl-1"
+#define S_VM_VERSION "lua-" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "." LUA_VERSION_RELEASE "/vl-2"
 
 #if LUA_VERSION_NUM != 504
 #error "vledger contracts need Lua 5.4"

@@ -19,6 +19,8 @@
  *   - vl.caller() is the proposal creator's DID in the top-level contract
  *     and "contract:<name>" of the calling contract inside vl.call;
  *     vl.creator() is always the creator's DID;
+ *   - vl.check_policy(text) is true, or false and the reason, from
+ *     vm_config_t.policy_check;
  *   - vl.transfer(from, to, cents) moves integer cents between
  *     wallet/<DID> keys; `from` must be vl.creator() unless the running
  *     contract is a system contract (record author "genesis");
@@ -76,14 +78,25 @@ typedef struct {
     uint64_t gas_used;
 } vm_result_t;
 
+/* Checks one endorsement-policy expression (vl.check_policy): returns 0
+ * when text parses, nonzero otherwise with a NUL-terminated reason of at
+ * most size bytes in msg. Must be deterministic and pure (it runs inside
+ * contract execution, on every endorser alike) and thread-safe (VMs run on
+ * several workers). The node passes the policy language's parser
+ * (consensus/policy.h, policy_parse); contracts/ does not depend on it. */
+typedef int (*vm_policy_check_fn)(const char *text, char *msg, size_t size);
+
 typedef struct {
     uint64_t gas_default;        /* per proposal when the proposal gives 0 */
     uint64_t gas_max;            /* network maximum from genesis */
     size_t memory_max_bytes;     /* per execution */
     int fresh_state;             /* 1 = new lua_State per execution */
+    vm_policy_check_fn policy_check; /* NULL: vl.check_policy answers false,
+                                        "policy checks are not available" */
 } vm_config_t;
 
-/* Defaults: 2,000,000 gas, max 20,000,000, 16 MiB, reused state. */
+/* Defaults: 2,000,000 gas, max 20,000,000, 16 MiB, reused state, no policy
+ * checker. */
 vm_config_t vm_config_default(void);
 
 vm_t *vm_new(const vm_config_t *config);
@@ -95,6 +108,7 @@ int vm_execute(vm_t *vm, const vm_state_t *state, const vm_request_t *req, vm_re
 
 void vm_result_clear(vm_result_t *result);
 
-/* Interpreter identity, e.g. "lua-5.4.4/vl-1": recorded in every result. */
+/* Interpreter identity, e.g. "lua-5.4.4/vl-2" (vl-N counts changes to
+ * the host API: vl-2 added vl.check_policy): recorded in every result. */
 const char *vm_version(void);
 #endif

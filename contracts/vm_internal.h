@@ -49,6 +49,7 @@
 #define VM_PATTERN_MAX 64              /* pattern bytes */
 #define VM_STATE_REUSE_MAX 1000        /* executions before a reused state is renewed */
 #define VM_HOOK_COUNT 1000             /* instructions between hook firings */
+#define VM_POLICY_MSG_MAX 256          /* bytes of a vl.check_policy reason */
 
 /* --- Prices (gas) ----------------------------------------------------------- */
 #define GAS_BASE 1000                  /* per execution */
@@ -71,6 +72,8 @@
 #define GAS_PATTERN 100
 #define GAS_CHECK_SOURCE 1000
 #define GAS_CHECK_SOURCE_BYTE 5
+#define GAS_CHECK_POLICY 1000          /* vl.check_policy ... */
+#define GAS_CHECK_POLICY_BYTE 5        /* ... plus per byte of text */
 #define GAS_HOST 10                    /* any other host call */
 
 /* --- rwset.c: the transaction overlay -------------------------------------- */

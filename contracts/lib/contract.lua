@@ -1,23 +1,58 @@
---! policy {"*":"any"}
+--! policy {"*":"creator","deploy":"creator","get":"any"}
 -- contract.lua — system contract that deploys and upgrades participant
 -- contracts (records at contract/<name>, DESIGN §2).
 --
 -- deploy {name, source, policy?, attach?}
 --   name: [a-z][a-z0-9_]{0,63}. source: Lua text that compiles as a text
 --   chunk (checked with vl.check_source; it must return a table of
---   functions when run). A new name is deployed at version 1 with the
---   creator as author. An existing name may be redeployed only by its
---   author: the version increments and the previous record stays readable
---   at contract/<name>@<old version>.
+--   functions when run). policy: the endorsement policy per function, an
+--   object {function or "*": expression}, at most POLICY_ENTRIES_MAX
+--   entries, each expression checked with vl.check_policy (the refusal
+--   names the entry and gives the checker's reason); default
+--   {"*": "creator"} (the deployer's organisation endorses calls to it).
+--   A new name is deployed at version 1 with the creator as author. An
+--   existing name may be redeployed only by its author: the version
+--   increments and the previous record stays readable at
+--   contract/<name>@<old version>.
 --   attach: "vehicle:<VIN>" (creator must own it: added to the vehicle's
 --   contracts.owner and to the owner's did.owned[].contracts) or
 --   "did:<DID>" (must be the creator's own: added to contracts.generic).
 --   Emits "contract.deployed" {name, version, author}.
 -- get {name, version?} -> the record (an older version's when asked), or null.
+--
+-- Policies (the ledger adds its guards: attaching writes vehicle/<VIN>,
+-- needing its owner's organisation, or did/<DID>, needing the identity's):
+--   deploy  creator — the author's organisation;
+--   get     any     — read-only;
+--   *       creator.
 
 local M = {}
 
 local MAX_SOURCE = 256 * 1024
+local POLICY_ENTRIES_MAX = 64
+local POLICY_MAX = 1024
+
+-- Checks a deploy's policy object; returns it (an object) or raises.
+local function check_policy(policy)
+  if policy == nil or policy == vl.null then return vl.object({ ["*"] = "creator" }) end
+  vl.require(type(policy) == "table", "policy must be an object {function or \"*\": expression}")
+  local n = 0
+  for k, expr in pairs(policy) do
+    n = n + 1
+    vl.require(type(k) == "string", "policy must be an object {function or \"*\": expression}")
+    vl.require(k == "*" or (#k <= 64 and k:match("^[A-Za-z_][A-Za-z0-9_]*$") ~= nil),
+               "policy entry '" .. k .. "' must be a function name or \"*\"")
+    vl.require(type(expr) == "string" and #expr > 0 and #expr <= POLICY_MAX,
+               "policy for '" .. k .. "' must be an expression of 1.." .. POLICY_MAX ..
+               " characters")
+    local ok, msg = vl.check_policy(expr)
+    vl.require(ok, "policy for '" .. k .. "' refused: " .. tostring(msg))
+  end
+  vl.require(n > 0, "policy must map at least one function (or \"*\") to an expression")
+  vl.require(n <= POLICY_ENTRIES_MAX, "policy has more than " .. POLICY_ENTRIES_MAX ..
+             " entries")
+  return vl.object(policy)
+end
 
 local function valid_name(n)
   if type(n) ~= "string" or #n < 1 or #n > 64 then return false end
@@ -87,9 +122,7 @@ function M.deploy(args)
   vl.require(#source <= MAX_SOURCE, "source exceeds " .. MAX_SOURCE .. " bytes")
   local ok, err = vl.check_source(source)
   vl.require(ok, "contract '" .. name .. "' does not compile: " .. tostring(err))
-  local policy = args.policy
-  if policy == nil or policy == vl.null then policy = vl.object({ ["*"] = "any" }) end
-  vl.require(type(policy) == "table", "policy must be an object")
+  local policy = check_policy(args.policy)
 
   local key = "contract/" .. name
   local old = vl.get(key)

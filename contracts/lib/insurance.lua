@@ -1,4 +1,4 @@
---! policy {"*":"any","approve":"any(owner,arg:provider)","set_rule":"role:registration_authority"}
+--! policy {"*":"creator","request":"creator","correct":"creator","approve":"all(owner,arg:provider)","cancel":"all(creator,vehicle:insurance.insurer?)","set_rule":"all(creator,role:registration_authority)","verify":"any"}
 -- insurance.lua — insurance association and premiums (seed 000 FIG. 6);
 -- the same path serves other third-party services (kind "parking").
 --
@@ -11,18 +11,40 @@
 --   status "needs_correction" (recorded, so the notice is on the ledger).
 -- correct {vin, id, coverage?, premium?, valid_until?, zone?, policy?}
 --   the requester amends and the verification runs again.
--- approve {vin, id}  the other party; verification again; met -> the NFT-VID
+-- approve {vin, id, provider}  the other party; provider must name the
+--   request's provider (the policy brings its organisation in through
+--   arg:provider); verification again; met -> the NFT-VID
 --   gets insurance {insurer, policy, coverage, valid_until, premium,
 --   period_ms, state "active"} (or parking {...}) and the first premium is
 --   put on the schedule at now + period_ms (schedule.lua runs it and
 --   schedules the next while before valid_until).
 -- cancel {vin, kind?}  owner or provider; state "cancelled".
--- set_rule {kind, min_coverage}  an identity with role
+-- set_rule {kind, min_coverage}  an identity holding the role
 --   registration_authority sets the agency rule (default insurance minimum
 --   coverage DEFAULT_MIN_COVERAGE cents).
 -- verify {vin, kind, coverage, valid_until, zone?} -> {ok, reason?, actions}
 -- on_sale {vin, seller, buyer}  from contract:settlement: removes the
 --   seller's insurance and services, notifies the providers.
+--
+-- Roles (insurer for insurance, service for parking, registration_authority
+-- for rules) are checked through identity.has_role (vl.call): an insurer
+-- holds the role only through an insurer organisation (docs/trust.md);
+-- service is self-declared.
+--
+-- Policies (the ledger adds its guard: a write to vehicle/<VIN> needs its
+-- owner's organisation):
+--   request, correct  creator — the requester (owner or provider); writes
+--     only service_request/, the other party approves later;
+--   approve  all(owner,arg:provider) — the owner and the provider both:
+--     the association is their agreement, whichever of them approves;
+--   cancel   all(creator,vehicle:insurance.insurer?) — the canceller and
+--     the insurer of the vehicle's insurance, when there is one (an owner
+--     cannot drop an insurer's policy without its organisation; the policy
+--     cannot tell the kind, so a parking cancellation on an insured vehicle
+--     needs the insurer too); the owner's organisation through the guard;
+--   set_rule all(creator,role:registration_authority);
+--   verify   any — read-only;
+--   *        creator (on_sale runs only inside sale.confirm).
 
 local DEFAULT_MIN_COVERAGE = 2500000
 local KINDS = { insurance = "insurer", parking = "service" }
@@ -37,10 +59,7 @@ local function vehicle(vin)
 end
 
 local function has_role(did, role)
-  local p = vl.get("did/" .. did)
-  if p == nil then return false end
-  for _, r in ipairs(p.roles or {}) do if r == role then return true end end
-  return false
+  return vl.call("identity", "has_role", { did = did, role = role }) == true
 end
 
 local function kind_of(k)
@@ -169,6 +188,10 @@ function M.approve(args)
   local req = get_req(v.vin, args.id)
   vl.require(vl.creator() == req.approver, "only " .. req.approver .. " may approve request " ..
              req.id)
+  vl.require(args.provider == req.provider, "provider must name the provider " .. req.provider ..
+             " of request " .. req.id .. " (its organisation endorses the approval)")
+  vl.require(has_role(req.provider, KINDS[req.kind]), "provider " .. req.provider ..
+             " no longer holds the role " .. KINDS[req.kind])
   vl.require(v.owner == req.owner, "vehicle " .. v.vin .. " changed owner since request " ..
              req.id)
   local res = run_check(v, req)
@@ -221,7 +244,7 @@ end
 function M.set_rule(args)
   local me = vl.creator()
   vl.require(has_role(me, "registration_authority"),
-             "only an identity with role registration_authority may set service rules")
+             "only an identity holding the role registration_authority may set service rules")
   local kind = kind_of(args.kind)
   vl.require(math.type(args.min_coverage) == "integer" and args.min_coverage >= 0,
              "min_coverage must be an integer number of cents")

@@ -1,4 +1,4 @@
---! policy {"*":"any","issue":"owner","revoke":"owner"}
+--! policy {"*":"creator","issue":"owner","revoke":"owner","use":"creator","check_use":"any"}
 -- keys.lua — digital keys and key-use checks (seed 000 [0119]-[0121]).
 --
 -- issue {vin, holder, scope?="operator"|"owner", functions?}  owner only.
@@ -19,6 +19,16 @@
 --   the future, registration "registered".
 -- on_sale {vin, seller, buyer}  from contract:settlement: revokes every key
 --   and issues the buyer's default owner key.
+--
+-- Policies (the ledger adds its guards: a write to vehicle/<VIN> needs its
+-- owner's organisation, a write to did/<DID> the identity's):
+--   issue, revoke  owner — the owner's organisation (issue also writes the
+--     holder's NFT-DID, so the holder's organisation endorses through the
+--     did/ guard);
+--   use      creator — the key holder's organisation; writes nothing but
+--     events;
+--   check_use  any — read-only;
+--   *        creator (on_sale runs only inside sale.confirm).
 
 local OWNER_FUNCTIONS = { "unlock", "lock", "start", "trunk", "share", "pair" }
 local OPERATOR_DEFAULT = { "unlock", "lock", "start" }

@@ -1,4 +1,4 @@
---! policy {"*":"any","components":"owner","approve":"owner"}
+--! policy {"*":"creator","components":"owner","prepair":"creator","approve":"owner","prepair_common":"creator","unpair":"creator"}
 -- pairing.lua — device pre-pairing (seed 001 (49)-(68)).
 --
 -- components {vin, components: {NAME: pubkey_hex, ...}, max_distance_m?}
@@ -22,6 +22,12 @@
 -- unpair {vin, pairing_id}  owner or the device owner.
 -- on_sale {vin, seller}  from contract:settlement: removes the seller's
 --   pairings (every device whose owner is the seller).
+--
+-- Policies (the ledger adds its guard: a write to vehicle/<VIN> needs its
+-- owner's organisation): components, approve  owner; prepair,
+-- prepair_common, unpair  creator (the device owner or the owner; the
+-- owner's organisation endorses through the guard); * creator (on_sale runs
+-- only inside sale.confirm). No role is involved.
 
 local DEFAULT_DISTANCE_M = 10
 

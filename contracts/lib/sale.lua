@@ -1,4 +1,4 @@
---! policy {"*":"any","request":"arg:buyer","confirm":"all(owner,role:title_agency,lienholder?)","abort":"any(owner,arg:buyer)"}
+--! policy {"*":"creator","request":"creator","offer":"creator","accept":"creator","confirm":"all(creator,vehicle:title.issuer?,lienholder?,vehicle:insurance.insurer?)","abort":"creator","expire":"creator","get":"any"}
 -- sale.lua — purchase request, seller/buyer conditions, negotiation,
 -- confirmation, abort and deadline (seed 000 FIG. 4A, 4B). The settlement
 -- itself is settlement.lua, called from the last confirmation.
@@ -8,8 +8,12 @@
 --
 -- request {vin, price, finance?:{lender, amount}, agency?, authority?,
 --          delivery?, months?, period_ms?, window_ms?}
---   The creator is the buyer and must be registered. agency defaults to the
---   vehicle's title issuer; authority to its registration authority.
+--   The creator is the buyer and must be registered. The title is
+--   transferred by the vehicle's title agency (vehicle.title.issuer, which
+--   must still hold title_agency), never by one the buyer names: an agency
+--   argument that differs is refused. authority defaults to the vehicle's
+--   registration authority and must hold registration_authority; a
+--   finance.lender must hold lender (identity.has_role for every role).
 --   The seller's condition contracts (attached to the vehicle or to the
 --   seller's NFT-DID) judge the request: unmet -> status
 --   "conditions_unmet" and a "sale.notification" event to the buyer listing
@@ -29,6 +33,27 @@
 -- expire {vin, id}          anyone, after the deadline: ends the sale naming
 --   who did not confirm.
 -- get {vin, id?}            the sale (the only open one when id is omitted).
+--
+-- Policies (the ledger adds its guards: a write to vehicle/<VIN> needs its
+-- owner's organisation, lowering a wallet needs its holder's, writing
+-- did/<DID> needs the identity's):
+--   request, offer, accept, abort, expire  creator — the party acting; each
+--     writes the vehicle's purchase_requests, so the seller's (owner's)
+--     organisation endorses through the vehicle guard;
+--   confirm  all(creator, vehicle:title.issuer?, lienholder?,
+--            vehicle:insurance.insurer?) — the confirming party, and for
+--     the settlement the last confirmation runs: the title agency that
+--     issued the title and transfers it; the seller's existing lender, whose
+--     lien is paid off (its wallet only rises, so no guard names it); the
+--     seller's insurer, whose policy the settlement removes from the
+--     vehicle (insurance.on_sale writes only vehicle/<VIN>, so no guard
+--     names it either). The guards add the rest: the seller's organisation
+--     (vehicle write, did/<seller>), the buyer's (its wallet is debited,
+--     did/<buyer>), and, financed, the new lender's (its wallet is debited).
+--     A parking provider's permit is removed too without its endorsement
+--     (a self-declared service role, not a party the settlement must hear).
+--   get  any — read-only;
+--   *    creator.
 --
 -- Condition contracts export condition(ctx) where ctx = {side, stage, sale,
 -- vehicle, price, buyer_balance}; they return nothing / true / {ok=true}
@@ -50,10 +75,7 @@ local function vehicle(vin)
 end
 
 local function has_role(did, role)
-  local p = vl.get("did/" .. did)
-  if p == nil then return false end
-  for _, r in ipairs(p.roles or {}) do if r == role then return true end end
-  return false
+  return vl.call("identity", "has_role", { did = did, role = role }) == true
 end
 
 local function require_role(did, role, what)
@@ -239,10 +261,14 @@ function M.request(args)
     vl.require(amount <= price, "financed amount " .. amount .. " exceeds the price " .. price)
     finance = { lender = args.finance.lender, amount = amount }
   end
-  local agency = args.agency
-  if agency == nil or agency == vl.null then agency = v.title and v.title.issuer end
-  vl.require(agency ~= nil, "vehicle " .. v.vin ..
-             " has no title issuer: name a title agency (agency DID)")
+  local agency = v.title and v.title.issuer
+  vl.require(agency ~= nil, "vehicle " .. v.vin .. " has no title issued by a title agency: " ..
+             "its owner must obtain one first (`vledger title request --vin " .. v.vin ..
+             " --agency DID`)")
+  if args.agency ~= nil and args.agency ~= vl.null and args.agency ~= agency then
+    error("the title of " .. v.vin .. " is transferred only by its title agency " .. agency ..
+          ", which issued it, not by " .. tostring(args.agency) .. ": omit agency")
+  end
   require_role(agency, "title_agency", "title agency")
   local authority = args.authority
   if authority == nil or authority == vl.null then

@@ -1,4 +1,4 @@
---! policy {"*":"any"}
+--! policy {"*":"creator","run_due":"any","pay_arrears":"creator","list":"any"}
 -- schedule.lua — scheduled payments and deadlines at
 -- schedule/<due-ms, 15 digits>/<id> (DESIGN §2).
 --
@@ -22,6 +22,15 @@
 -- pay_arrears {vin}  the owner pays the instalment arrears to the lender;
 --   clears "late" and releases the lien after the last instalment.
 -- list {} -> every schedule entry {key, due, value}
+--
+-- Policies (the ledger adds its guards: each vehicle written needs its
+-- owner's organisation, each wallet debited its holder's):
+--   run_due  any — anyone may submit it (the reactor of any node); what runs
+--     is decided by the entries, and the guards bring in every payer and
+--     owner it touches;
+--   pay_arrears  creator — the owner (= guard);
+--   list     any — read-only;
+--   *        creator.
 
 local M = {}
 

@@ -1,4 +1,4 @@
---! policy {"*":"all(owner,role:title_agency,lienholder?)"}
+--! policy {"*":"creator"}
 -- settlement.lua — settlement of an agreed, fully confirmed sale (seed 000
 -- FIG. 5) as a chain of contracts: sale.confirm -> settlement.settle ->
 -- insurance.on_sale, keys.on_sale, pairing.on_sale.
@@ -16,8 +16,13 @@
 --      payment with no ownership change (or the reverse) would be theft.
 --   2. ownership: owners[] appended, owner = buyer, owned lists of both
 --      NFT-DIDs updated, the seller's contracts detached.
---   3. title transferred to the buyer by the sale's title agency (its
---      endorsement is required by the policy), number derived from txid.
+--   3. title transferred to the buyer by the vehicle's title agency (the
+--      issuer of its current title, which the sale recorded and which must
+--      still be the issuer and still hold title_agency; its endorsement is
+--      required by sale.confirm's policy, vehicle:title.issuer), number
+--      derived from txid. The seller's endorsement_policy on the vehicle,
+--      if any, is removed: the buyer's vehicle does not carry the seller's
+--      policy (setting this write needed that policy, as any write to it).
 --   4. financing data (lien) into the NFT-VID and the first instalment put
 --      on the schedule; the seller's insurance removed and the insurer
 --      notified; all existing keys revoked and the buyer's default owner
@@ -35,7 +40,14 @@
 --   - instalments (schedule.run_due, by the node's reactor when block time
 --     passes the due date): they happen months later by definition.
 --
--- settle {vin, id}  callable only from contract:sale.
+-- settle {vin, id}  callable only from contract:sale. Refusals besides the
+--   funds checks: the title was reissued by another agency since the
+--   request, or the agency, the lender or the authority no longer holds its
+--   role (identity.has_role).
+--
+-- Policy: settle runs only inside sale.confirm, whose policy (and the
+-- ledger's guards on what the settlement writes) decides who endorses; see
+-- sale.lua. The "*" entry here never applies to a transaction.
 
 local TRANSFER_FEE = 2500
 local REGISTRATION_FEE = 3000
@@ -43,6 +55,12 @@ local REGISTRATION_FEE = 3000
 local M = {}
 
 local function balance(did) return vl.get("wallet/" .. did) or 0 end
+
+local function require_role(did, role, what)
+  vl.require(vl.call("identity", "has_role", { did = did, role = role }) == true,
+             "the " .. what .. " " .. did .. " no longer holds the role " .. role ..
+             "; the sale cannot settle")
+end
 
 local function remove_vin(list, vin)
   local out, removed = {}, nil
@@ -65,6 +83,13 @@ function M.settle(args)
   local down = price - financed
 
   -- Checks first, so a refusal names what is missing.
+  vl.require(v.title ~= nil and v.title.issuer == s.agency, "the title of " .. vin ..
+             " was reissued by " .. tostring(v.title and v.title.issuer) .. " since sale " ..
+             s.id .. " was requested with agency " .. tostring(s.agency) ..
+             ": abort it and request the sale again")
+  require_role(s.agency, "title_agency", "title agency")
+  if s.finance then require_role(s.finance.lender, "lender", "lender") end
+  if s.authority then require_role(s.authority, "registration_authority", "authority") end
   local need = down + fees
   vl.require(balance(buyer) >= need, "settlement needs " .. need .. " cents from the buyer " ..
              buyer .. " (" .. (financed > 0 and "down payment " or "price ") .. down ..
@@ -102,6 +127,8 @@ function M.settle(args)
   -- 2. ownership
   v.owners[#v.owners + 1] = { did = buyer, since = vl.now(), sale = s.id, txid = vl.txid() }
   v.owner = buyer
+  local old_policy = v.endorsement_policy
+  v.endorsement_policy = nil
   v.contracts = v.contracts or {}
   v.contracts.owner = vl.array({})
   local sp = vl.get("did/" .. seller)
@@ -116,6 +143,10 @@ function M.settle(args)
               holder = buyer, issued_at = vl.now(), previous = prev, sale = s.id }
   vl.emit("title.transferred", { vin = vin, from = seller, to = buyer, agency = s.agency,
                                  number = v.title.number, fee = TRANSFER_FEE })
+  if old_policy ~= nil then
+    vl.emit("vehicle.policy_set", { vin = vin, policy = vl.null, previous = old_policy,
+                                    by = buyer, reason = "sale " .. s.id })
+  end
   if s.authority then
     v.registration = { status = "pending", authority = s.authority, fee = REGISTRATION_FEE,
                        previous_plate = v.registration and v.registration.plate,

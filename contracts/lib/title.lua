@@ -1,4 +1,4 @@
---! policy {"*":"any","answer":"role:title_agency","register":"role:registration_authority"}
+--! policy {"*":"creator","onboard":"creator","check":"creator","request":"creator","answer":"all(creator,role:title_agency)","respond":"creator","request_registration":"creator","register":"all(creator,role:registration_authority)","get":"any"}
 -- title.lua — onboarding and title (seed 000 FIG. 3), and registration.
 --
 -- onboard {vin, make, model, year, color?, extra?, agency?}
@@ -12,18 +12,37 @@
 -- request {vin, agency}  owner only; agency holds role title_agency; pays
 --   TITLE_FEE cents owner -> agency; opens title_request/<VIN>.
 -- answer {vin, decision: "issue"|"clarify", number?, question?}
---   the agency of the open request: issues the title (status "valid",
---   holder = owner) or asks a question (status "clarification_requested").
+--   the agency of the open request, which must still hold title_agency:
+--   issues the title (status "valid", issuer = the agency, holder = owner)
+--   or asks a question (status "clarification_requested").
 -- respond {vin, answer}  owner answers a clarification; the request is open
 --   again. Any number of rounds.
 -- request_registration {vin, authority}  owner pays REGISTRATION_FEE to an
 --   identity holding role registration_authority; registration "pending".
--- register {vin, plate}  that authority assigns the plate: "registered".
---   (A sale settlement also leaves registration "pending" with its fee paid.)
+-- register {vin, plate}  that authority, which must still hold
+--   registration_authority, assigns the plate: "registered". (A sale
+--   settlement also leaves registration "pending" with its fee paid.)
 -- get {vin} -> {title, registration, request}
+--
+-- Every role is checked through identity.has_role (vl.call): an identity
+-- holds a privileged role only through its organisation (docs/trust.md).
 --
 -- A title is stale when it was issued to someone other than the current
 -- owner (e.g. after an ownership change the agency has not re-issued).
+--
+-- Policies (the ledger adds its guards: a write to vehicle/<VIN> needs its
+-- owner's organisation, lowering a wallet needs its holder's):
+--   onboard, check, request, respond, request_registration  creator — the
+--     owner acts; its fee payment and the vehicle write name its
+--     organisation through the guards too;
+--   answer    all(creator,role:title_agency) — issuing a title is the
+--     agency's act, endorsed by an organisation holding title_agency (the
+--     agency's own when it is enrolled there); the owner's organisation
+--     endorses the vehicle write (guard);
+--   register  all(creator,role:registration_authority) — likewise for the
+--     plate;
+--   get       any — read-only;
+--   *         creator.
 
 local TITLE_FEE = 2500
 local REGISTRATION_FEE = 3000
@@ -39,10 +58,7 @@ local function vehicle(vin)
 end
 
 local function has_role(did, role)
-  local p = vl.get("did/" .. did)
-  if p == nil then return false end
-  for _, r in ipairs(p.roles or {}) do if r == role then return true end end
-  return false
+  return vl.call("identity", "has_role", { did = did, role = role }) == true
 end
 
 local function require_role(did, role)
@@ -153,6 +169,8 @@ function M.answer(args)
   local req = open_request(v.vin)
   vl.require(vl.creator() == req.agency, "only the agency " .. req.agency ..
              " handling the title request may answer it")
+  vl.require(has_role(req.agency, "title_agency"), "the agency " .. req.agency ..
+             " no longer holds the role title_agency, so it cannot answer the request")
   local round = { decision = args.decision, at = vl.now(), txid = vl.txid() }
   if args.decision == "issue" then
     vl.require(req.status == "requested",
@@ -224,6 +242,8 @@ function M.register(args)
   vl.require(r.status == "pending", "no registration of " .. v.vin .. " is pending")
   vl.require(vl.creator() == r.authority, "only the authority " .. tostring(r.authority) ..
              " may register vehicle " .. v.vin)
+  vl.require(has_role(r.authority, "registration_authority"), "the authority " .. r.authority ..
+             " does not hold the role registration_authority, so it cannot register vehicles")
   vl.require(type(args.plate) == "string" and #args.plate > 0 and #args.plate <= 16,
              "plate must be 1..16 characters")
   v.registration = { status = "registered", plate = args.plate, authority = r.authority,

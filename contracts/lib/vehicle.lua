@@ -1,12 +1,34 @@
---! policy {"*":"any"}
--- vehicle.lua — NFT-VID onboarding (seed 000 FIG. 3; DESIGN §2 vehicle/<VIN>).
+--! policy {"*":"creator","register":"creator","set_policy":"owner","get":"any"}
+-- vehicle.lua — NFT-VID onboarding (seed 000 FIG. 3; DESIGN §2 vehicle/<VIN>)
+-- and the vehicle's own endorsement policy (docs/trust.md "Endorsement
+-- policies", state-based endorsement).
 --
 -- register {vin, make, model, year, color?, extra?:{...}}
 --   The creator must be a registered identity; becomes the first owner.
 --   VIN: 17 characters of A-H, J-N, P, R-Z, 0-9 (no I, O, Q). Writes
 --   vehicle/<VIN>, appends {vin, contracts:[], keys:[]} to the creator's
---   did/<DID>.owned, emits "vehicle.registered" {vin, owner}.
+--   did/<DID>.owned, emits "vehicle.registered" {vin, owner}. `extra`
+--   adds free fields, never one of FIXED (the ledger's own fields, the
+--   endorsement_policy among them: only set_policy writes that one).
+-- set_policy {vin, policy}  the owner only: policy (a policy expression,
+--   checked with vl.check_policy) becomes the document's
+--   endorsement_policy, which replaces the function's policy for writes to
+--   vehicle/<VIN>; null removes it. Emits "vehicle.policy_set" {vin, policy,
+--   previous, by}. Refusals: not the owner; not a string or null; over
+--   POLICY_MAX bytes; the policy does not parse (the checker's message);
+--   removing a policy the vehicle does not have. Changing or removing an
+--   existing policy needs the current one to be satisfied (the ledger checks
+--   writes to a key against its stored policy). A sale clears it (the new
+--   owner's vehicle starts without the seller's policy; settlement.lua).
 -- get {vin} -> the vehicle document or null.
+--
+-- Policies (the ledger adds its guard: a write to vehicle/<VIN> without a
+-- key policy needs the current owner's organisation):
+--   register    creator — the new owner's organisation (no owner yet);
+--   set_policy  owner   — the current owner's organisation (or, once the
+--                         vehicle has a policy, that policy instead);
+--   get         any     — read-only;
+--   *           creator.
 
 local M = {}
 
@@ -14,7 +36,10 @@ local FIXED = {
   vin = true, make = true, model = true, year = true, color = true, title = true,
   registration = true, insurance = true, financing = true, owners = true, owner = true,
   keys = true, devices = true, purchase_requests = true, contracts = true,
+  endorsement_policy = true, parking = true, components = true, pairing_max_distance_m = true,
 }
+
+local POLICY_MAX = 1024
 
 local function valid_vin(vin)
   if type(vin) ~= "string" or #vin ~= 17 then return false end
@@ -85,6 +110,35 @@ function M.register(args)
 
   vl.emit("vehicle.registered", { vin = vin, owner = did })
   return { vin = vin, owner = did }
+end
+
+function M.set_policy(args)
+  vl.require(type(args.vin) == "string", "vin must be a string")
+  local key = "vehicle/" .. args.vin
+  local v = vl.get(key)
+  vl.require(v ~= nil, "vehicle " .. args.vin .. " is not registered")
+  local me = vl.creator()
+  vl.require(v.owner == me, "only the owner " .. tostring(v.owner) .. " of vehicle " .. v.vin ..
+             " may set its endorsement policy")
+  local policy = args.policy
+  local previous = v.endorsement_policy
+  if policy == nil or policy == vl.null then
+    vl.require(previous ~= nil, "vehicle " .. v.vin .. " has no endorsement policy to remove")
+    v.endorsement_policy = nil
+  else
+    vl.require(type(policy) == "string",
+               "policy must be a policy expression (a string), or null to remove it")
+    vl.require(#policy > 0 and #policy <= POLICY_MAX,
+               "policy must be 1.." .. POLICY_MAX .. " characters")
+    local ok, msg = vl.check_policy(policy)
+    vl.require(ok, "endorsement policy refused: " .. tostring(msg))
+    vl.require(policy ~= previous, "vehicle " .. v.vin .. " already has the policy " .. policy)
+    v.endorsement_policy = policy
+  end
+  vl.put(key, v)
+  vl.emit("vehicle.policy_set", { vin = v.vin, policy = v.endorsement_policy or vl.null,
+                                  previous = previous or vl.null, by = me })
+  return { vin = v.vin, endorsement_policy = v.endorsement_policy or vl.null }
 end
 
 function M.get(args)

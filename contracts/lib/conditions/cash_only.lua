@@ -12,8 +12,10 @@ function M.condition(ctx)
   if ctx.buyer_balance < ctx.price then
     return { ok = false, reason = "buyer wallet holds " .. ctx.buyer_balance ..
              " cents, price is " .. ctx.price,
-             actions = { "deposit " .. (ctx.price - ctx.buyer_balance) ..
-                         " cents: `vledger wallet deposit CENTS`" } }
+             actions = { "add " .. (ctx.price - ctx.buyer_balance) ..
+                         " cents to the buyer wallet: a transfer from another wallet, or " ..
+                         "money issued by an issuer organisation (`vledger wallet issue " ..
+                         "--to " .. ctx.sale.buyer .. " CENTS` on its node)" } }
   end
   return true
 end

@@ -6,6 +6,7 @@
 #ifndef VL_TEST_FAKE_STATE_H
 #define VL_TEST_FAKE_STATE_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,7 +168,8 @@ fake_contract(fake_state_t *fs, const char *name, const char *source, const char
     free(rec);
 }
 
-/* Seeds every standard contract as genesis would. */
+/* Seeds every standard contract and an empty money supply
+ * (money/supply = {issued: 0, redeemed: 0}) as genesis would. */
 static inline void
 fake_genesis(fake_state_t *fs)
 {
@@ -175,5 +177,34 @@ fake_genesis(fake_state_t *fs)
     const contracts_stdlib_entry_t *e = contracts_stdlib(&n);
     for (size_t i = 0; i < n; i++)
         fake_contract(fs, e[i].name, e[i].source, "genesis");
+    fake_put(fs, "money/supply", "{\"issued\":0,\"redeemed\":0}");
+}
+
+/* Seeds an organisation as genesis writes it (docs/trust.md):
+ * org/<name> = {name, nodes, roles}; roles_json and nodes_json are JSON
+ * arrays (role names, node DIDs). */
+static inline void
+fake_org(fake_state_t *fs, const char *name, const char *roles_json, const char *nodes_json)
+{
+    char key[128], val[2048];
+    snprintf(key, sizeof key, "org/%s", name);
+    snprintf(val, sizeof val, "{\"name\":\"%s\",\"nodes\":%s,\"roles\":%s}", name,
+             nodes_json, roles_json);
+    fake_put(fs, key, val);
+}
+
+/* Seeds a node identity as genesis writes it: did/<did> = {did, name, node:
+ * true, org, roles: []} and wallet/<did> = 0. */
+static inline void
+fake_node(fake_state_t *fs, const char *did, const char *name, const char *org)
+{
+    char key[128], val[1024];
+    snprintf(key, sizeof key, "did/%s", did);
+    snprintf(val, sizeof val,
+             "{\"did\":\"%s\",\"name\":\"%s\",\"node\":true,\"org\":\"%s\",\"roles\":[]}",
+             did, name, org);
+    fake_put(fs, key, val);
+    snprintf(key, sizeof key, "wallet/%s", did);
+    fake_put(fs, key, "0");
 }
 #endif

@@ -2,8 +2,12 @@
  * test_lifecycle.c — the vehicle lifecycle contracts (contracts/lib/title,
  * sale, settlement, insurance, keys, schedule, pairing, and the example
  * condition contracts in contracts/lib/conditions) run through the VM
- * against the fake state: each flow's happy path, each refusal, and money
- * conservation (the sum of all wallets) on every path.
+ * against the fake state, seeded with organisations and node identities as
+ * genesis writes them (docs/trust.md): privileged roles are enrolled by
+ * their organisation's node, money is issued by the bank's node. Each
+ * flow's happy path, each refusal, and money conservation on every path:
+ * the sum of all wallets is unchanged by every flow and always equals
+ * money/supply issued - redeemed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +27,11 @@
 #define INSURER "did:vl:1051e70000000000000000000000000000000000"
 #define PARKER "did:vl:9a7c000000000000000000000000000000000000"
 #define STRANGER "did:vl:0dd0000000000000000000000000000000000000"
+#define AGENCY_NODE "did:vl:a9e0c00000000000000000000000000000000000"
+#define BANK_NODE "did:vl:ba0c000000000000000000000000000000000000"
+#define INSURE_NODE "did:vl:10511000000000000000000000000000000000000000"
+#define OTHERBANK_NODE "did:vl:07e7ba0c00000000000000000000000000000000"
+#define PEOPLE_NODE "did:vl:9e0910000000000000000000000000000000000000"
 #define VIN "1HGCM82633A004352"
 #define VIN2 "2HGCM82633A004353"
 #define T0 1700000000000LL
@@ -146,16 +155,69 @@ s_total(void)
     return sum;
 }
 
+/* Σ wallets = money/supply issued - redeemed (money is only issued,
+ * redeemed or moved). */
 static void
-s_register(const char *did, const char *name, const char *roles, long long deposit)
+s_conserved_at(int line)
+{
+    json_t *sup = json_loads(fake_value(&s_fs, "money/supply"), 0, NULL);
+    long long issued = (long long) json_integer_value(json_object_get(sup, "issued"));
+    long long redeemed = (long long) json_integer_value(json_object_get(sup, "redeemed"));
+    json_decref(sup);
+    if (s_total() != issued - redeemed)
+        fprintf(stderr, "line %d: wallets hold %lld, issued %lld - redeemed %lld\n", line,
+                s_total(), issued, redeemed);
+    CHECK_EQ(s_total(), issued - redeemed);
+}
+#define CONSERVED() s_conserved_at(__LINE__)
+
+/* The bank's node issues cents to did. */
+static void
+s_issue(const char *did, long long cents)
 {
     char args[256];
-    snprintf(args, sizeof args, "{\"name\":\"%s\",\"roles\":%s}", name, roles);
+    snprintf(args, sizeof args, "{\"to\":\"%s\",\"cents\":%lld}", did, cents);
+    OK(BANK_NODE, "wallet", "issue", args);
+}
+
+/* node (a node identity) enrols did in role. */
+static void
+s_enrol(const char *node, const char *did, const char *role)
+{
+    char args[256];
+    snprintf(args, sizeof args, "{\"did\":\"%s\",\"role\":\"%s\"}", did, role);
+    OK(node, "identity", "enrol", args);
+}
+
+/* Registers did in org with self-declared roles, then issues it money. */
+static void
+s_register(const char *did, const char *name, const char *org, const char *roles,
+           long long issue)
+{
+    char args[256];
+    snprintf(args, sizeof args, "{\"name\":\"%s\",\"org\":\"%s\",\"roles\":%s}", name, org,
+             roles);
     OK(did, "identity", "register", args);
-    if (deposit > 0) {
-        snprintf(args, sizeof args, "{\"cents\":%lld}", deposit);
-        OK(did, "wallet", "deposit", args);
-    }
+    if (issue > 0)
+        s_issue(did, issue);
+}
+
+/* Sets field (a top-level key of the object at sub, or of the document when
+ * sub is NULL) of the state document at key to the JSON value, as another
+ * transaction would have. */
+static void
+s_patch(const char *key, const char *sub, const char *field, const char *value)
+{
+    json_t *doc = json_loads(fake_value(&s_fs, key), 0, NULL);
+    CHECK(doc != NULL);
+    json_t *at = sub ? json_object_get(doc, sub) : doc;
+    CHECK(at != NULL);
+    if (at)
+        json_object_set_new(at, field, json_loads(value, JSON_DECODE_ANY, NULL));
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    fake_put(&s_fs, key, text);
+    free(text);
+    json_decref(doc);
 }
 
 /* Deploys contracts/lib/conditions/FILE.lua as NAME attached to target,
@@ -196,13 +258,29 @@ s_reset(void)
     fake_free(&s_fs);
     fake_genesis(&s_fs);
     s_now = T0;
-    s_register(SELLER, "Seller", "[\"seller\",\"owner\"]", 100000);
-    s_register(BUYER, "Buyer", "[\"buyer\"]", 0);
-    s_register(AGENCY, "Title Agency", "[\"title_agency\"]", 0);
-    s_register(AUTH, "DMV", "[\"registration_authority\"]", 0);
-    s_register(LENDER, "Bank", "[\"lender\"]", 5000000);
-    s_register(INSURER, "Insurer", "[\"insurer\"]", 0);
-    s_register(PARKER, "City Parking", "[\"service\"]", 0);
+    fake_org(&s_fs, "agency", "[\"title_agency\",\"registration_authority\",\"validator\"]",
+             "[\"" AGENCY_NODE "\"]");
+    fake_org(&s_fs, "bank", "[\"issuer\",\"lender\"]", "[\"" BANK_NODE "\"]");
+    fake_org(&s_fs, "insure", "[\"insurer\"]", "[\"" INSURE_NODE "\"]");
+    fake_org(&s_fs, "otherbank", "[\"lender\"]", "[\"" OTHERBANK_NODE "\"]");
+    fake_org(&s_fs, "people", "[]", "[\"" PEOPLE_NODE "\"]");
+    fake_node(&s_fs, AGENCY_NODE, "agency-node", "agency");
+    fake_node(&s_fs, BANK_NODE, "bank-node", "bank");
+    fake_node(&s_fs, INSURE_NODE, "insure-node", "insure");
+    fake_node(&s_fs, OTHERBANK_NODE, "otherbank-node", "otherbank");
+    fake_node(&s_fs, PEOPLE_NODE, "people-node", "people");
+    s_register(SELLER, "Seller", "people", "[\"seller\",\"owner\"]", 100000);
+    s_register(BUYER, "Buyer", "people", "[\"buyer\"]", 0);
+    s_register(AGENCY, "Title Agency", "agency", "[]", 0);
+    s_enrol(AGENCY_NODE, AGENCY, "title_agency");
+    s_register(AUTH, "DMV", "agency", "[]", 0);
+    s_enrol(AGENCY_NODE, AUTH, "registration_authority");
+    s_register(LENDER, "Bank", "bank", "[]", 5000000);
+    s_enrol(BANK_NODE, LENDER, "lender");
+    s_register(INSURER, "Insurer", "insure", "[]", 0);
+    s_enrol(INSURE_NODE, INSURER, "insurer");
+    s_register(PARKER, "City Parking", "people", "[\"service\"]", 0);
+    CONSERVED();
 }
 
 /* Onboards VIN for the seller with a valid title and registration. */
@@ -290,6 +368,7 @@ test_title(void)
     CHECK_STR(s_at("vehicle/" VIN, "registration.plate"), "B-1");
     CHECK_EQ(s_wallet(AUTH), 3000);
     CHECK_EQ(s_total(), total);
+    CONSERVED();
 }
 
 /* --- 2. purchase: conditions, negotiation, confirmation, abort, deadline ------------ */
@@ -311,13 +390,14 @@ test_sale_conditions(void)
 
     /* seller: cash only */
     s_deploy_condition(SELLER, "cash_only", "vehicle:" VIN, NULL, NULL);
-    OK(BUYER, "wallet", "deposit", "{\"cents\":1000}");
+    s_issue(BUYER, 1000);
     OK(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":5000}");
     CHECK_CONTAINS(s_result, "\"status\":\"conditions_unmet\"");
     CHECK_CONTAINS(s_result, "seller condition 'cash_only' not met: buyer wallet holds 1000 "
                              "cents, price is 5000");
     CHECK_CONTAINS(s_events, "sale.notification");
-    CHECK_CONTAINS(s_events, "deposit 4000 cents");
+    CHECK_CONTAINS(s_events, "add 4000 cents to the buyer wallet");
+    CHECK_CONTAINS(s_events, "vledger wallet issue --to " BUYER " CENTS");
     OK(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":900,\"finance\":"
        "{\"lender\":\"" LENDER "\",\"amount\":100}}");
     CHECK_CONTAINS(s_result, "seller condition 'cash_only' not met: the seller accepts cash only");
@@ -375,7 +455,8 @@ test_sale_conditions(void)
     s_titled_vehicle(VIN, SELLER);
     s_deploy_condition(SELLER, "accepted_lenders", "vehicle:" VIN,
                        "did:vl:0000000000000000000000000000000000000000", LENDER);
-    s_register(STRANGER, "Other Bank", "[\"lender\"]", 0);
+    s_register(STRANGER, "Other Bank", "otherbank", "[]", 0);
+    s_enrol(OTHERBANK_NODE, STRANGER, "lender");
     OK(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":1000,\"finance\":"
        "{\"lender\":\"" STRANGER "\",\"amount\":500}}");
     CHECK_CONTAINS(s_result, "seller condition 'accepted_lenders' not met: lender " STRANGER
@@ -391,7 +472,7 @@ test_sale_condition_moves_funds(void)
 {
     s_reset();
     s_titled_vehicle(VIN, SELLER);
-    OK(BUYER, "wallet", "deposit", "{\"cents\":1000}");
+    s_issue(BUYER, 1000);
     OK(SELLER, "contract", "deploy", "{\"name\":\"greedy\",\"attach\":\"vehicle:" VIN "\","
        "\"source\":\"return {condition = function(c) vl.transfer(vl.creator(), '" SELLER
        "', 10) return true end}\"}");
@@ -439,6 +520,7 @@ test_sale_abort_and_deadline(void)
     CHECK_CONTAINS(s_events, "sale.aborted");
     REFUSED(BUYER, "sale", "abort", a, "is aborted; nothing to abort");
     CHECK_EQ(s_total(), total);
+    CONSERVED();
 
     /* deadline: nobody but the seller confirms; the schedule expires it */
     s_agree(1000, NULL);
@@ -458,6 +540,7 @@ test_sale_abort_and_deadline(void)
     REFUSED(STRANGER, "schedule", "run_due", "{}", "nothing is due as of");
     CHECK_STR(s_at("vehicle/" VIN, "owner"), SELLER);
     CHECK_EQ(s_total(), total);
+    CONSERVED();
 }
 
 /* --- 3. settlement ------------------------------------------------------------------ */
@@ -477,12 +560,13 @@ test_settlement_cash(void)
     OK(SELLER, "sale", "confirm", a);
     REFUSED(BUYER, "sale", "confirm", a, "settlement needs 65500 cents from the buyer " BUYER
             " (price 60000 + fees 5500); the buyer wallet holds 0 cents");
-    OK(BUYER, "wallet", "deposit", "{\"cents\":70000}");
+    s_issue(BUYER, 70000);
     total += 70000;
     long long seller0 = s_wallet(SELLER);
     OK(BUYER, "sale", "confirm", a);
     CHECK_CONTAINS(s_result, "\"status\":\"settled\"");
     CHECK_EQ(s_total(), total);
+    CONSERVED();
     CHECK_EQ(s_wallet(SELLER), seller0 + 60000);
     CHECK_EQ(s_wallet(BUYER), 70000 - 65500);
     CHECK_EQ(s_wallet(AGENCY), 2500 + 2500);
@@ -508,6 +592,7 @@ test_settlement_cash(void)
     REFUSED(AUTH, "title", "register", "{\"vin\":\"" VIN "\",\"plate\":\"B-VL-3\"}",
             "no registration of " VIN " is pending");
     CHECK_EQ(s_total(), total);
+    CONSERVED();
 }
 
 static void
@@ -515,7 +600,7 @@ test_settlement_financed_and_schedule(void)
 {
     s_reset();
     s_titled_vehicle(VIN, SELLER);
-    OK(BUYER, "wallet", "deposit", "{\"cents\":20000}");
+    s_issue(BUYER, 20000);
     long long total = s_total();
     long long lender0 = s_wallet(LENDER), seller0 = s_wallet(SELLER);
     s_agree(90000, ",\"finance\":{\"lender\":\"" LENDER "\",\"amount\":80000}");
@@ -527,6 +612,7 @@ test_settlement_financed_and_schedule(void)
     OK(LENDER, "sale", "confirm", a);
     CHECK_CONTAINS(s_result, "\"status\":\"settled\"");
     CHECK_EQ(s_total(), total);
+    CONSERVED();
     CHECK_EQ(s_wallet(SELLER), seller0 + 90000);
     CHECK_EQ(s_wallet(LENDER), lender0 + 10000 - 90000);
     CHECK_EQ(s_wallet(BUYER), 20000 - 10000 - 5500);
@@ -537,7 +623,7 @@ test_settlement_financed_and_schedule(void)
 
     /* instalment 1 paid, 2 missed (late), 3 paid; arrears keep the lien */
     REFUSED(STRANGER, "schedule", "run_due", "{}", "nothing is due as of");
-    OK(BUYER, "wallet", "deposit", "{\"cents\":30000}");
+    s_issue(BUYER, 30000);
     total += 30000;
     s_now += DAY;
     OK(STRANGER, "schedule", "run_due", "{}");
@@ -548,7 +634,7 @@ test_settlement_financed_and_schedule(void)
     OK(STRANGER, "schedule", "run_due", "{}");
     CHECK_CONTAINS(s_events, "payment.missed");
     CHECK_STR(s_at("vehicle/" VIN, "financing.state"), "late");
-    OK(BUYER, "wallet", "deposit", "{\"cents\":100000}");
+    s_issue(BUYER, 100000);
     total += 100000;
     s_now += DAY;
     OK(STRANGER, "schedule", "run_due", "{}");
@@ -561,6 +647,7 @@ test_settlement_financed_and_schedule(void)
     CHECK_STR(s_at("vehicle/" VIN, "financing"), "");
     CHECK_EQ(s_wallet(LENDER), lender0);  /* lent 80000, repaid 80000 */
     CHECK_EQ(s_total(), total);
+    CONSERVED();
     REFUSED(BUYER, "schedule", "pay_arrears", "{\"vin\":\"" VIN "\"}", "has no arrears");
 }
 
@@ -569,8 +656,9 @@ test_settlement_lender_short(void)
 {
     s_reset();
     s_titled_vehicle(VIN, SELLER);
-    s_register(STRANGER, "Poor Bank", "[\"lender\"]", 10);
-    OK(BUYER, "wallet", "deposit", "{\"cents\":20000}");
+    s_register(STRANGER, "Poor Bank", "otherbank", "[]", 10);
+    s_enrol(OTHERBANK_NODE, STRANGER, "lender");
+    s_issue(BUYER, 20000);
     long long total = s_total();
     s_agree(90000, ",\"finance\":{\"lender\":\"" STRANGER "\",\"amount\":80000}");
     char a[256];
@@ -580,6 +668,7 @@ test_settlement_lender_short(void)
     REFUSED(BUYER, "sale", "confirm", a, "settlement needs 80000 cents from the lender " STRANGER);
     CHECK_STR(s_at("vehicle/" VIN, "owner"), SELLER);
     CHECK_EQ(s_total(), total);
+    CONSERVED();
 }
 
 /* --- 4. insurance and services ------------------------------------------------------ */
@@ -603,11 +692,18 @@ test_insurance(void)
     snprintf(id, sizeof id, "%s", strstr(s_result, "\"id\":\"") + 6);
     *strchr(id, '"') = '\0';
     snprintf(a, sizeof a, "{\"vin\":\"" VIN "\",\"id\":\"%s\"}", id);
+    REFUSED(INSURER, "insurance", "approve", a, "provider must name the provider " INSURER
+            " of request ");
+    snprintf(a, sizeof a, "{\"vin\":\"" VIN "\",\"id\":\"%s\",\"provider\":\"" PARKER "\"}", id);
+    REFUSED(INSURER, "insurance", "approve", a, "provider must name the provider " INSURER
+            " of request ");
+    snprintf(a, sizeof a, "{\"vin\":\"" VIN "\",\"id\":\"%s\",\"provider\":\"" INSURER "\"}",
+             id);
     OK(INSURER, "insurance", "approve", a);   /* still short: correction again */
     CHECK_CONTAINS(s_result, "needs_correction");
     /* the agency rule lowered by the authority */
     REFUSED(SELLER, "insurance", "set_rule", "{\"min_coverage\":50000}",
-            "only an identity with role registration_authority may set service rules");
+            "only an identity holding the role registration_authority may set service rules");
     OK(AUTH, "insurance", "set_rule", "{\"min_coverage\":50000}");
     REFUSED(SELLER, "insurance", "approve", a, "only " INSURER " may approve request");
     OK(INSURER, "insurance", "approve", a);
@@ -628,7 +724,8 @@ test_insurance(void)
     CHECK_CONTAINS(s_result, "a parking permit needs a zone");
     snprintf(id, sizeof id, "%s", strstr(s_result, "\"id\":\"") + 6);
     *strchr(id, '"') = '\0';
-    snprintf(a, sizeof a, "{\"vin\":\"" VIN "\",\"id\":\"%s\",\"zone\":\"Mitte\"}", id);
+    snprintf(a, sizeof a, "{\"vin\":\"" VIN "\",\"id\":\"%s\",\"zone\":\"Mitte\","
+             "\"provider\":\"" PARKER "\"}", id);
     REFUSED(SELLER, "insurance", "correct", a, "only the requester " PARKER);
     OK(PARKER, "insurance", "correct", a);
     CHECK_CONTAINS(s_result, "awaiting_approval");
@@ -638,6 +735,7 @@ test_insurance(void)
     CHECK_STR(s_at("vehicle/" VIN, "insurance.state"), "cancelled");
     REFUSED(INSURER, "insurance", "cancel", "{\"vin\":\"" VIN "\"}", "has no active insurance");
     CHECK_EQ(s_total(), total);
+    CONSERVED();
 }
 
 /* --- 5. digital keys ------------------------------------------------------------------ */
@@ -654,7 +752,8 @@ s_insure(long long valid_until)
     char id[32];
     snprintf(id, sizeof id, "%s", strstr(s_result, "\"id\":\"") + 6);
     *strchr(id, '"') = '\0';
-    snprintf(a, sizeof a, "{\"vin\":\"" VIN "\",\"id\":\"%s\"}", id);
+    snprintf(a, sizeof a, "{\"vin\":\"" VIN "\",\"id\":\"%s\",\"provider\":\"" INSURER "\"}",
+             id);
     OK(SELLER, "insurance", "approve", a);
 }
 
@@ -715,6 +814,7 @@ test_keys(void)
     REFUSED(BUYER, "keys", "use", "{\"vin\":\"" VIN "\",\"key_id\":\"KX\"}",
             "vehicle " VIN " has no key KX");
     CHECK_EQ(s_total(), total);
+    CONSERVED();
 }
 
 /* --- 7. device pairing ------------------------------------------------------------------ */
@@ -781,7 +881,7 @@ test_pairing(void)
     s_prepair_args(a, sizeof a, hu, ecu, VIN, "tablet-2", BUYER, VIN, 3);
     REFUSED(BUYER, "pairing", "prepair", a, "the owner's own device must be pre-paired");
     s_prepair_args(a, sizeof a, hu, ecu, VIN, "phone-9", STRANGER, VIN, 3);
-    s_register(STRANGER, "Stranger", "[\"buyer\"]", 0);
+    s_register(STRANGER, "Stranger", "people", "[\"buyer\"]", 0);
     REFUSED(STRANGER, "pairing", "prepair", a, "neither owns vehicle " VIN
             " nor holds a valid key for it");
     /* the owner's device, then the key holder's with approval */
@@ -808,7 +908,7 @@ test_pairing(void)
        "\"device_id\":\"phone-1\"}");
     CHECK_STR(s_at("vehicle/" VIN2, "devices.0.via"), VIN);
     /* a sale removes the seller's pairings, keeps others' */
-    OK(BUYER, "wallet", "deposit", "{\"cents\":100000}");
+    s_issue(BUYER, 100000);
     s_agree(1000, NULL);
     snprintf(a, sizeof a, "{\"vin\":\"" VIN "\",\"id\":\"%s\"}", s_sale_id);
     OK(SELLER, "sale", "confirm", a);
@@ -829,7 +929,7 @@ test_sale_removes_insurance(void)
     s_reset();
     s_titled_vehicle(VIN, SELLER);
     s_insure(T0 + 30 * DAY);
-    OK(BUYER, "wallet", "deposit", "{\"cents\":100000}");
+    s_issue(BUYER, 100000);
     long long total = s_total();
     s_agree(1000, NULL);
     char a[256];
@@ -843,12 +943,202 @@ test_sale_removes_insurance(void)
     s_now += DAY;
     REFUSED(STRANGER, "schedule", "run_due", "{}", "nothing is due");
     CHECK_EQ(s_total(), total);
+    CONSERVED();
+}
+
+/* --- trust: roles through organisations, the parties act in their own right ------ */
+
+#define EVE "did:vl:e0e0000000000000000000000000000000000000"
+
+static void
+test_roles_through_organisations(void)
+{
+    s_reset();
+    /* a node identity holds its organisation's roles without enrolment */
+    OK(SELLER, "title", "onboard",
+       "{\"vin\":\"" VIN "\",\"make\":\"Honda\",\"model\":\"Accord\",\"year\":2003,"
+       "\"agency\":\"" AGENCY_NODE "\"}");
+    CHECK_EQ(s_wallet(AGENCY_NODE), 2500);
+    REFUSED(AGENCY, "title", "answer", "{\"vin\":\"" VIN "\",\"decision\":\"issue\","
+            "\"number\":\"X\"}", "only the agency " AGENCY_NODE " handling the title request");
+    OK(AGENCY_NODE, "title", "answer", "{\"vin\":\"" VIN "\",\"decision\":\"issue\","
+       "\"number\":\"N-1\"}");
+    CHECK_STR(s_at("vehicle/" VIN, "title.issuer"), AGENCY_NODE);
+
+    /* an identity of an organisation that does not hold the role is refused,
+     * whatever its document claims */
+    fake_put(&s_fs, "did/" EVE, "{\"did\":\"" EVE "\",\"name\":\"Eve\",\"org\":\"people\","
+             "\"roles\":[\"title_agency\",\"lender\",\"insurer\",\"registration_authority\"],"
+             "\"enrolled\":{\"lender\":{\"org\":\"bank\",\"by\":\"" BANK_NODE "\"}}}");
+    fake_put(&s_fs, "wallet/" EVE, "0");
+    OK(SELLER, "title", "onboard",
+       "{\"vin\":\"" VIN2 "\",\"make\":\"Honda\",\"model\":\"Accord\",\"year\":2003}");
+    REFUSED(SELLER, "title", "request", "{\"vin\":\"" VIN2 "\",\"agency\":\"" EVE "\"}",
+            "identity " EVE " does not hold the role title_agency");
+    REFUSED(SELLER, "title", "request", "{\"vin\":\"" VIN2 "\",\"agency\":\"" PEOPLE_NODE "\"}",
+            "identity " PEOPLE_NODE " does not hold the role title_agency");
+    REFUSED(SELLER, "title", "request_registration", "{\"vin\":\"" VIN "\",\"authority\":\""
+            EVE "\"}", "identity " EVE " does not hold the role registration_authority");
+    REFUSED(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":5000,\"finance\":"
+            "{\"lender\":\"" EVE "\",\"amount\":100}}",
+            "lender " EVE " does not hold the role lender");
+    REFUSED(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":5000,\"authority\":\""
+            EVE "\"}", "authority " EVE " does not hold the role registration_authority");
+    char a[512];
+    snprintf(a, sizeof a, "{\"vin\":\"" VIN "\",\"provider\":\"%s\",\"policy\":\"P-1\","
+             "\"coverage\":100000,\"premium\":1000,\"period_ms\":%lld,\"valid_until\":%lld}",
+             EVE, DAY, T0 + 10 * DAY);
+    REFUSED(SELLER, "insurance", "request", a, "provider " EVE " does not hold the role insurer");
+    snprintf(a, sizeof a, "{\"vin\":\"" VIN "\",\"provider\":\"%s\",\"policy\":\"P-1\","
+             "\"coverage\":100000,\"premium\":1000,\"period_ms\":%lld,\"valid_until\":%lld}",
+             PARKER, DAY, T0 + 10 * DAY);
+    REFUSED(SELLER, "insurance", "request", a, "provider " PARKER " does not hold the role insurer");
+    REFUSED(EVE, "insurance", "set_rule", "{\"min_coverage\":1}",
+            "only an identity holding the role registration_authority may set service rules");
+    REFUSED(EVE, "wallet", "issue", "{\"to\":\"" EVE "\",\"cents\":1}",
+            "only an identity of an issuer organisation may issue money: " EVE
+            " does not hold the role issuer");
+    /* the lender enrolled by its bank may lend, but not issue */
+    REFUSED(LENDER, "wallet", "issue", "{\"to\":\"" LENDER "\",\"cents\":1}",
+            "does not hold the role issuer");
+
+    /* an organisation that no longer holds a role: its enrolled identities
+     * lose it mid-flow */
+    OK(SELLER, "title", "request", "{\"vin\":\"" VIN2 "\",\"agency\":\"" AGENCY "\"}");
+    OK(SELLER, "title", "request_registration", "{\"vin\":\"" VIN "\",\"authority\":\"" AUTH "\"}");
+    fake_org(&s_fs, "agency", "[\"validator\"]", "[\"" AGENCY_NODE "\"]");
+    REFUSED(AGENCY, "title", "answer", "{\"vin\":\"" VIN2 "\",\"decision\":\"issue\","
+            "\"number\":\"X\"}", "the agency " AGENCY " no longer holds the role title_agency, "
+            "so it cannot answer the request");
+    REFUSED(AUTH, "title", "register", "{\"vin\":\"" VIN "\",\"plate\":\"B-1\"}",
+            "the authority " AUTH " does not hold the role registration_authority, so it "
+            "cannot register vehicles");
+    REFUSED(AUTH, "insurance", "set_rule", "{\"min_coverage\":1}",
+            "only an identity holding the role registration_authority may set service rules");
+    REFUSED(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":5000}",
+            "title agency " AGENCY_NODE " does not hold the role title_agency");
+    fake_org(&s_fs, "agency", "[\"title_agency\",\"registration_authority\",\"validator\"]",
+             "[\"" AGENCY_NODE "\"]");
+    OK(AGENCY, "title", "answer", "{\"vin\":\"" VIN2 "\",\"decision\":\"issue\","
+       "\"number\":\"X\"}");
+    OK(AUTH, "title", "register", "{\"vin\":\"" VIN "\",\"plate\":\"B-1\"}");
+    CONSERVED();
+}
+
+/* The title is transferred only by the vehicle's own agency; the sale names
+ * no other. */
+static void
+test_sale_agency_is_the_title_issuer(void)
+{
+    s_reset();
+    OK(SELLER, "title", "onboard",
+       "{\"vin\":\"" VIN "\",\"make\":\"Honda\",\"model\":\"Accord\",\"year\":2003}");
+    REFUSED(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":5000,\"agency\":\""
+            AGENCY "\"}", "vehicle " VIN " has no title issued by a title agency: its owner must "
+            "obtain one first (`vledger title request --vin " VIN " --agency DID`)");
+    OK(SELLER, "title", "request", "{\"vin\":\"" VIN "\",\"agency\":\"" AGENCY "\"}");
+    REFUSED(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":5000}",
+            "vehicle " VIN " has no title issued by a title agency");
+    OK(AGENCY, "title", "answer", "{\"vin\":\"" VIN "\",\"decision\":\"issue\","
+       "\"number\":\"T-1\"}");
+    /* another agency the buyer names: refused, even one holding the role */
+    REFUSED(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":5000,\"agency\":\""
+            AGENCY_NODE "\"}", "the title of " VIN " is transferred only by its title agency "
+            AGENCY ", which issued it, not by " AGENCY_NODE ": omit agency");
+    REFUSED(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":5000,\"agency\":\""
+            BUYER "\"}", "is transferred only by its title agency " AGENCY);
+    /* naming the vehicle's own agency is fine */
+    OK(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":5000,\"agency\":\"" AGENCY
+       "\"}");
+    char key[128], id[32];
+    snprintf(id, sizeof id, "%s", strstr(s_result, "\"id\":\"") + 6);
+    *strchr(id, '"') = '\0';
+    snprintf(key, sizeof key, "sale/" VIN "/%s", id);
+    CHECK_STR(s_at(key, "agency"), AGENCY);
+    OK(BUYER, "sale", "accept", "{\"vin\":\"" VIN "\"}");
+    s_issue(BUYER, 10000);
+    long long total = s_total();
+    char a[256];
+    snprintf(a, sizeof a, "{\"vin\":\"" VIN "\",\"id\":\"%s\"}", id);
+    OK(SELLER, "sale", "confirm", a);
+    /* the title was reissued by another agency meanwhile: no settlement */
+    s_patch("vehicle/" VIN, "title", "issuer", "\"" AGENCY_NODE "\"");
+    REFUSED(BUYER, "sale", "confirm", a, "the title of " VIN " was reissued by " AGENCY_NODE
+            " since sale ");
+    REFUSED(BUYER, "sale", "confirm", a, ": abort it and request the sale again");
+    s_patch("vehicle/" VIN, "title", "issuer", "\"" AGENCY "\"");
+    /* the agency's organisation dropped title_agency meanwhile */
+    fake_org(&s_fs, "agency", "[\"registration_authority\"]", "[\"" AGENCY_NODE "\"]");
+    REFUSED(BUYER, "sale", "confirm", a, "the title agency " AGENCY " no longer holds the role "
+            "title_agency; the sale cannot settle");
+    fake_org(&s_fs, "agency", "[\"title_agency\",\"registration_authority\"]",
+             "[\"" AGENCY_NODE "\"]");
+    OK(BUYER, "sale", "confirm", a);
+    CHECK_CONTAINS(s_result, "\"status\":\"settled\"");
+    CHECK_STR(s_at("vehicle/" VIN, "title.issuer"), AGENCY);
+    CHECK_CONTAINS(s_events, "title.transferred {\"agency\":\"" AGENCY "\"");
+    CHECK_EQ(s_total(), total);
+    CONSERVED();
+}
+
+/* A financed sale whose lender lost the role does not settle; a seller's
+ * vehicle policy does not pass to the buyer. */
+static void
+test_settlement_trust(void)
+{
+    s_reset();
+    s_titled_vehicle(VIN, SELLER);
+    s_register(STRANGER, "Other Bank", "otherbank", "[]", 0);
+    s_enrol(OTHERBANK_NODE, STRANGER, "lender");
+    s_issue(STRANGER, 100000);
+    s_issue(BUYER, 20000);
+    long long total = s_total();
+    OK(SELLER, "vehicle", "set_policy", "{\"vin\":\"" VIN "\",\"policy\":\"all(owner,org:people)\"}");
+    CHECK_STR(s_at("vehicle/" VIN, "endorsement_policy"), "all(owner,org:people)");
+    s_agree(90000, ",\"finance\":{\"lender\":\"" STRANGER "\",\"amount\":80000}");
+    char a[256];
+    snprintf(a, sizeof a, "{\"vin\":\"" VIN "\",\"id\":\"%s\"}", s_sale_id);
+    OK(SELLER, "sale", "confirm", a);
+    OK(BUYER, "sale", "confirm", a);
+    fake_org(&s_fs, "otherbank", "[]", "[\"" OTHERBANK_NODE "\"]");
+    REFUSED(STRANGER, "sale", "confirm", a, "the lender " STRANGER " no longer holds the role "
+            "lender; the sale cannot settle");
+    fake_org(&s_fs, "otherbank", "[\"lender\"]", "[\"" OTHERBANK_NODE "\"]");
+    OK(STRANGER, "sale", "confirm", a);
+    CHECK_CONTAINS(s_result, "\"status\":\"settled\"");
+    CHECK_STR(s_at("vehicle/" VIN, "owner"), BUYER);
+    CHECK_STR(s_at("vehicle/" VIN, "endorsement_policy"), "");
+    CHECK_CONTAINS(s_events, "vehicle.policy_set {\"by\":\"" BUYER "\",\"policy\":null,"
+                             "\"previous\":\"all(owner,org:people)\"");
+    REFUSED(SELLER, "vehicle", "set_policy", "{\"vin\":\"" VIN "\",\"policy\":\"owner\"}",
+            "only the owner " BUYER " of vehicle " VIN " may set its endorsement policy");
+    OK(BUYER, "vehicle", "set_policy", "{\"vin\":\"" VIN "\",\"policy\":\"owner\"}");
+    CHECK_EQ(s_total(), total);
+    CONSERVED();
+    /* money leaves only by redemption, which keeps the books */
+    OK(BANK_NODE, "wallet", "redeem", "{\"from\":\"" SELLER "\",\"cents\":1000}");
+    CHECK_EQ(s_total(), total - 1000);
+    CONSERVED();
+}
+
+/* The test's stand-in for the node's policy parser: accepts every text but
+ * one holding "bogus". */
+static int
+s_policy_check(const char *text, char *msg, size_t size)
+{
+    if (strstr(text, "bogus")) {
+        snprintf(msg, size, "policy: unknown principal 'bogus'");
+        return VL_ERR_INVALID;
+    }
+    return 0;
 }
 
 int
 main(void)
 {
-    s_vm = vm_new(NULL);
+    vm_config_t cfg = vm_config_default();
+    cfg.policy_check = s_policy_check;
+    s_vm = vm_new(&cfg);
     RUN(test_title);
     RUN(test_sale_conditions);
     RUN(test_sale_condition_moves_funds);
@@ -860,6 +1150,9 @@ main(void)
     RUN(test_keys);
     RUN(test_pairing);
     RUN(test_sale_removes_insurance);
+    RUN(test_roles_through_organisations);
+    RUN(test_sale_agency_is_the_title_issuer);
+    RUN(test_settlement_trust);
     fake_free(&s_fs);
     vm_destroy(&s_vm);
     return check_done();

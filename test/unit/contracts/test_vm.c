@@ -593,6 +593,18 @@ test_transfer(void)
     s_expect_err(FN("vl.put('contract/identity', {source = 'return {}'})"), VL_ERR_REFUSED,
                  "keys under contract/ are written only by system contracts");
     s_expect_err(FN("vl.del('did/x')"), VL_ERR_REFUSED, "vl.del: contract 't' may not write");
+    /* ... nor the money supply, an organisation, or the standard contracts' records. */
+    const char *reserved[] = { "money/supply", "org/bank", "title_request/V", "service_request/V/1",
+                               "rule/insurance", "sale/V/1", "schedule/1/x", "vehicle/V" };
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++) {
+        char src[256], msg[256];
+        snprintf(src, sizeof src, FN("vl.put('%s', {issued = 1})"), reserved[i]);
+        snprintf(msg, sizeof msg, "vl.put: contract 't' may not write '%s': keys under %.*s "
+                 "are written only by system contracts", reserved[i],
+                 (int) (strchr(reserved[i], '/') - reserved[i] + 1), reserved[i]);
+        s_expect_err(src, VL_ERR_REFUSED, msg);
+    }
+    s_expect(FN("vl.put('moneyx/supply', 1) vl.put('organisation/x', 1) return 1"), NULL, "1");
     /* A system contract (author "genesis") may move anyone's funds. */
     fake_contract(&s_fs, "sys", FN("vl.transfer('" BOB "', 'did:vl:carol', 7) "
                                    "return vl.get('wallet/did:vl:carol')"), "genesis");
@@ -709,6 +721,80 @@ test_determinism(void)
     vm_destroy(NULL);
 }
 
+/* --- vl.check_policy ------------------------------------------------------------------ */
+
+static char s_policy_seen[256];
+static int s_policy_calls;
+
+/* A stand-in for the node's policy parser: refuses any text holding
+ * "bogus" with a parser-like message, "silent" with no message. */
+static int
+s_policy_check(const char *text, char *msg, size_t size)
+{
+    s_policy_calls++;
+    snprintf(s_policy_seen, sizeof s_policy_seen, "%s", text);
+    const char *bad = strstr(text, "bogus");
+    if (bad) {
+        snprintf(msg, size, "policy: unknown principal 'bogus' at %d", (int) (bad - text) + 1);
+        return VL_ERR_INVALID;
+    }
+    if (strstr(text, "silent"))
+        return VL_ERR_INVALID;
+    return 0;
+}
+
+static void
+s_expect_on(vm_t *vm, const char *args, const char *result)
+{
+    vm_result_t r;
+    int rc = s_exec_full(vm, "t", "f", args, 0, &r);
+    if (rc)
+        fprintf(stderr, "  args: %s\n  error: %s\n", args, r.error);
+    CHECK_EQ(rc, 0);
+    CHECK_STR(r.result_json, result);
+    vm_result_clear(&r);
+}
+
+static void
+test_check_policy(void)
+{
+    fake_free(&s_fs);
+    /* Without a checker: false and the reason, never true. */
+    s_expect(FN("return {vl.check_policy('creator')}"), NULL,
+             "[false,\"policy checks are not available\"]");
+    s_expect_err(FN("return vl.check_policy(5)"), VL_ERR_REFUSED,
+                 "vl.check_policy: the policy must be a string, got number");
+    s_expect_err(FN("return vl.check_policy()"), VL_ERR_REFUSED,
+                 "vl.check_policy: the policy must be a string, got no value");
+    for (int fresh = 0; fresh <= 1; fresh++) {
+        vm_config_t cfg = vm_config_default();
+        CHECK(cfg.policy_check == NULL);
+        cfg.policy_check = s_policy_check;
+        cfg.fresh_state = fresh;
+        vm_t *vm = vm_new(&cfg);
+        s_deploy("t", FN("return {vl.check_policy(args.p)}"));
+        s_policy_calls = 0;
+        s_expect_on(vm, "{\"p\":\"all(creator,role:lender)\"}", "[true]");
+        CHECK_STR(s_policy_seen, "all(creator,role:lender)");
+        s_expect_on(vm, "{\"p\":\"any(owner,bogus)\"}",
+                    "[false,\"policy: unknown principal 'bogus' at 11\"]");
+        s_expect_on(vm, "{\"p\":\"silent\"}", "[false,\"the policy does not parse\"]");
+        CHECK_EQ(s_policy_calls, 3);
+        s_expect_on(vm, "{\"p\":\"owner\\u0000bogus\"}",
+                    "[false,\"a policy may not contain a NUL byte\"]");
+        CHECK_EQ(s_policy_calls, 3);  /* refused before the checker */
+        /* It costs gas, per byte too. */
+        vm_result_t a, b;
+        CHECK_EQ(s_exec_full(vm, "t", "f", "{\"p\":\"owner\"}", 0, &a), 0);
+        CHECK_EQ(s_exec_full(vm, "t", "f", "{\"p\":\"all(owner,owner,owner,owner)\"}", 0, &b),
+                 0);
+        CHECK(b.gas_used > a.gas_used);
+        vm_result_clear(&a);
+        vm_result_clear(&b);
+        vm_destroy(&vm);
+    }
+}
+
 static void
 test_misc_api(void)
 {
@@ -801,6 +887,7 @@ main(int argc, char **argv)
     RUN(test_determinism);
     RUN(test_determinism_processes);
     RUN(test_misc_api);
+    RUN(test_check_policy);
     vm_destroy(&s_vm);
     /* Everything again with a fresh lua_State per execution. */
     vm_config_t cfg = vm_config_default();
