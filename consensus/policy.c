@@ -394,3 +394,15 @@ policy_text(const policy_t *policy)
 {
     return policy->text;
 }
+
+int
+policy_check(const char *text, char *msg, size_t size)
+{
+    policy_t *p = NULL;
+    vl_err_t err = { "" };
+    int rc = policy_parse(text, &p, &err);
+    policy_destroy(&p);
+    if (rc != 0 && msg && size)
+        snprintf(msg, size, "%s", err.msg);
+    return rc;
+}

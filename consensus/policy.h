@@ -170,6 +170,12 @@ int policy_parse(const char *text, policy_t **out, vl_err_t *err);
 
 void policy_destroy(policy_t **self_p);
 
+/* Whether text parses: 0, or the parse error's code with its message in
+ * msg (size bytes). The shape of vm_config_t.policy_check, so the contract
+ * VM can check policies (contract.deploy, vehicle.set_policy) without
+ * depending on this layer. */
+int policy_check(const char *text, char *msg, size_t size);
+
 /* Canonical text; borrowed, valid until policy_destroy. */
 const char *policy_text(const policy_t *policy);
 

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "json.h"
+#include "policy.h"
 #include "tx.h"
 
 typedef struct {
@@ -33,6 +34,7 @@ s_worker_init(void *arg, size_t index)
     s_worker_t *w = calloc(1, sizeof *w);
     vm_config_t vmc = vm_config_default();
     vmc.gas_max = node->genesis.gas_max;
+    vmc.policy_check = policy_check;
     if (w && !(w->vm = vm_new(&vmc))) {
         free(w);
         w = NULL;

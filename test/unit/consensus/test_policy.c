@@ -12,6 +12,8 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "stdcontracts.h"
+#include <jansson.h>
 #include "contracts/fake_state.h"
 #include "orgs.h"
 #include "policy.h"
@@ -2279,6 +2281,36 @@ test_ownership(void)
     policy_resolved_destroy(&r);
 }
 
+/* Every expression the standard contracts declare on their "--! policy"
+ * line parses with the real grammar (the contracts' own tests use a
+ * stand-in checker). */
+static void
+test_stdlib_policies_parse(void)
+{
+    size_t n = 0;
+    const contracts_stdlib_entry_t *lib = contracts_stdlib(&n);
+    CHECK(n > 5);
+    size_t parsed = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *map = json_loads(lib[i].policy_json, 0, NULL);
+        CHECK(json_is_object(map));
+        const char *fn;
+        json_t *v;
+        json_object_foreach(map, fn, v) {
+            policy_t *p = NULL;
+            vl_err_t err = { "" };
+            int rc = policy_parse(json_string_value(v) ? json_string_value(v) : "", &p, &err);
+            if (rc != 0)
+                fprintf(stderr, "%s.%s: %s\n", lib[i].name, fn, err.msg);
+            CHECK_EQ(rc, 0);
+            parsed += rc == 0;
+            policy_destroy(&p);
+        }
+        json_decref(map);
+    }
+    CHECK(parsed > 20);
+}
+
 int
 main(void)
 {
@@ -2306,5 +2338,6 @@ main(void)
     RUN(test_write_limits);
     RUN(test_ownership);
     fake_free(&g_fs);
+    RUN(test_stdlib_policies_parse);
     return check_done();
 }
