@@ -88,3 +88,71 @@ done:
     free(vote);
     return rc;
 }
+
+int
+orderer_build_proposal(const orderer_config_t *c, const mempool_t *pool,
+                       const orderer_tip_t *tip, const uint8_t proposer[VL_PUBKEY_SIZE],
+                       int64_t block_time_ms, uint8_t **out, size_t *len,
+                       uint8_t hash[VL_HASH_SIZE])
+{
+    size_t max = c->block_max_txs;
+    mempool_entry_t *txs = calloc(max ? max : 1, sizeof *txs);
+    uint8_t **ptrs = calloc(max ? max : 1, sizeof *ptrs);
+    size_t *lens = calloc(max ? max : 1, sizeof *lens);
+    uint8_t *header = NULL;
+    size_t header_len = 0;
+    int rc = VL_ERR_NOMEM;
+    if (!txs || !ptrs || !lens)
+        goto done;
+    size_t n = mempool_reap(pool, max, c->block_max_bytes, txs);
+    for (size_t i = 0; i < n; i++) {
+        ptrs[i] = (uint8_t *) txs[i].bytes;
+        lens[i] = txs[i].len;
+    }
+    uint8_t data_hash[VL_HASH_SIZE];
+    if (block_data_hash(ptrs, lens, n, data_hash) != 0)
+        goto done;
+    block_header_fields_t f = {
+        .chain_id = tip->chain_id,
+        .height = tip->height + 1,
+        .previous_hash = tip->last_hash,
+        .state_hash = tip->state_hash,
+        .data_hash = data_hash,
+        .timestamp_ms = block_time_ms,
+        .proposer = proposer,
+    };
+    if (block_header_pack(&f, &header, &header_len) != 0)
+        goto done;
+    vl_sha256(header, header_len, hash);
+    rc = block_pack(header, header_len, ptrs, lens, n, NULL, NULL, 0, 0, out, len);
+done:
+    free(txs);
+    free(ptrs);
+    free(lens);
+    free(header);
+    return rc;
+}
+
+int
+orderer_seal(const uint8_t *proposal, size_t len, uint8_t *const *votes, const size_t *vote_lens,
+             size_t n_votes, uint32_t round, uint8_t **out, size_t *out_len)
+{
+    Vl__Block *b = vl__block__unpack(NULL, len, proposal);
+    if (!b)
+        return VL_ERR_INVALID;
+    size_t n = b->n_transactions;
+    uint8_t **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+    size_t *lens = calloc(n ? n : 1, sizeof *lens);
+    int rc = ptrs && lens ? 0 : VL_ERR_NOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        ptrs[i] = b->transactions[i].data;
+        lens[i] = b->transactions[i].len;
+    }
+    if (rc == 0)
+        rc = block_pack(b->header.data, b->header.len, ptrs, lens, n, votes, vote_lens, n_votes,
+                        round, out, out_len);
+    free(ptrs);
+    free(lens);
+    vl__block__free_unpacked(b, NULL);
+    return rc;
+}

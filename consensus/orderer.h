@@ -60,6 +60,23 @@ typedef struct {
     const uint8_t *state_hash;   /* 32 bytes: state after the tip */
 } orderer_tip_t;
 
+/* Builds a proposal for the next block from the oldest pending
+ * transactions (reaped, not removed) with time block_time_ms by proposer:
+ * a Block without commit certificate (the validators' precommits are
+ * attached when it is decided: orderer_seal). *out malloc'd; hash = its
+ * block hash. An empty pool gives an empty block. VL_ERR_NOMEM. */
+int orderer_build_proposal(const orderer_config_t *c, const mempool_t *pool,
+                           const orderer_tip_t *tip, const uint8_t proposer[VL_PUBKEY_SIZE],
+                           int64_t block_time_ms, uint8_t **out, size_t *len,
+                           uint8_t hash[VL_HASH_SIZE]);
+
+/* The proposal's block with its commit certificate: the signed precommit
+ * votes (Vote bytes) of round. *out malloc'd. VL_ERR_INVALID (a proposal
+ * or vote that does not decode), VL_ERR_NOMEM. */
+int orderer_seal(const uint8_t *proposal, size_t len, uint8_t *const *votes,
+                 const size_t *vote_lens, size_t n_votes, uint32_t round, uint8_t **out,
+                 size_t *out_len);
+
 /* Builds the next block from the oldest pending transactions (reaped, not
  * removed: the commit takes them out of the pool) with time block_time_ms,
  * signed by key, the sole validator, whose precommit is the certificate.

@@ -130,6 +130,29 @@ wal_append(wal_t *wal, uint64_t height, uint32_t round, uint8_t type, const void
 }
 
 int
+wal_append_many(wal_t *wal, const wal_entry_t *entries, size_t n, vl_err_t *err)
+{
+    assert(wal && (entries || n == 0));
+    store_batch_clear(wal->batch);
+    for (size_t i = 0; i < n; i++) {
+        if (entries[i].len > WAL_RECORD_MAX_BYTES) {
+            store_batch_clear(wal->batch);
+            return vl_err_set(err, VL_ERR_LIMIT, "consensus WAL record of %zu bytes exceeds %u",
+                              entries[i].len, WAL_RECORD_MAX_BYTES);
+        }
+        uint8_t key[WAL_KEY_LEN];
+        s_key(key, entries[i].height, entries[i].round, entries[i].type, wal->next_seq + i);
+        store_batch_put(wal->batch, key, sizeof key, entries[i].len ? entries[i].bytes : "",
+                        entries[i].len);
+    }
+    int rc = n ? store_write(wal->store, wal->batch, err) : 0;
+    store_batch_clear(wal->batch);
+    if (rc == 0)
+        wal->next_seq += n;
+    return rc;
+}
+
+int
 wal_load(wal_t *wal, uint64_t height, wal_record_fn fn, void *arg, vl_err_t *err)
 {
     assert(wal && fn);

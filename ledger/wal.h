@@ -73,6 +73,20 @@ void wal_close(wal_t **self_p);
 int wal_append(wal_t *wal, uint64_t height, uint32_t round, uint8_t type, const void *bytes,
                size_t len, uint64_t *seq_out, vl_err_t *err);
 
+/* One record to append with wal_append_many. */
+typedef struct {
+    uint64_t height;
+    uint32_t round;
+    uint8_t type;
+    const void *bytes;
+    size_t len;
+} wal_entry_t;
+
+/* Appends n records in ONE synced write (all durable, or none): the
+ * messages one consensus step signs go to disk together before any is
+ * sent. Errors as wal_append. */
+int wal_append_many(wal_t *wal, const wal_entry_t *entries, size_t n, vl_err_t *err);
+
 /* Calls fn for each record of height in key order (round, type, seq),
  * reading one consistent view. fn returns 0 to go on, non-zero to stop
  * (that value is returned). Otherwise returns 0, VL_ERR_CORRUPT (a key of

@@ -86,6 +86,7 @@ typedef struct {
      * from node.json (config_load has no key for them). */
     bool test_faults;             /* --test-faults: gossip fault hooks may be set */
     bool test_lie_endorse;        /* --test-lie-endorse: sign results not computed here */
+    int test_byzantine;           /* --test-byzantine MODE: NODE_BYZ_* (node_internal.h) */
 } node_config_t;
 
 /* Defaults for every field but the paths. */

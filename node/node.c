@@ -9,9 +9,10 @@
  *   - the API ROUTER (api.c) and the event PUB (events.c);
  *   - the worker pool's completions (net/pool.h): contract executions and
  *     signature checks run on the workers and finish here;
- *   - the ordering driver: with the network's one validator this node cuts
- *     a block when orderer_cut_wait says so (s_cut) and commits it through
- *     the commit pipeline, like every block from a peer;
+ *   - ordering: a validator runs Tendermint (node_bft.c) with the others,
+ *     starting a height when the cut rule (orderer_cut_wait) says a block
+ *     is due; decided blocks commit through the commit pipeline like every
+ *     block from a peer;
  *   - a housekeeping timer (every HOUSEKEEPING_MS): expires waiters,
  *     re-gossips our pending txs, publishes the heartbeat each second;
  *   - gossip's sockets and timers (gossip/, wired in node_gossip.c);
@@ -19,7 +20,8 @@
  *     waiters, removes endpoints.json and closes the ledger.
  *
  * After-commit work subscribes to the pipeline in this order: API waiters,
- * event topics, the reactor, gossip (publishing the blocks we built).
+ * event topics, the reactor, gossip (publishing the blocks we decided), the
+ * Tendermint driver (the next height).
  */
 #include "node_internal.h"
 
@@ -111,7 +113,8 @@ s_commit_new(node_t *node, vl_err_t *err)
         || commit_subscribe(node->commit, api_on_commit, node->api) != 0
         || commit_subscribe(node->commit, events_on_commit, node->events) != 0
         || commit_subscribe(node->commit, reactor_on_commit, node) != 0
-        || commit_subscribe(node->commit, node_gossip_on_commit, node) != 0)
+        || commit_subscribe(node->commit, node_gossip_on_commit, node) != 0
+        || commit_subscribe(node->commit, node_bft_on_commit, node->bft) != 0)
         return vl_err_set(err, VL_ERR_NOMEM, "out of memory");
     return 0;
 }
@@ -150,7 +153,10 @@ node_new(const node_config_t *config, vl_err_t *err)
     if (!node->api)
         goto fail;
     node->events = events_new(config->events_endpoint, node->ledger, node->genesis.chain_id, err);
-    if (!node->events || s_commit_new(node, err) != 0 || node_gossip_new(node, err) != 0)
+    if (!node->events)
+        goto fail;
+    node->bft = node_bft_new(node, config->test_byzantine, err);
+    if (!node->bft || s_commit_new(node, err) != 0 || node_gossip_new(node, err) != 0)
         goto fail;
     return node;
 fail:
@@ -171,6 +177,7 @@ node_destroy(node_t **self_p)
     pool_destroy(&node->pool);
     gossip_destroy(&node->gossip);
     commit_destroy(&node->commit);
+    node_bft_destroy(&node->bft);
     api_destroy(&node->api);
     events_destroy(&node->events);
     mempool_destroy(&node->mempool);
@@ -182,62 +189,22 @@ node_destroy(node_t **self_p)
     *self_p = NULL;
 }
 
-/* --- The ordering driver ---------------------------------------------------- */
+/* --- Ordering ------------------------------------------------------------------ */
 
-/* The sole validator cuts the next block and commits it through the
- * pipeline (node_gossip_on_commit then publishes it). */
-static void
-s_cut(node_t *node)
-{
-    orderer_tip_t tip = { node->genesis.chain_id, ledger_height(node->ledger),
-                          ledger_last_hash(node->ledger), ledger_state_hash(node->ledger) };
-    int64_t when = orderer_block_time(vl_wall_ms(), commit_tip_time_ms(node->commit));
-    uint8_t *block = NULL;
-    size_t len = 0;
-    int rc = orderer_build_block(&node->config.orderer, node->mempool, &tip, node->key, when,
-                                 &block, &len);
-    if (rc == VL_ERR_NOT_FOUND)
-        return;
-    vl_err_t err = { "" };
-    if (rc != 0) {
-        vl_error("node", "block.build_failed", "reason=\"%s\"", vl_strerror(rc));
-        return;   /* the txs stay pending; the next cut tries again */
-    }
-    commit_block(node->commit, block, len, COMMIT_LOCAL, &err);
-    free(block);
-}
-
-static int
-s_on_cut_timer(evloop_t *loop, int timer_id, void *arg)
+int
+node_on_cut_timer(evloop_t *loop, int timer_id, void *arg)
 {
     node_t *node = arg;
     node->cut_timer = -1;
-    node_schedule_cut(node);
+    node_bft_kick(node->bft);
     return node_failed(node) ? -1 : 0;
 }
 
 void
 node_schedule_cut(node_t *node)
 {
-    if (node->role != ORDERER_SOLE_VALIDATOR || !node->loop)
-        return;   /* followers receive blocks through gossip */
-    for (;;) {
-        if (node_failed(node))
-            return;
-        int64_t wait = orderer_cut_wait(&node->config.orderer, mempool_count(node->mempool),
-                                        mempool_oldest_ms(node->mempool), node_now_ms(node));
-        if (wait < 0)
-            return;
-        if (wait > 0) {
-            if (node->cut_timer < 0)
-                node->cut_timer = evloop_timer(node->loop, wait, 1, s_on_cut_timer, node);
-            return;
-        }
-        size_t before = mempool_count(node->mempool);
-        s_cut(node);
-        if (mempool_count(node->mempool) >= before)
-            return;   /* nothing left the pool (build or commit failed): stop here */
-    }
+    if (node->loop && !node_failed(node))
+        node_bft_kick(node->bft);
 }
 
 /* --- Loop handlers -------------------------------------------------------- */
@@ -291,7 +258,7 @@ node_run(node_t *node, int signal_fd)
         goto done;
     }
     if ((node->gossip && gossip_start(node->gossip, node->loop, &err) != 0)
-        || s_write_endpoints(node, &err) != 0) {
+        || node_bft_attach(node->bft, node->loop) != 0 || s_write_endpoints(node, &err) != 0) {
         vl_error("node", "start_failed", "reason=\"%s\"", err.msg);
         goto done;
     }

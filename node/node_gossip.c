@@ -131,6 +131,8 @@ s_g_deliver(void *arg, int type, const uint8_t origin[VL_PUBKEY_SIZE], const uin
         s_receive_block(node, payload, len, origin);
     } else if (type == VL__ENVELOPE_TYPE__ENV_TRANSACTION) {
         node_admit(node, payload, len, ADMIT_GOSSIP, NULL, NULL);
+    } else if (type == VL__ENVELOPE_TYPE__ENV_PROPOSAL || type == VL__ENVELOPE_TYPE__ENV_VOTE) {
+        node_bft_on_message(node->bft, type, payload, len);
     }
 }
 

@@ -43,6 +43,7 @@
 #include "vm.h"
 
 typedef struct api_t api_t;
+typedef struct node_bft node_bft_t;
 typedef struct node_admit_batch node_admit_batch_t;
 #define ADMIT_BATCH_MAX 64
 typedef struct events_t events_t;
@@ -62,6 +63,7 @@ struct node_t {
     api_t *api;                   /* owned: the JSON-RPC ROUTER and its waiters */
     events_t *events;             /* owned: the event topics PUB */
     gossip_t *gossip;             /* owned; NULL when gossip is off (--dev) */
+    node_bft_t *bft;              /* owned: Tendermint driver (a follower's only tracks heights) */
     evloop_t *loop;               /* owned, exists during node_run */
     int cut_timer;                /* evloop timer id, -1 when none armed */
     int drain_timer;              /* evloop timer committing pulled blocks, -1 none */
@@ -89,6 +91,33 @@ void node_schedule_cut(node_t *node);
 
 /* True once the node must stop (the commit pipeline failed). */
 bool node_failed(const node_t *node);
+
+/* The cut timer's handler (node.c): the block the cut rule waited for is due. */
+int node_on_cut_timer(evloop_t *loop, int timer_id, void *arg);
+
+/* --- node_bft.c: Tendermint among the genesis validators ----------------------- */
+
+enum { NODE_BYZ_NONE = 0, NODE_BYZ_EQUIVOCATE, NODE_BYZ_UNKNOWN, NODE_BYZ_GARBAGE };
+
+/* The driver for this node (a validator's, or a follower's that only
+ * tracks heights). byzantine: a test-only NODE_BYZ_* mode. */
+node_bft_t *node_bft_new(node_t *node, int byzantine, vl_err_t *err);
+/* Registers its timers on loop and replays its WAL (after a restart). */
+int node_bft_attach(node_bft_t *nb, evloop_t *loop);
+void node_bft_destroy(node_bft_t **self_p);
+bool node_bft_is_validator(const node_bft_t *nb);
+/* The first validator in genesis order: the one that proposes scheduled
+ * work (reactor.c), so the network does not race copies of it. */
+bool node_bft_is_first(const node_bft_t *nb);
+/* Work may have arrived (the mempool grew, the cut timer fired): starts the
+ * next height when the cut rule says a block is due. */
+void node_bft_kick(node_bft_t *nb);
+/* A consensus envelope (ENV_PROPOSAL, ENV_VOTE) from gossip. */
+void node_bft_on_message(node_bft_t *nb, int type, const uint8_t *bytes, size_t len);
+/* Commit subscriber: a block committed (ours or a peer's): next height. */
+void node_bft_on_commit(void *arg, const commit_event_t *event);
+/* status.consensus */
+json_t *node_bft_status(node_bft_t *nb);
 
 /* --- node_admit.c ---------------------------------------------------------- */
 

@@ -110,6 +110,7 @@ node_status(node_t *node)
     json_object_set_new(s, "endpoints", endpoints);
     json_object_set_new(s, "org", s_org(node));
     json_object_set_new(s, "money", s_money(node));
+    json_object_set_new(s, "consensus", node_bft_status(node->bft));
     free(pub);
 
     node_gossip_status(node, s);   /* peers, gossip endpoints and counters */

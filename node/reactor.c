@@ -6,9 +6,9 @@
  * contract runs what is due as of the proposal time and refuses a second run
  * of the same entry, so a duplicate or retried reactor tx never pays twice.
  *
- * One node acts for the network: the sole validator. Reactors on every
- * node would race the same due entry into the mempool, and all but one copy
- * would fail validation. Loop thread (a commit subscriber); the contract
+ * One node acts for the network: the first validator in genesis order.
+ * Reactors on every node would race the same due entry into the mempool,
+ * and all but one copy would fail validation. Loop thread (a commit subscriber); the contract
  * runs on a worker.
  */
 #include <inttypes.h>
@@ -99,7 +99,7 @@ reactor_on_commit(void *arg, const commit_event_t *event)
 {
     node_t *node = arg;
     int64_t block_ms = event->block->view->header->timestamp_ms;
-    if (node->role != ORDERER_SOLE_VALIDATOR)
+    if (!node_bft_is_first(node->bft))
         return;
     s_first_t first = { 0, false };
     if (ledger_range(node->ledger, "schedule/", 1, s_first_cb, &first) < 0 || !first.found

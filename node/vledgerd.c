@@ -50,6 +50,10 @@ s_usage(FILE *out)
             "                       set through the API method test.faults\n"
             "  --test-lie-endorse   endorse results this node did not compute (one extra\n"
             "                       write), to test that lying endorsers are caught\n"
+            "  --test-byzantine MODE  a validator that misbehaves in ordering: equivocate\n"
+            "                       (two different votes / proposals), unknown (votes for\n"
+            "                       blocks nobody proposed), garbage (random consensus\n"
+            "                       messages)\n"
             "\n"
             "SIGTERM or SIGINT stop the node cleanly (exit 0). Logs go to stderr, one\n"
             "key=value line per event.\n");
@@ -60,6 +64,7 @@ main(int argc, char **argv)
 {
     const char *data = NULL, *config_path = NULL, *api = NULL;
     bool dev = false, test_faults = false, test_lie = false;
+    int byzantine = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             s_usage(stdout);
@@ -76,6 +81,16 @@ main(int argc, char **argv)
             test_faults = true;
         else if (strcmp(argv[i], "--test-lie-endorse") == 0)
             test_lie = true;
+        else if (strcmp(argv[i], "--test-byzantine") == 0 && i + 1 < argc) {
+            const char *m = argv[++i];
+            byzantine = !strcmp(m, "equivocate") ? 1 : !strcmp(m, "unknown") ? 2
+                        : !strcmp(m, "garbage") ? 3 : -1;
+            if (byzantine < 0) {
+                fprintf(stderr, "vledgerd: --test-byzantine takes equivocate, unknown or "
+                                "garbage, not '%s'\n", m);
+                return 2;
+            }
+        }
         else {
             fprintf(stderr, "vledgerd: unknown or incomplete option '%s'\n", argv[i]);
             s_usage(stderr);
@@ -124,9 +139,11 @@ main(int argc, char **argv)
         snprintf(config.api_endpoint, sizeof config.api_endpoint, "%s", api);
     config.test_faults = config.gossip.faults_allowed = test_faults;
     config.test_lie_endorse = test_lie;
-    if (test_faults || test_lie)
-        fprintf(stderr, "vledgerd: test-only switches on (%s%s): not for production\n",
-                test_faults ? "--test-faults " : "", test_lie ? "--test-lie-endorse" : "");
+    config.test_byzantine = byzantine;
+    if (test_faults || test_lie || byzantine)
+        fprintf(stderr, "vledgerd: test-only switches on (%s%s%s): not for production\n",
+                test_faults ? "--test-faults " : "", test_lie ? "--test-lie-endorse " : "",
+                byzantine ? "--test-byzantine" : "");
     node_t *node = node_new(&config, &err);
     if (!node) {
         fprintf(stderr, "vledgerd: %s\n", err.msg);

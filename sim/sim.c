@@ -22,8 +22,6 @@
  *       without waiting (bounded by N and T): test load that makes blocks.
  *   vledger-sim probe sub|push|garbage ... — hostile-peer checks for tests
  *       (see s_probe).
- *
- * Until the consensus issue lands there is one orderer: V > 1 is refused.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -181,12 +179,6 @@ s_net_create(int argc, char **argv)
         return 2;
     }
     v = validators;
-    if (v > 1) {
-        fprintf(stderr, "vledger-sim: --validators %ld: only one validator (the one-validator "
-                        "orderer) is supported until the BFT consensus issue lands; use "
-                        "--validators 1\n", v);
-        return 2;
-    }
     if (v > n || v == 0) {
         fprintf(stderr, "vledger-sim: a network needs one validator, and no more than nodes\n");
         return 2;
@@ -279,9 +271,9 @@ s_net_create(int argc, char **argv)
     for (long i = 0; i < n; i++)
         free(pubs[i]);
     free(pubs);
-    printf("network %s: %ld nodes (node0 is the orderer), genesis %s/genesis.json, gossip "
+    printf("network %s: %ld nodes (%ld validators), genesis %s/genesis.json, gossip "
            "ports %ld-%ld\nstart each with: vledgerd --config %s/nodeI/node.json\n",
-           g.chain_id, n, out, base, base + 2 * n - 1, out);
+           g.chain_id, n, v, out, base, base + 2 * n - 1, out);
     return 0;
 }
 
@@ -320,8 +312,11 @@ s_load(int argc, char **argv)
         fprintf(stderr, "vledger-sim: %s\n", err.msg);
         return 1;
     }
-    char chain[128];
+    char chain[128], org[80];
     snprintf(chain, sizeof chain, "%s", json_string_value(json_object_get(st, "chain_id")));
+    /* Identities belong to the organisation of the node that serves them. */
+    const char *org_name = json_string_value(json_object_get(json_object_get(st, "org"), "name"));
+    snprintf(org, sizeof org, "%s", org_name ? org_name : "");
     json_decref(st);
     int64_t deadline = vl_mono_ms() + timeout;
     long sent = 0;
@@ -329,7 +324,7 @@ s_load(int argc, char **argv)
         vl_key_t *k = vl_key_generate();
         char name[32];
         snprintf(name, sizeof name, "load-%ld", i);
-        json_t *args = json_pack("{s:s, s:[s]}", "name", name, "roles", "buyer");
+        json_t *args = json_pack("{s:s, s:s, s:[s]}", "name", name, "org", org, "roles", "buyer");
         uint8_t *sp = NULL, *res = NULL, *endorser = NULL, *sig = NULL, *tx = NULL;
         size_t sp_len = 0, res_len = 0, e_len = 0, sig_len = 0, tx_len = 0;
         uint8_t txid[32];
