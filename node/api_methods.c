@@ -363,6 +363,9 @@ m_block_get(api_t *api, json_t *params, api_call_t **call, bool in_batch, json_t
                         json_integer(view->block->commit
                                          ? (json_int_t) view->block->commit->n_precommits
                                          : 0));
+    json_object_set_new(r, "round", json_integer(view->block->commit
+                                                     ? (json_int_t) view->block->commit->round
+                                                     : 0));
     if (codes)
         vl__block_codes__free_unpacked(codes, NULL);
     block_view_destroy(&view);

@@ -42,6 +42,7 @@
 #include "crypto.h"
 #include "curve.h"
 #include "envelope.h"
+#include "block.h"
 #include "genesis.h"
 
 static const char *s_usage =
@@ -53,6 +54,8 @@ static const char *s_usage =
     "       vledger-sim probe sub --key PEM --server-key B64 --endpoint E [--ms T]\n"
     "       vledger-sim probe push --key PEM --server-key B64 --endpoint SYNC\n"
     "       vledger-sim probe garbage --endpoint E\n"
+    "       vledger-sim probe block --key PEM --server-key B64 --endpoint SYNC --chain C\n"
+    "                               --height H --prev HEX --state HEX\n"
     "       vledger-sim probe txget --key PEM --server-key B64 --endpoint SYNC --txid HEX\n";
 
 static bool
@@ -408,13 +411,18 @@ s_probe(int argc, char **argv)
         return 2;
     }
     const char *mode = argv[0], *key = NULL, *server = NULL, *ep = NULL, *txid = NULL;
-    long ms = 2000;
+    const char *chain = NULL, *prev = NULL, *state = NULL;
+    long ms = 2000, height = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--key")) key = argv[i + 1];
         else if (!strcmp(argv[i], "--server-key")) server = argv[i + 1];
         else if (!strcmp(argv[i], "--endpoint")) ep = argv[i + 1];
         else if (!strcmp(argv[i], "--ms")) ms = s_num(argv[i + 1], 1, 60000, "--ms");
         else if (!strcmp(argv[i], "--txid")) txid = argv[i + 1];
+        else if (!strcmp(argv[i], "--chain")) chain = argv[i + 1];
+        else if (!strcmp(argv[i], "--height")) height = s_num(argv[i + 1], 1, 1L << 40, "--height");
+        else if (!strcmp(argv[i], "--prev")) prev = argv[i + 1];
+        else if (!strcmp(argv[i], "--state")) state = argv[i + 1];
     }
     if (!ep) {
         fprintf(stderr, "vledger-sim: probe needs --endpoint\n");
@@ -443,6 +451,48 @@ s_probe(int argc, char **argv)
             }
         }
         printf("received %ld\n", got);
+        zmq_close(s);
+    } else if (!strcmp(mode, "block")) {
+        /* Pushes, as member --key (a validator), a block for --height that
+         * extends the tip (--prev, --state: hex of status last_hash and
+         * state_hash) but carries only its own precommit: a short
+         * certificate every node must refuse and count. */
+        void *s = zmq_socket(ctx, ZMQ_DEALER);
+        /* Linger: the push is queued until the CURVE handshake completes. */
+        int keep = (int) ms;
+        zmq_setsockopt(s, ZMQ_LINGER, &keep, sizeof keep);
+        int sndtimeo = 500;
+        zmq_setsockopt(s, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
+        uint8_t prev_hash[32], state_hash[32], data_hash[32], hash[32];
+        vl_err_t err = { "" };
+        vl_key_t *k = key ? vl_key_load_pem(key, &err) : NULL;
+        if (!k || !server || !chain || !height || !prev || !state
+            || vl_hex_decode(prev, prev_hash, 32) != 0 || vl_hex_decode(state, state_hash, 32) != 0
+            || s_curve_client(s, key, server) != 0) {
+            fprintf(stderr, "vledger-sim: probe block needs --key --server-key --chain --height "
+                            "--prev --state\n");
+            return 2;
+        }
+        zmq_connect(s, ep);
+        block_data_hash(NULL, NULL, 0, data_hash);
+        block_header_fields_t f = { chain, (uint64_t) height, prev_hash, state_hash, data_hash,
+                                    vl_wall_ms(), vl_key_public(k) };
+        uint8_t *header = NULL, *vote = NULL, *block = NULL, *env = NULL;
+        size_t header_len = 0, vote_len = 0, block_len = 0, env_len = 0;
+        block_header_pack(&f, &header, &header_len);
+        vl_sha256(header, header_len, hash);
+        block_sign_precommit(k, chain, (uint64_t) height, 0, hash, vl_wall_ms(), &vote, &vote_len);
+        block_pack(header, header_len, NULL, NULL, 0, &vote, &vote_len, 1, 0, &block, &block_len);
+        gossip_envelope_seal(k, VL__ENVELOPE_TYPE__ENV_BLOCK, block, block_len, vl_wall_ms(), 3,
+                             &env, &env_len);
+        rc = zmq_send(s, "E", 1, ZMQ_SNDMORE) < 0 || zmq_send(s, env, env_len, 0) < 0;
+        printf("pushed a block for height %ld with 1 precommit: %s\n", height,
+               rc ? "send failed" : "sent");
+        free(header);
+        free(vote);
+        free(block);
+        free(env);
+        vl_key_destroy(&k);
         zmq_close(s);
     } else if (!strcmp(mode, "push")) {
         /* Over the sync socket with --key: a malformed frame set, garbled,
