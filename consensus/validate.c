@@ -340,11 +340,6 @@ validate_header(const validate_ctx_t *ctx, const validate_run_t *run, const bloc
         || memcmp(h->previous_hash.data, run->last_hash, VL_HASH_SIZE) != 0)
         return vl_err_set(err, VL_ERR_INVALID, "block %llu does not extend our tip",
                           (unsigned long long) h->height);
-    if (h->state_hash.len != VL_HASH_SIZE
-        || memcmp(h->state_hash.data, run->state_hash, VL_HASH_SIZE) != 0)
-        return vl_err_set(err, VL_ERR_INVALID,
-                          "block %llu carries a state hash that differs from this replica's",
-                          (unsigned long long) h->height);
     size_t n = view->n_txs;
     uint8_t data_hash[VL_HASH_SIZE];
     uint8_t **ptrs = calloc(n ? n : 1, sizeof *ptrs);
@@ -364,6 +359,18 @@ validate_header(const validate_ctx_t *ctx, const validate_run_t *run, const bloc
         || memcmp(h->data_hash.data, data_hash, VL_HASH_SIZE) != 0)
         return vl_err_set(err, VL_ERR_INVALID, "block %llu data hash does not match its "
                           "transactions", (unsigned long long) h->height);
+    /* Last: with everything else right, a different state hash means the
+     * replicas disagree about the state after the tip. */
+    if (h->state_hash.len != VL_HASH_SIZE
+        || memcmp(h->state_hash.data, run->state_hash, VL_HASH_SIZE) != 0) {
+        char ours[65], theirs[65] = "(none)";
+        vl_hex_encode(run->state_hash, VL_HASH_SIZE, ours);
+        if (h->state_hash.len == VL_HASH_SIZE)
+            vl_hex_encode(h->state_hash.data, VL_HASH_SIZE, theirs);
+        return vl_err_set(err, VL_ERR_CONFLICT, "block %llu carries state hash %.16s after "
+                          "height %llu, this replica's is %.16s", (unsigned long long) h->height,
+                          theirs, (unsigned long long) h->height - 1, ours);
+    }
     return 0;
 }
 
@@ -442,6 +449,17 @@ validate_block_in_run(const validate_ctx_t *ctx, validate_run_t *run, const uint
     int rc = block_view_new(bytes, len, ctx->chain_id, BLOCK_VIEW_PARSE_TXS, &view, err);
     if (rc == 0)
         rc = validate_header(ctx, run, view, err);
+    if (rc == VL_ERR_CONFLICT) {
+        /* A state hash that differs: anyone can send such a block, but a
+         * certified one says the validators agreed on another state than
+         * ours. That replica must stop, loudly, never diverge silently. */
+        vl_err_t why = *err, cert;
+        rc = validate_certificate(ctx, view, &cert);
+        if (rc == 0)
+            rc = vl_err_set(err, VL_ERR_CORRUPT, "this replica diverged: %s", why.msg);
+        else
+            *err = cert;
+    }
     if (rc == 0)
         rc = validate_certificate(ctx, view, err);
     if (rc == 0)

@@ -59,8 +59,11 @@ typedef struct {
  * destroyed: commit.block points at them): the header against the tip, the
  * commit certificate, then the transactions. Returns 0 and *out, or
  * VL_ERR_INVALID / VL_ERR_SIGNATURE / VL_ERR_STATE with a message for a
- * block to refuse, or VL_ERR_NOMEM / VL_ERR_IO when this node could not
- * judge it (nothing is decided; try again). */
+ * block to refuse, VL_ERR_CORRUPT for a certified block whose state hash
+ * differs from this replica's (the replica diverged: the node must halt;
+ * the message names the height and both hashes), or VL_ERR_NOMEM /
+ * VL_ERR_IO when this node could not judge it (nothing is decided; try
+ * again). */
 int validate_block(const validate_ctx_t *ctx, const uint8_t *bytes, size_t len,
                    validated_block_t **out, vl_err_t *err);
 
@@ -89,9 +92,11 @@ int validate_block_in_run(const validate_ctx_t *ctx, validate_run_t *run, const 
  * judged (header and transactions) before a commit certificate exists.
  *
  * validate_header: chain id, height = the run's tip + 1, previous hash =
- * the run's tip hash, state hash = the run's running state hash (a
- * diverging replica is caught here), data hash over the transactions.
- * VL_ERR_INVALID or VL_ERR_STATE (wrong height) with a message.
+ * the run's tip hash, data hash over the transactions, and last the state
+ * hash = the run's running state hash. VL_ERR_INVALID or VL_ERR_STATE
+ * (wrong height), or VL_ERR_CONFLICT for a state hash that differs
+ * (validate_block_in_run turns it into VL_ERR_CORRUPT when the block is
+ * certified) with a message naming both hashes.
  *
  * validate_certificate: more than 2/3 of the validators' PRECOMMITs for the
  * block's hash at its height (block_verify_commit). VL_ERR_SIGNATURE.

@@ -12,6 +12,7 @@
 
 #include "chain_fixture.h"
 #include "check.h"
+#include "codec.h"
 #include "commit.h"
 #include "mempool.h"
 #include "store.h"
@@ -279,7 +280,8 @@ test_commit_block_refused(void)
         { { 2, prev, state, 5, false, false, false }, VL_ERR_STATE, "expected 1" },
         { { 1, prev, state, 5, false, true, false }, VL_ERR_INVALID, "data hash" },
         { { 1, bogus, state, 5, false, false, false }, VL_ERR_INVALID, "does not extend" },
-        { { 1, prev, bogus, 5, false, false, false }, VL_ERR_INVALID, "state hash" },
+        /* a different state hash without a certificate is anyone's forgery */
+        { { 1, prev, bogus, 5, true, false, false }, VL_ERR_SIGNATURE, "no commit certificate" },
     };
     uint64_t rejected = 0;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -575,6 +577,40 @@ test_commit_write_failure(void)
     fx_close(&f);
 }
 
+/* Divergence is loud: a certified block whose state hash differs from this
+ * replica's halts the pipeline, naming the height and both hashes, and
+ * writes nothing. */
+static void
+test_commit_divergence_halts(void)
+{
+    fixture_t f;
+    fx_open(&f);
+    chain_t c;
+    s_chain(&f, &c, 1);
+    node_t n;
+    s_node(&f, &n);
+    uint8_t genesis_hash[32], bogus[32] = { 7 };
+    memcpy(genesis_hash, ledger_last_hash(n.ledger), 32);
+    fx_block_t b = { 1, genesis_hash, bogus, 5, false, false, false };
+    size_t len;
+    uint8_t *block = fx_block(&f, &b, &c.tx[1], &c.tx_len[1], 1, &len);
+    vl_err_t err = { "" };
+    CHECK_EQ(commit_block(n.commit, block, len, COMMIT_GOSSIP, &err), VL_ERR_CORRUPT);
+    CHECK_CONTAINS(err.msg, "this replica diverged");
+    CHECK_CONTAINS(err.msg, "after height 0");
+    char ours[17];
+    vl_hex_encode(ledger_state_hash(n.ledger), 8, ours);
+    CHECK_CONTAINS(err.msg, ours);
+    CHECK_CONTAINS(err.msg, "0700000000000000");
+    CHECK(commit_failed(n.commit));
+    CHECK_EQ(ledger_height(n.ledger), 0);
+    CHECK_EQ(n.a.n + n.b.n, 0);
+    free(block);
+    s_node_done(&n);
+    s_chain_free(&c);
+    fx_close(&f);
+}
+
 /* The tip's block time: genesis time after open on a fresh ledger, the
  * committed block's time after each commit, and the stored tip's time when
  * a pipeline opens over a ledger that already has blocks. */
@@ -656,6 +692,7 @@ main(void)
     RUN(test_commit_pulled_run);
     RUN(test_commit_pulled_run_refused);
     RUN(test_commit_write_failure);
+    RUN(test_commit_divergence_halts);
     RUN(test_commit_tip_time);
     RUN(test_commit_subscribers_max);
     return check_done();

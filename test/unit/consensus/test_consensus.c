@@ -632,11 +632,14 @@ test_validate_run(void)
     memcpy(t2[2], t1[0], l1[0]);
     l2[2] = l1[0];
     t2[3] = s_make_tx(&f, 14, NULL, 0, "z", "4", "r", &l2[3], false);
-    /* Carrying the state before block 1 is refused whole; the run goes on. */
+    /* A certified block carrying the state before block 1: the validators
+     * agreed on another state, so this replica diverged (it must halt,
+     * naming both hashes); the run itself is left as it was. */
     size_t bad_len, b2_len;
     uint8_t *bad = s_build_block(&f, h0 + 2, v1->view->hash, s0, t2, l2, 4, &bad_len);
-    CHECK_EQ(validate_block_in_run(&ctx, run, bad, bad_len, &v2, &err), VL_ERR_INVALID);
-    CHECK_CONTAINS(err.msg, "state hash");
+    CHECK_EQ(validate_block_in_run(&ctx, run, bad, bad_len, &v2, &err), VL_ERR_CORRUPT);
+    CHECK_CONTAINS(err.msg, "this replica diverged");
+    CHECK_CONTAINS(err.msg, "carries state hash");
     CHECK_EQ(validate_run_count(run), 1);
     uint8_t *b2 = s_build_block(&f, h0 + 2, v1->view->hash, s1, t2, l2, 4, &b2_len);
     CHECK_EQ(validate_block_in_run(&ctx, run, b2, b2_len, &v2, &err), 0);
@@ -694,14 +697,15 @@ test_validate_block_shape(void)
     CHECK_CONTAINS(err.msg, "expected 1");
     free(header);
     free(block);
-    /* a different state hash means a diverging replica */
+    /* a different state hash without a certificate: anyone's forgery,
+     * refused for the certificate (it must not halt the replica) */
     uint8_t bogus[32] = { 1 };
     h.height = 1;
     h.state_hash = bogus;
     block_header_pack(&h, &header, &hl);
     block_pack(header, hl, NULL, NULL, 0, NULL, NULL, 0, 0, &block, &bl);
-    CHECK_EQ(validate_block(&ctx, block, bl, &vb, &err), VL_ERR_INVALID);
-    CHECK_CONTAINS(err.msg, "state hash");
+    CHECK_EQ(validate_block(&ctx, block, bl, &vb, &err), VL_ERR_SIGNATURE);
+    CHECK_CONTAINS(err.msg, "no commit certificate");
     free(header);
     free(block);
     s_fixture_done(&f);
