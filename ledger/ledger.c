@@ -64,6 +64,7 @@ struct ledger_t {
     store_batch_t *batch;                    /* owned; writer only, reused per block */
     s_buf_t key;                             /* owned scratch; writer only */
     s_buf_t val;                             /* owned scratch; writer only */
+    bool skew_next;                          /* test seam: ledger_test_skew_state */
 };
 
 /* --- Small helpers ------------------------------------------------------- */
@@ -394,6 +395,12 @@ ledger_state_hash(const ledger_t *ledger)
 {
     assert(ledger);
     return ledger->state_hash;
+}
+
+void
+ledger_test_skew_state(ledger_t *ledger)
+{
+    ledger->skew_next = true;
 }
 
 struct store_t *
@@ -763,6 +770,10 @@ s_stage_block(ledger_t *self, const ledger_block_t *block, const uint8_t prev[VL
                 goto done;
             }
         }
+    }
+    if (self->skew_next) {   /* test seam: a replica that folds its state wrongly */
+        vl_hasher_update(self->hasher, "skew", 4);
+        self->skew_next = false;
     }
     vl_hasher_final(self->hasher, state);
     rc = 0;

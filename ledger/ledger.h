@@ -165,4 +165,9 @@ int ledger_state_fold(const uint8_t prev[VL_HASH_SIZE], const ledger_block_t *bl
  * it (store_fail_next_write in store.h). */
 struct store_t;
 struct store_t *ledger_store(ledger_t *ledger);
+
+/* Test seam (vledgerd --test-skew-state): the next committed block's state
+ * hash is folded wrongly, so this replica diverges from the others and the
+ * checks that must catch a diverged replica can be exercised. */
+void ledger_test_skew_state(ledger_t *ledger);
 #endif

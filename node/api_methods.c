@@ -648,6 +648,28 @@ m_transact(api_t *api, json_t *params, api_call_t **call, bool in_batch, json_t 
     return API_DEFERRED;
 }
 
+/* verify {peers?}: node_verify.c. */
+static void
+s_verified(void *arg, json_t *result)
+{
+    api_answer(arg, result);
+}
+
+static int
+m_verify(api_t *api, json_t *params, api_call_t **call, bool in_batch, json_t **result,
+         api_error_t *e)
+{
+    bool peers = false;
+    vl_err_t err;
+    if (vl_json_get_bool(params, "peers", false, &peers, &err) != 0)
+        return api_fail(e, RPC_INVALID_PARAMS, "%s", err.msg);
+    int rc = node_verify(api_node(api), peers, s_verified, *call);
+    if (rc != 0)
+        return api_fail(e, RPC_INTERNAL, "out of memory");
+    *call = NULL;
+    return API_DEFERRED;
+}
+
 static const struct {
     const char *name;
     api_method_fn fn;
@@ -662,6 +684,7 @@ static const struct {
     { "endorse", m_endorse },
     { "submit", m_submit },
     { "transact", m_transact },
+    { "verify", m_verify },
     { "query", m_query },
     { "events.replay", m_events_replay },
     { "test.faults", m_test_faults },

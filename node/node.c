@@ -140,6 +140,8 @@ node_new(const node_config_t *config, vl_err_t *err)
     node->role = orderer_role(&node->genesis.members, vl_key_public(node->key));
     if (s_open_ledger(node, err) != 0)
         goto fail;
+    if (config->test_skew_state)
+        ledger_test_skew_state(node->ledger);
     node->sigcache = sigcache_new(SIGCACHE_ENTRIES);
     node->policies = requirement_cache_new();
     node->mempool = mempool_new(config->mempool_max_txs, config->mempool_max_bytes);

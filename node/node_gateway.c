@@ -20,8 +20,9 @@
  * fails the call naming it; a refusal is passed on naming who refused;
  * endorsers whose results differ are named. Nothing is submitted then.
  *
- * The endorser (s_on_request): a member asks this node to endorse
- * (GATEWAY_KIND_ENDORSE, body = SignedProposal). It endorses exactly as for
+ * The endorser (s_on_request, which also hands tip requests to
+ * node_verify.c): a member asks this node to endorse (NODE_REQ_ENDORSE,
+ * body = SignedProposal). It endorses exactly as for
  * its own clients (node_endorse: the contract against its own replica and
  * its organisation's rule) and answers an EndorseReply, or refuses with the
  * reason. Its own judgement is all it signs.
@@ -38,7 +39,6 @@
 #include "policy.h"
 #include "tx.h"
 
-#define GATEWAY_KIND_ENDORSE 1u
 
 /* --- The endorser side ---------------------------------------------------- */
 
@@ -92,8 +92,12 @@ s_on_request(void *arg, const uint8_t peer[VL_PUBKEY_SIZE], uint32_t kind, const
              size_t len, gossip_responder_t *r)
 {
     node_t *node = arg;
-    if (kind != GATEWAY_KIND_ENDORSE) {
-        static const char msg[] = "this node answers only endorsement requests";
+    if (kind == NODE_REQ_TIP) {
+        node_verify_serve(node, body, len, r);
+        return;
+    }
+    if (kind != NODE_REQ_ENDORSE) {
+        static const char msg[] = "this node answers endorsement and tip requests only";
         gossip_respond(node->gossip, &r, VL_ERR_REFUSED, msg, sizeof msg - 1);
         return;
     }
@@ -305,7 +309,7 @@ s_ask_next(s_ask_t *a)
     while (a->tried < n) {
         const member_t *m = order[a->tried++];
         memcpy(a->endorser, m->public_key, VL_PUBKEY_SIZE);
-        if (gossip_request(node->gossip, m->public_key, GATEWAY_KIND_ENDORSE, gw->proposal,
+        if (gossip_request(node->gossip, m->public_key, NODE_REQ_ENDORSE, gw->proposal,
                            gw->proposal_len, node->config.endorse_timeout_ms, s_reply, a) == 0)
             return;
     }

@@ -189,6 +189,20 @@ typedef void (*node_transact_fn)(void *arg, int rc, const uint8_t *txid,
 int node_transact(node_t *node, const uint8_t *proposal, size_t len, node_transact_fn cb,
                   void *arg);
 
+/* Member request kinds this node answers (gossip_request). */
+enum { NODE_REQ_ENDORSE = 1, NODE_REQ_TIP = 2 };
+
+/* --- node_verify.c ----------------------------------------------------------- */
+
+/* Answers a peer's tip request (NODE_REQ_TIP); takes r. */
+void node_verify_serve(node_t *node, const uint8_t *body, size_t len, gossip_responder_t *r);
+/* This replica's height, block and state hash, and with peers every live
+ * member's compared at a common height; cb (loop thread) gets the result
+ * (reference passed) {height, block_hash, state_hash, peers: [...], agree,
+ * first_difference?}. 0, or VL_ERR_NOMEM (cb not called). */
+typedef void (*node_verify_fn)(void *arg, json_t *result);
+int node_verify(node_t *node, bool peers, node_verify_fn cb, void *arg);
+
 /* --- node_gossip.c --------------------------------------------------------- */
 
 /* Joins the mesh when node.json names a gossip endpoint (no-op otherwise). */

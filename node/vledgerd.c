@@ -54,6 +54,8 @@ s_usage(FILE *out)
             "                       (two different votes / proposals), unknown (votes for\n"
             "                       blocks nobody proposed), garbage (random consensus\n"
             "                       messages)\n"
+            "  --test-skew-state    fold the next block's state hash wrongly (a diverged\n"
+            "                       replica: verify and the next block must catch it)\n"
             "\n"
             "SIGTERM or SIGINT stop the node cleanly (exit 0). Logs go to stderr, one\n"
             "key=value line per event.\n");
@@ -65,6 +67,7 @@ main(int argc, char **argv)
     const char *data = NULL, *config_path = NULL, *api = NULL;
     bool dev = false, test_faults = false, test_lie = false;
     int byzantine = 0;
+    bool test_skew = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             s_usage(stdout);
@@ -81,6 +84,8 @@ main(int argc, char **argv)
             test_faults = true;
         else if (strcmp(argv[i], "--test-lie-endorse") == 0)
             test_lie = true;
+        else if (strcmp(argv[i], "--test-skew-state") == 0)
+            test_skew = true;
         else if (strcmp(argv[i], "--test-byzantine") == 0 && i + 1 < argc) {
             const char *m = argv[++i];
             byzantine = !strcmp(m, "equivocate") ? 1 : !strcmp(m, "unknown") ? 2
@@ -140,7 +145,8 @@ main(int argc, char **argv)
     config.test_faults = config.gossip.faults_allowed = test_faults;
     config.test_lie_endorse = test_lie;
     config.test_byzantine = byzantine;
-    if (test_faults || test_lie || byzantine)
+    config.test_skew_state = test_skew;
+    if (test_faults || test_lie || byzantine || test_skew)
         fprintf(stderr, "vledgerd: test-only switches on (%s%s%s): not for production\n",
                 test_faults ? "--test-faults " : "", test_lie ? "--test-lie-endorse " : "",
                 byzantine ? "--test-byzantine" : "");

@@ -50,6 +50,8 @@ static const char *const s_help =
     "  vehicle show VIN [--history]             a vehicle document and its history\n"
     "  tx show TXID                             a transaction and its effects\n"
     "  block show HEIGHT                        a block\n"
+    "  verify [--peers]                         this replica's tip; with --peers compared\n"
+    "                                           with every live peer's (exit 1 if one differs)\n"
     "  contract deploy --name N --file F.lua [--attach vehicle:VIN|did:DID]\n"
     "  contract invoke NAME FUNCTION [JSON]     run any contract function\n"
     "  sale request|offer|accept|confirm|abort  purchase (see `vledger sale help`)\n"
@@ -69,7 +71,7 @@ typedef struct {
 static const s_noun_t s_nouns[] = {
     { "status", cli_status },     { "identity", cli_identity }, { "wallet", cli_wallet },
     { "vehicle", cli_vehicle },   { "tx", cli_tx },             { "block", cli_block },
-    { "rpc", cli_rpc },           { "events", cli_events },
+    { "rpc", cli_rpc },           { "events", cli_events },     { "verify", cli_verify },
     /* lifecycle nouns (cli_contract.c, cli_lifecycle.c) */
     { "contract", cli_contract }, { "sale", cli_sale },         { "title", cli_title },
     { "registration", cli_registration }, { "keys", cli_keys }, { "insurance", cli_insurance },

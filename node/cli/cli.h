@@ -122,6 +122,7 @@ int cli_tx(cli_t *cli, int argc, char **argv);
 int cli_block(cli_t *cli, int argc, char **argv);
 int cli_rpc(cli_t *cli, int argc, char **argv);
 int cli_events(cli_t *cli, int argc, char **argv);
+int cli_verify(cli_t *cli, int argc, char **argv);
 /* lifecycle (cli_contract.c, cli_lifecycle.c) */
 int cli_contract(cli_t *cli, int argc, char **argv);
 int cli_sale(cli_t *cli, int argc, char **argv);

@@ -131,3 +131,25 @@ rejected() { [ "$(nstatus "${F[0]}" | jq -r .gossip.blocks_rejected)" -gt "$befo
 wait_until 10000 rejected
 grep -q 'has 1 of 4 validator signatures' "$TEST_TMP/node4.log" || fail "no certificate refusal logged"
 [ "$(h "${F[0]}")" = "$(jf "$st" .height)" ] || fail "the forged block moved node4's height"
+
+step "a diverged replica is named by verify --peers and halts at the next block"
+stop_config_node "${F[1]}"
+start_config_node "${F[1]}" --test-skew-state
+wait_until 30000 same_tip "${V[0]}" "${F[1]}"
+base=$(h "${V[0]}")
+load "${F[0]}" 1
+wait_until 30000 at_height $((base + 1)) "${V[0]}" "${F[1]}"
+expect_fail 1 "replicas differ: peer" "$VLEDGER" --data "${F[1]}/data" verify --peers
+out=$("$VLEDGER" --data "${F[0]}/data" --json verify --peers || true)   # exits 1: it differs
+[ "$(jf "$out" '[.peers[] | select(.name == "node5") | .agree] | .[0]')" = false ] \
+  || fail "node4 does not see node5 differ: $out"
+load "${F[0]}" 1
+pid=${NODE_PID[${F[1]}]}
+exited() { ! kill -0 "$pid" 2>/dev/null; }
+wait_until 30000 exited
+rc=0; wait "$pid" || rc=$?
+unset "NODE_PID[${F[1]}]"
+[ "$rc" -ne 0 ] || fail "the diverged replica exited 0"
+grep -q 'this replica diverged: block .* carries state hash .* after height .*, this replica' \
+  "$TEST_TMP/node5.log" || fail "no divergence message naming height and both hashes"
+"$VLEDGER" --data "${V[0]}/data" verify --peers >/dev/null || fail "the other replicas disagree"
