@@ -43,48 +43,18 @@ int
 orderer_build_block(const orderer_config_t *c, const mempool_t *pool, const orderer_tip_t *tip,
                     const vl_key_t *key, int64_t block_time_ms, uint8_t **out, size_t *len)
 {
-    size_t max = c->block_max_txs;
-    mempool_entry_t *txs = calloc(max ? max : 1, sizeof *txs);
-    uint8_t **ptrs = calloc(max ? max : 1, sizeof *ptrs);
-    size_t *lens = calloc(max ? max : 1, sizeof *lens);
-    uint8_t *header = NULL, *vote = NULL;
-    size_t header_len = 0, vote_len = 0;
-    int rc = VL_ERR_NOMEM;
-    if (!txs || !ptrs || !lens)
-        goto done;
-    size_t n = mempool_reap(pool, max, c->block_max_bytes, txs);
-    if (n == 0) {
-        rc = VL_ERR_NOT_FOUND;
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        ptrs[i] = (uint8_t *) txs[i].bytes;
-        lens[i] = txs[i].len;
-    }
-    uint8_t data_hash[VL_HASH_SIZE], hash[VL_HASH_SIZE];
-    if (block_data_hash(ptrs, lens, n, data_hash) != 0)
-        goto done;
-    block_header_fields_t f = {
-        .chain_id = tip->chain_id,
-        .height = tip->height + 1,
-        .previous_hash = tip->last_hash,
-        .state_hash = tip->state_hash,
-        .data_hash = data_hash,
-        .timestamp_ms = block_time_ms,
-        .proposer = vl_key_public(key),
-    };
-    if (block_header_pack(&f, &header, &header_len) != 0)
-        goto done;
-    vl_sha256(header, header_len, hash);
-    if (block_sign_precommit(key, tip->chain_id, f.height, 0, hash, block_time_ms, &vote,
-                             &vote_len) != 0)
-        goto done;
-    rc = block_pack(header, header_len, ptrs, lens, n, &vote, &vote_len, 1, 0, out, len);
-done:
-    free(txs);
-    free(ptrs);
-    free(lens);
-    free(header);
+    if (mempool_count(pool) == 0)
+        return VL_ERR_NOT_FOUND;
+    uint8_t *proposal = NULL, *vote = NULL, hash[VL_HASH_SIZE];
+    size_t proposal_len = 0, vote_len = 0;
+    int rc = orderer_build_proposal(c, pool, tip, vl_key_public(key), block_time_ms, &proposal,
+                                    &proposal_len, hash);
+    if (rc == 0)
+        rc = block_sign_precommit(key, tip->chain_id, tip->height + 1, 0, hash, block_time_ms,
+                                  &vote, &vote_len) != 0 ? VL_ERR_NOMEM : 0;
+    if (rc == 0)
+        rc = orderer_seal(proposal, proposal_len, &vote, &vote_len, 1, 0, out, len);
+    free(proposal);
     free(vote);
     return rc;
 }

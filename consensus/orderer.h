@@ -77,9 +77,11 @@ int orderer_seal(const uint8_t *proposal, size_t len, uint8_t *const *votes,
                  const size_t *vote_lens, size_t n_votes, uint32_t round, uint8_t **out,
                  size_t *out_len);
 
-/* Builds the next block from the oldest pending transactions (reaped, not
- * removed: the commit takes them out of the pool) with time block_time_ms,
- * signed by key, the sole validator, whose precommit is the certificate.
+/* orderer_build_proposal, then key's precommit as the whole certificate,
+ * sealed: the block a network of one validator decides, in one call (tools
+ * and tests; the node decides through Tendermint even with one validator,
+ * node/node_bft.c). The transactions are reaped, not removed (the commit
+ * takes them out of the pool).
  * *out is malloc'd (caller frees). VL_ERR_NOT_FOUND when nothing is pending,
  * VL_ERR_NOMEM. */
 int orderer_build_block(const orderer_config_t *c, const mempool_t *pool, const orderer_tip_t *tip,

@@ -136,22 +136,6 @@ jf() { jq -r "$2" <<<"$1"; }
 
 # --- Networks written by `vledger-sim net create` (gossip tests) -----------
 
-# make_net DIR NODES [net create options...] — a network on a random free
-# port range (net create checks the ports; retried a few times).
-make_net() {
-  local dir=$1 nodes=$2; shift 2
-  : "${VLEDGER_SIM:?VLEDGER_SIM must point at the vledger-sim binary}"
-  local try
-  for try in 1 2 3 4 5; do
-    local base=$(( 20000 + (RANDOM % 1400) * 24 ))
-    rm -rf "$dir"
-    "$VLEDGER_SIM" net create --nodes "$nodes" --out "$dir" --base-port "$base" "$@" \
-      >"$TEST_TMP/net-create.out" 2>&1 && return 0
-  done
-  cat "$TEST_TMP/net-create.out" >&2
-  fail "vledger-sim net create failed"
-}
-
 # start_config_node NODEDIR — `vledgerd --config NODEDIR/node.json`; returns
 # once the node has written NODEDIR/data/endpoints.json (it then serves).
 start_config_node() {
@@ -174,9 +158,11 @@ stop_config_node() {
 # nstatus NODEDIR — the node's status JSON.
 nstatus() { "$VLEDGER" --data "$1/data" --json status; }
 
-# make_net, again (replaces the one above): base ports below the ephemeral
-# range (32768-60999 on Linux), where a node's own outgoing connections
-# could take a configured port between `net create` and the bind.
+# make_net DIR NODES [net create options...] — a network on a random free
+# port range (net create checks the ports; retried a few times), below the
+# ephemeral range (32768-60999 on Linux), where a node's own outgoing
+# connections could take a configured port between `net create` and the
+# bind.
 make_net() {
   local dir=$1 nodes=$2; shift 2
   : "${VLEDGER_SIM:?VLEDGER_SIM must point at the vledger-sim binary}"
