@@ -194,7 +194,8 @@ node_admit(node_t *node, const uint8_t *bytes, size_t len, admit_source_t source
             cb(arg, VL_ERR_NOMEM, NULL, &err);
         return;
     }
-    memcpy(copy, bytes, len);
+    if (len)
+        memcpy(copy, bytes, len);
     *a = (s_admit_t) { .node = node, .bytes = copy, .len = len, .source = source, .cb = cb,
                        .arg = arg };
     if (!node->admit_batch) {

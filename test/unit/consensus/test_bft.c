@@ -2046,7 +2046,7 @@ test_sim_random(void)
         done += ok;
         s_sim_end(s);
     }
-    printf("random: %d runs, %d done, %ld events\n", runs, done, events);
+    printf("# random: %d runs, %d done, %ld events\n", runs, done, events);
 }
 
 int
