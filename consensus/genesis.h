@@ -29,6 +29,7 @@
 #ifndef VL_GENESIS_H
 #define VL_GENESIS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,9 @@ const org_t *genesis_org_of(const genesis_t *g, const member_t *m);
  * maximum, vm_config_default); the caller names the chain, sets the time
  * and adds members. */
 void genesis_defaults(genesis_t *g);
+
+/* True when s is a chain id: 1-64 characters of [a-z0-9_-]. */
+bool genesis_chain_id_valid(const char *s);
 
 /* Reads and checks genesis.json. VL_ERR_IO / VL_ERR_INVALID with a message
  * naming the file and the problem. */

@@ -51,6 +51,7 @@ typedef struct events_t events_t;
 struct node_t {
     node_config_t config;
     genesis_t genesis;
+    uint8_t genesis_hash[VL_HASH_SIZE];   /* block 0's hash: compared with every peer's */
     vl_key_t *key;                /* owned: node identity, validator and endorser */
     char did[VL_DID_BUF];
     orderer_role_t role;          /* what this node is in ordering */
