@@ -74,6 +74,28 @@ s_write_endpoints(node_t *node, vl_err_t *err)
     return 0;
 }
 
+/* The genesis must list this node's key (under node.json's "org" when it
+ * names one): a node of no organisation cannot join, and one started with
+ * another network's genesis would be refused by every peer. */
+static int
+s_check_member(node_t *node, vl_err_t *err)
+{
+    const node_config_t *c = &node->config;
+    const member_t *me = members_find(&node->genesis.members, vl_key_public(node->key),
+                                      VL_PUBKEY_SIZE);
+    const org_t *org = genesis_org_of(&node->genesis, me);
+    if (!me)
+        return vl_err_set(err, VL_ERR_INVALID, "this node's key %s (%s) is not a member of "
+                          "genesis %s: its card was not among those given to `vledgerd "
+                          "genesis`, or 'genesis' names another network's file", c->key_path,
+                          node->did, c->genesis_path);
+    if (c->org[0] && (!org || strcmp(org->name, c->org) != 0))
+        return vl_err_set(err, VL_ERR_INVALID, "genesis %s lists this node's key under "
+                          "organisation '%s', but node.json says 'org': '%s'", c->genesis_path,
+                          org ? org->name : "(none)", c->org);
+    return 0;
+}
+
 static int
 s_open_ledger(node_t *node, vl_err_t *err)
 {
@@ -101,6 +123,10 @@ s_open_ledger(node_t *node, vl_err_t *err)
                           node->config.peers_genesis_hash, node->config.genesis_path, hash_hex);
     }
     rc = ledger_open(dir, node->genesis.chain_id, gb.hash, &node->ledger, err);
+    /* After the store's own check (a data directory of another chain says
+     * so first), before anything is committed to a fresh one. */
+    if (rc == 0)
+        rc = s_check_member(node, err);
     if (rc == 0 && !ledger_has_genesis(node->ledger)) {
         rc = ledger_commit_block(node->ledger, &gb.commit, err);
         if (rc == 0) {
@@ -131,28 +157,6 @@ s_commit_new(node_t *node, vl_err_t *err)
     return 0;
 }
 
-/* The genesis must list this node's key (under node.json's "org" when it
- * names one): a node of no organisation cannot join, and one started with
- * another network's genesis would be refused by every peer. */
-static int
-s_check_member(node_t *node, vl_err_t *err)
-{
-    const node_config_t *c = &node->config;
-    const member_t *me = members_find(&node->genesis.members, vl_key_public(node->key),
-                                      VL_PUBKEY_SIZE);
-    const org_t *org = genesis_org_of(&node->genesis, me);
-    if (!me)
-        return vl_err_set(err, VL_ERR_INVALID, "this node's key %s (%s) is not a member of "
-                          "genesis %s: its card was not among those given to `vledgerd "
-                          "genesis`, or 'genesis' names another network's file", c->key_path,
-                          node->did, c->genesis_path);
-    if (c->org[0] && (!org || strcmp(org->name, c->org) != 0))
-        return vl_err_set(err, VL_ERR_INVALID, "genesis %s lists this node's key under "
-                          "organisation '%s', but node.json says 'org': '%s'", c->genesis_path,
-                          org ? org->name : "(none)", c->org);
-    return 0;
-}
-
 node_t *
 node_new(const node_config_t *config, vl_err_t *err)
 {
@@ -171,8 +175,6 @@ node_new(const node_config_t *config, vl_err_t *err)
     if (!node->key)
         goto fail;
     vl_did_from_public(vl_key_public(node->key), node->did);
-    if (s_check_member(node, err) != 0)
-        goto fail;
     node->role = orderer_role(&node->genesis.members, vl_key_public(node->key));
     if (s_open_ledger(node, err) != 0)
         goto fail;
