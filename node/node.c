@@ -14,14 +14,16 @@
  *     is due; decided blocks commit through the commit pipeline like every
  *     block from a peer;
  *   - a housekeeping timer (every HOUSEKEEPING_MS): expires waiters,
- *     re-gossips our pending txs, publishes the heartbeat each second;
+ *     re-gossips our pending txs, publishes the metrics snapshot (when the
+ *     Prometheus endpoint is on: node_metrics.c, whose MHD thread serves
+ *     only that copy) and the heartbeat each second;
  *   - gossip's sockets and timers (gossip/, wired in node_gossip.c);
  *   - the signal fd: SIGTERM/SIGINT end the loop; the node then answers
  *     waiters, removes endpoints.json and closes the ledger.
  *
  * After-commit work subscribes to the pipeline in this order: API waiters,
  * event topics, the reactor, gossip (publishing the blocks we decided), the
- * Tendermint driver (the next height).
+ * Tendermint driver (the next height), the metrics counters.
  */
 #include "node_internal.h"
 
@@ -67,6 +69,8 @@ s_write_endpoints(node_t *node, vl_err_t *err)
         json_object_set_new(doc, "gossip", json_string(gossip_endpoint(node->gossip)));
         json_object_set_new(doc, "sync", json_string(gossip_sync_endpoint(node->gossip)));
     }
+    if (node->metrics)
+        json_object_set_new(doc, "metrics", json_string(metrics_url(node->metrics)));
     int rc = json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(doc);
     if (rc != 0 || rename(tmp, node->endpoints_path) != 0)
@@ -152,7 +156,8 @@ s_commit_new(node_t *node, vl_err_t *err)
         || commit_subscribe(node->commit, events_on_commit, node->events) != 0
         || commit_subscribe(node->commit, reactor_on_commit, node) != 0
         || commit_subscribe(node->commit, node_gossip_on_commit, node) != 0
-        || commit_subscribe(node->commit, node_bft_on_commit, node->bft) != 0)
+        || commit_subscribe(node->commit, node_bft_on_commit, node->bft) != 0
+        || commit_subscribe(node->commit, node_metrics_on_commit, node) != 0)
         return vl_err_set(err, VL_ERR_NOMEM, "out of memory");
     return 0;
 }
@@ -196,7 +201,8 @@ node_new(const node_config_t *config, vl_err_t *err)
     if (!node->events)
         goto fail;
     node->bft = node_bft_new(node, config->test_byzantine, err);
-    if (!node->bft || s_commit_new(node, err) != 0 || node_gossip_new(node, err) != 0)
+    if (!node->bft || s_commit_new(node, err) != 0 || node_gossip_new(node, err) != 0
+        || node_metrics_new(node, err) != 0)
         goto fail;
     return node;
 fail:
@@ -212,6 +218,7 @@ node_destroy(node_t **self_p)
     node_t *node = *self_p;
     if (node->endpoints_path[0])
         unlink(node->endpoints_path);
+    metrics_destroy(&node->metrics);   /* its thread reads only its own snapshot */
     /* The pool first: its last completions still answer through the API. */
     node_admit_flush(node);
     pool_destroy(&node->pool);
@@ -255,6 +262,7 @@ s_on_housekeeping(evloop_t *loop, int timer_id, void *arg)
     node_t *node = arg;
     api_housekeeping(node->api, node_now_ms(node));
     node_gossip_housekeeping(node);
+    node_metrics_publish(node);
     static const int beats = 1000 / HOUSEKEEPING_MS;
     if (++node->heartbeat_tick >= beats) {
         node->heartbeat_tick = 0;

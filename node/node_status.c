@@ -94,6 +94,8 @@ node_status(node_t *node)
     json_object_set_new(endpoints, "events", json_string(events_endpoint(node->events)));
     json_object_set_new(endpoints, "gossip", json_null());
     json_object_set_new(endpoints, "sync", json_null());
+    json_object_set_new(endpoints, "metrics",
+                        node->metrics ? json_string(metrics_url(node->metrics)) : json_null());
 
     json_object_set_new(s, "name", json_string(node->config.name));
     json_object_set_new(s, "version", json_string("vledger 0.1.0"));
