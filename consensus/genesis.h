@@ -1,7 +1,9 @@
 /*
  * genesis.h — the network's founding document and its block 0.
  *
- * genesis.json (written by `vledgerd --dev` or `vledger-sim net create`):
+ * genesis.json (written by `vledgerd --dev`, or from the organisations'
+ * public cards by `vledgerd genesis` and `vledger-sim net create`,
+ * node/deploy.h):
  *
  *   { "chain_id": "vledger-dev-1a2b3c4d",
  *     "timestamp_ms": 1763900000000,

@@ -23,6 +23,30 @@
 #include "log.h"
 #include "node.h"
 
+/* "  NAME  text" with text wrapped at 78 columns under itself. */
+static void
+s_wrap(FILE *out, const char *name, const char *text)
+{
+    enum { INDENT = 23, WIDTH = 78 - INDENT };
+    fprintf(out, "  %-20s ", name);
+    while (*text) {
+        size_t n = strlen(text);
+        if (n > WIDTH) {
+            n = WIDTH;
+            while (n > 0 && text[n] != ' ')
+                n--;
+            if (n == 0)
+                n = WIDTH;
+        }
+        fprintf(out, "%.*s\n", (int) n, text);
+        text += n;
+        while (*text == ' ')
+            text++;
+        if (*text)
+            fprintf(out, "%*s", INDENT, "");
+    }
+}
+
 static void
 s_usage(FILE *out)
 {
@@ -73,7 +97,7 @@ s_usage(FILE *out)
             "node.json settings (paths relative to the file; unknown ones are refused):\n",
             DEPLOY_BASE_PORT_DEFAULT);
     for (size_t i = 0; config_keys_help[i]; i += 2)
-        fprintf(out, "  %-20s %s\n", config_keys_help[i], config_keys_help[i + 1]);
+        s_wrap(out, config_keys_help[i], config_keys_help[i + 1]);
     fprintf(out,
             "\n"
             "Test-only switches (never in node.json, so a production configuration\n"

@@ -612,7 +612,11 @@ s_probe(int argc, char **argv)
         struct sockaddr_in a = { 0 };
         a.sin_family = AF_INET;
         a.sin_port = htons((uint16_t) (colon ? atoi(colon + 1) : 0));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        char host[64] = "";
+        if (hp && colon && colon - (hp + 3) < (long) sizeof host)
+            snprintf(host, sizeof host, "%.*s", (int) (colon - (hp + 3)), hp + 3);
+        if (inet_pton(AF_INET, host, &a.sin_addr) != 1)   /* the endpoint's own address */
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         if (fd < 0 || connect(fd, (struct sockaddr *) &a, sizeof a) != 0) {
             printf("connect failed\n");
             rc = 1;
