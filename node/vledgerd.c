@@ -338,6 +338,9 @@ done:
 int
 main(int argc, char **argv)
 {
+    /* A reader that stops early (`vledgerd --help | grep -q ...`) gets
+     * EPIPE on our writes, not a signal that kills us mid-text. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc >= 2 && !strcmp(argv[1], "init"))
         return s_init(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "genesis"))

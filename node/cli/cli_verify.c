@@ -28,8 +28,10 @@ cli_verify(cli_t *cli, int argc, char **argv)
         else
             return cli_usage(s_usage, "unknown argument '%s'", argv[i]);
     }
-    json_t *r = NULL;
-    if (cli_call(cli, "verify", json_pack("{s:b}", "peers", peers), &r) != CLI_OK)
+    json_t *r = NULL, *params = json_pack("{s:b}", "peers", peers);
+    int rc = cli_call(cli, "verify", params, &r);   /* params are borrowed */
+    json_decref(params);
+    if (rc != CLI_OK)
         return CLI_FAIL;
     bool agree = json_is_true(json_object_get(r, "agree"));
     if (cli->json) {

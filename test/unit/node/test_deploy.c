@@ -108,7 +108,9 @@ test_card_round_trip_and_refusals(void)
     CHECK_EQ(deploy_card_from_json(k, "c.json", &back, &err), VL_ERR_INVALID);
     CHECK_CONTAINS(err.msg, "missing parameter 'public_key'");
     json_decref(k);
-    CHECK_EQ(deploy_card_from_json(json_integer(1), "c.json", &back, &err), VL_ERR_INVALID);
+    json_t *one = json_integer(1);
+    CHECK_EQ(deploy_card_from_json(one, "c.json", &back, &err), VL_ERR_INVALID);
+    json_decref(one);
     CHECK_EQ(deploy_card_load("/nonexistent/card.json", &back, &err), VL_ERR_IO);
     CHECK_CONTAINS(err.msg, "cannot read card");
     json_decref(j);
