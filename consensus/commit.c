@@ -98,11 +98,19 @@ s_after_commit(commit_t *c, const validated_block_t *vb, const uint8_t state[VL_
     vl_hex_encode(state, VL_HASH_SIZE, hex);
     vl_info("node", "block.commit", "height=%llu txs=%zu valid=%zu state=%.16s",
             (unsigned long long) vb->commit.height, vb->view->n_txs, vb->n_valid, hex);
-    for (size_t i = 0; c->config.mempool && i < vb->view->n_txs; i++)
+    int64_t *since = c->config.mempool && vb->view->n_txs
+                         ? calloc(vb->view->n_txs, sizeof *since)
+                         : NULL;   /* NULL (no latency) when out of memory too */
+    for (size_t i = 0; c->config.mempool && i < vb->view->n_txs; i++) {
+        mempool_entry_t e;
+        if (since && mempool_get(c->config.mempool, vb->effects[i].txid, &e))
+            since[i] = e.added_ms;
         mempool_remove(c->config.mempool, vb->effects[i].txid);
-    commit_event_t ev = { vb, state, source };
+    }
+    commit_event_t ev = { vb, state, source, since };
     for (size_t i = 0; i < c->n_subscribers; i++)
         c->subscribers[i].fn(c->subscribers[i].arg, &ev);
+    free(since);
 }
 
 static bool

@@ -55,6 +55,9 @@ typedef struct {
     const validated_block_t *block;   /* borrowed for the call */
     const uint8_t *state_hash;        /* the state hash after this block (32 bytes) */
     commit_source_t source;
+    const int64_t *pending_since_ms;  /* borrowed, NULL when unknown: per tx, the mempool's
+                                       * admission time (its now_ms clock), 0 for a tx that
+                                       * was not pending here (commit latency) */
 } commit_event_t;
 
 typedef void (*commit_subscriber_fn)(void *arg, const commit_event_t *event);

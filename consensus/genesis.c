@@ -115,8 +115,8 @@ genesis_save(const genesis_t *g, const char *path, vl_err_t *err)
     return 0;
 }
 
-static bool
-s_chain_id_ok(const char *s)
+bool
+genesis_chain_id_valid(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > GENESIS_CHAIN_ID_MAX)
@@ -148,7 +148,7 @@ genesis_load(const char *path, genesis_t *out, vl_err_t *err)
         vl_err_set(err, rc, "genesis %s: %s", path, json_is_object(doc) ? e.msg : "not an object");
         goto done;
     }
-    if (!s_chain_id_ok(chain) || ts <= 0 || gas <= 0) {
+    if (!genesis_chain_id_valid(chain) || ts <= 0 || gas <= 0) {
         vl_err_set(err, rc, "genesis %s: chain_id must be 1-64 characters of a-z 0-9 - _, "
                             "timestamp_ms and gas_max positive", path);
         goto done;

@@ -1,7 +1,9 @@
 /*
  * genesis.h — the network's founding document and its block 0.
  *
- * genesis.json (written by `vledgerd --dev` or `vledger-sim net create`):
+ * genesis.json (written by `vledgerd --dev`, or from the organisations'
+ * public cards by `vledgerd genesis` and `vledger-sim net create`,
+ * node/deploy.h):
  *
  *   { "chain_id": "vledger-dev-1a2b3c4d",
  *     "timestamp_ms": 1763900000000,
@@ -29,6 +31,7 @@
 #ifndef VL_GENESIS_H
 #define VL_GENESIS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +57,9 @@ const org_t *genesis_org_of(const genesis_t *g, const member_t *m);
  * maximum, vm_config_default); the caller names the chain, sets the time
  * and adds members. */
 void genesis_defaults(genesis_t *g);
+
+/* True when s is a chain id: 1-64 characters of [a-z0-9_-]. */
+bool genesis_chain_id_valid(const char *s);
 
 /* Reads and checks genesis.json. VL_ERR_IO / VL_ERR_INVALID with a message
  * naming the file and the problem. */

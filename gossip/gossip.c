@@ -174,6 +174,20 @@ gossip_add_peer(gossip_t *g, const uint8_t key[VL_PUBKEY_SIZE], const char *goss
     return 0;
 }
 
+/* What heartbeats advertise for a bound endpoint: tcp://HOST:<its port>
+ * with an advertise host, else the bound endpoint itself. */
+static int
+s_advertise(const char *host, const char *bound, char out[GOSSIP_ENDPOINT_MAX], vl_err_t *err)
+{
+    const char *colon = strrchr(bound, ':');
+    int n = host[0] && colon ? snprintf(out, GOSSIP_ENDPOINT_MAX, "tcp://%s%s", host, colon)
+                             : snprintf(out, GOSSIP_ENDPOINT_MAX, "%s", bound);
+    if (n < 0 || n >= GOSSIP_ENDPOINT_MAX)
+        return vl_err_set(err, VL_ERR_INVALID, "advertised endpoint too long (host '%.64s')",
+                          host);
+    return 0;
+}
+
 int
 gossip_start(gossip_t *g, evloop_t *loop, vl_err_t *err)
 {
@@ -201,6 +215,10 @@ gossip_start(gossip_t *g, evloop_t *loop, vl_err_t *err)
     if (rc == 0)
         rc = vl_sock_bind(g->sync, g->config.sync_endpoint, g->sync_bound, sizeof g->sync_bound,
                           err);
+    if (rc == 0)
+        rc = s_advertise(g->config.advertise_host, g->pub_bound, g->pub_adv, err);
+    if (rc == 0)
+        rc = s_advertise(g->config.advertise_host, g->sync_bound, g->sync_adv, err);
     if (rc != 0)
         return rc;
     if (evloop_reader(loop, g->sub, gossip_on_sub, g) != 0
@@ -252,6 +270,18 @@ const char *
 gossip_sync_endpoint(const gossip_t *g)
 {
     return g->sync_bound;
+}
+
+const char *
+gossip_advertised_endpoint(const gossip_t *g)
+{
+    return g->pub_adv;
+}
+
+const char *
+gossip_advertised_sync_endpoint(const gossip_t *g)
+{
+    return g->sync_adv;
 }
 
 gossip_members_t *

@@ -105,6 +105,14 @@
 typedef struct {
     char gossip_endpoint[GOSSIP_ENDPOINT_MAX];   /* PUB bind; port 0 = any */
     char sync_endpoint[GOSSIP_ENDPOINT_MAX];     /* ROUTER bind */
+    char advertise_host[GOSSIP_ENDPOINT_MAX];    /* what other hosts dial: heartbeats
+                                                  * say tcp://HOST:<bound port>; ""
+                                                  * = the bound endpoints as they are */
+    uint8_t genesis_hash[32];   /* our network's genesis block hash, carried in
+                                 * every heartbeat and join: a member whose
+                                 * heartbeat carries another is refused (its
+                                 * envelopes dropped, nothing sent to it) until
+                                 * one carries ours */
     size_t degree;              /* D: mesh peers beyond full mesh (default 6) */
     size_t full_mesh_max;       /* full mesh up to this many peers (12) */
     int heartbeat_ms;           /* 500: direct heartbeats to our monitors; the
@@ -185,6 +193,8 @@ typedef struct {
     uint64_t requests_limited;  /* answered VL_ERR_LIMIT (per-peer or held limit, size) */
     uint64_t late_replies;      /* answers to none of our pending requests (after
                                  * their timeout, or cancelled): dropped */
+    uint64_t genesis_refused;   /* envelopes and requests refused: their member's
+                                 * last heartbeat carried another genesis hash */
     uint64_t faults_dropped;    /* messages the fault hooks dropped (cut included) */
     uint64_t faults_delayed;    /* messages the fault hooks delayed */
 #define GOSSIP_TYPES 16
@@ -304,6 +314,10 @@ int gossip_set_faults(gossip_t *g, const gossip_faults_t *faults);
 
 const char *gossip_endpoint(const gossip_t *g);      /* as bound */
 const char *gossip_sync_endpoint(const gossip_t *g);
+/* What our heartbeats tell other members to dial (config.advertise_host
+ * with the bound ports, else the bound endpoints); "" before start. */
+const char *gossip_advertised_endpoint(const gossip_t *g);
+const char *gossip_advertised_sync_endpoint(const gossip_t *g);
 gossip_members_t *gossip_members(gossip_t *g);        /* borrowed */
 const gossip_stats_t *gossip_stats(const gossip_t *g);
 #endif

@@ -32,6 +32,7 @@
 #include "frame.h"
 #include "pull.h"
 #include "seen.h"
+#include "vledger.pb-c.h"
 
 #define GOSSIP_DRAIN_MAX 64        /* messages read per reader wakeup */
 #define GOSSIP_BUNDLE_MS 20        /* joins wait this long for company; heartbeats at least this */
@@ -93,6 +94,8 @@ struct gossip_t {
     bool gap;                     /* the node saw a gap (gossip_note_height): pull now */
     char pub_bound[GOSSIP_ENDPOINT_MAX];
     char sync_bound[GOSSIP_ENDPOINT_MAX];
+    char pub_adv[GOSSIP_ENDPOINT_MAX];    /* advertised in heartbeats (gossip_start) */
+    char sync_adv[GOSSIP_ENDPOINT_MAX];
     uint64_t rnd;
     uint64_t nonce;
     /* Fault hooks (transport.c; tests only). */
@@ -215,7 +218,15 @@ void gossip_request_free(gossip_t *g);     /* theirs: frees unanswered responder
 /* --- membership_driver.c -------------------------------------------------- */
 
 int gossip_heartbeat_bytes(gossip_t *g, size_t max_peers, uint8_t **out, size_t *out_len);
-void gossip_on_heartbeat(gossip_t *g, const gossip_envelope_t *e, int64_t now);
+/* hb: e's payload, unpacked (borrowed). */
+void gossip_on_heartbeat(gossip_t *g, const gossip_envelope_t *e, const Vl__Heartbeat *hb,
+                         int64_t now);
+/* The genesis check of a member's heartbeat (config.genesis_hash): true
+ * when it carries ours (ending a refusal), false refusing the member. */
+bool gossip_check_genesis(gossip_t *g, const uint8_t key[VL_PUBKEY_SIZE], const uint8_t *hash,
+                          size_t len);
+/* Whether the member with key is refused (another genesis). */
+bool gossip_peer_refused(gossip_t *g, const uint8_t key[VL_PUBKEY_SIZE]);
 void gossip_on_claim(gossip_t *g, const gossip_envelope_t *e, int64_t now);
 /* Timing from the membership size, the tick timer, the first join and
  * snapshot requests (the end of gossip_start). */

@@ -331,14 +331,14 @@ gossip_members_select_mesh(gossip_members_t *m, size_t degree, size_t full_max, 
     if (m->count <= full_max) {
         for (size_t i = 0; i < m->count; i++) {
             gossip_peer_t *p = &m->peers[i];
-            p->in_mesh = p->gossip_ep[0] != 0;
+            p->in_mesh = p->gossip_ep[0] != 0 && !p->refused;
             size += p->in_mesh;
         }
         return size;
     }
     for (size_t i = 0; i < m->count; i++) {
         gossip_peer_t *p = &m->peers[i];
-        if (p->in_mesh && (p->state == GOSSIP_PEER_DEAD || !p->gossip_ep[0]))
+        if (p->in_mesh && (p->state == GOSSIP_PEER_DEAD || !p->gossip_ep[0] || p->refused))
             p->in_mesh = false;
         size += p->in_mesh;
     }
@@ -351,13 +351,13 @@ gossip_members_select_mesh(gossip_members_t *m, size_t degree, size_t full_max, 
         size_t avail = 0;
         for (size_t i = 0; i < m->count; i++) {
             gossip_peer_t *p = &m->peers[i];
-            avail += !p->in_mesh && p->gossip_ep[0] && p->state == order[c];
+            avail += !p->in_mesh && p->gossip_ep[0] && !p->refused && p->state == order[c];
         }
         while (avail > 0 && size < degree) {
             size_t pick = (size_t) (gossip_rand(rnd) % avail);
             for (size_t i = 0; i < m->count; i++) {
                 gossip_peer_t *p = &m->peers[i];
-                if (p->in_mesh || !p->gossip_ep[0] || p->state != order[c])
+                if (p->in_mesh || !p->gossip_ep[0] || p->refused || p->state != order[c])
                     continue;
                 if (pick-- == 0) {
                     p->in_mesh = true;

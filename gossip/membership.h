@@ -77,6 +77,10 @@ typedef struct {
                                    * incarnation); 0 = none */
     bool claimed_dead;            /* dead on a monitor's claim: only a higher
                                    * incarnation brings it back */
+    bool refused;                 /* its last heartbeat carried another genesis
+                                   * hash (gossip.c sets and clears it): never in
+                                   * the mesh, nothing sent to it */
+    char refused_reason[160];     /* why, for status; "" when not refused */
 } gossip_peer_t;
 
 /* What gossip_members_heard did. */
@@ -176,8 +180,8 @@ size_t gossip_members_tick(gossip_members_t *m, int64_t now_ms);
  * awareness, in its simplest form). */
 void gossip_members_pause(gossip_members_t *m, int64_t gap_ms);
 
-/* Mesh selection. Full mesh when the admitted peers number <= full_max:
- * every peer with a known gossip endpoint. Otherwise keep current mesh peers
+/* Mesh selection. Refused peers are never in the mesh. Full mesh when the
+ * admitted peers number <= full_max: every peer with a known gossip endpoint. Otherwise keep current mesh peers
  * that are not dead, drop dead ones, and fill up to degree with random
  * candidates, alive ones first, then unknown ones, then dead ones (which
  * may come back). rnd is a caller-supplied random source (state advanced).

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "codec.h"
 #include "log.h"
 #include "vledger.pb-c.h"
 
@@ -38,8 +39,10 @@ gossip_heartbeat_bytes(gossip_t *g, size_t max_peers, uint8_t **out, size_t *out
     Vl__Heartbeat hb = VL__HEARTBEAT__INIT;
     hb.height = g->handler.height(g->handler.arg);
     hb.incarnation = gossip_members_incarnation(g->members);
-    hb.gossip_endpoint = g->pub_bound;
-    hb.sync_endpoint = g->sync_bound;
+    hb.gossip_endpoint = g->pub_adv;
+    hb.sync_endpoint = g->sync_adv;
+    hb.genesis_hash.data = g->config.genesis_hash;
+    hb.genesis_hash.len = sizeof g->config.genesis_hash;
     Vl__PeerInfo infos[GOSSIP_HEARTBEAT_PEERS], *ptrs[GOSSIP_HEARTBEAT_PEERS];
     size_t n = gossip_members_count(g->members), k = 0;
     size_t start = n ? (size_t) (gossip_rand(&g->rnd) % n) : 0;
@@ -74,16 +77,57 @@ gossip_heartbeat_bytes(gossip_t *g, size_t max_peers, uint8_t **out, size_t *out
 
 /* --- Receipt ------------------------------------------------------------- */
 
-void
-gossip_on_heartbeat(gossip_t *g, const gossip_envelope_t *e, int64_t now)
+/* The genesis check (gossip.h, config.genesis_hash): true when the hash a
+ * member's heartbeat carries is ours, which also ends a refusal; false
+ * refuses the member (logged on each change, with both hashes). */
+bool
+gossip_check_genesis(gossip_t *g, const uint8_t key[VL_PUBKEY_SIZE], const uint8_t *hash,
+                     size_t len)
 {
-    Vl__Heartbeat *hb = vl__heartbeat__unpack(NULL, e->payload_len, e->payload);
-    if (!hb) {
-        if (gossip_log_thin(++g->stats.malformed))
-            vl_warn("gossip", "heartbeat.malformed", "count=%llu",
-                    (unsigned long long) g->stats.malformed);
-        return;
+    gossip_peer_t *p = gossip_members_find(g->members, key, VL_PUBKEY_SIZE);
+    if (!p)
+        return true;   /* not a member: membership says so */
+    bool ours = len == sizeof g->config.genesis_hash
+                && memcmp(hash, g->config.genesis_hash, len) == 0;
+    if (ours) {
+        if (p->refused) {
+            p->refused = false;
+            p->refused_reason[0] = 0;
+            vl_info("gossip", "peer.accepted", "did=%s name=%s reason=\"its genesis hash is ours "
+                    "now\"", p->did, p->name);
+        }
+        return true;
     }
+    g->stats.genesis_refused++;
+    if (!p->refused) {
+        char mine[17], theirs[17] = "none";
+        vl_hex_encode(g->config.genesis_hash, 8, mine);
+        if (len >= 8)
+            vl_hex_encode(hash, 8, theirs);
+        snprintf(p->refused_reason, sizeof p->refused_reason, "genesis hash differs: ours %s..., "
+                 "theirs %s... (another network, or started with another genesis.json)", mine,
+                 theirs);
+        p->refused = true;
+        vl_warn("gossip", "peer.refused", "did=%s name=%s reason=\"%s\"", p->did, p->name,
+                p->refused_reason);
+        gossip_repair_mesh(g);   /* out of the mesh; gossip_dealer closes its DEALER */
+        int i = gossip_index_of(g, p);
+        gossip_dealer_destroy(g, (size_t) i);
+    }
+    return false;
+}
+
+bool
+gossip_peer_refused(gossip_t *g, const uint8_t key[VL_PUBKEY_SIZE])
+{
+    gossip_peer_t *p = gossip_members_find(g->members, key, VL_PUBKEY_SIZE);
+    return p && p->refused;
+}
+
+void
+gossip_on_heartbeat(gossip_t *g, const gossip_envelope_t *e, const Vl__Heartbeat *hb,
+                    int64_t now)
+{
     gossip_heard_t r = gossip_members_heard(g->members, e->origin, hb->incarnation, hb->height,
                                             hb->gossip_endpoint, hb->sync_endpoint, now);
     if (r == GOSSIP_HEARD_STALE)
@@ -108,7 +152,6 @@ gossip_on_heartbeat(gossip_t *g, const gossip_envelope_t *e, int64_t now)
         gossip_members_set_endpoints(g->members, pi->node.data, pi->gossip_endpoint,
                                      pi->sync_endpoint);
     }
-    vl__heartbeat__free_unpacked(hb, NULL);
     gossip_sync_kick(g);
 }
 
@@ -426,10 +469,11 @@ gossip_driver_start(gossip_t *g)
     s_announce(g, VL__ENVELOPE_TYPE__ENV_JOIN, true);
     s_request_snapshots(g);
     vl_info("gossip", "start",
-            "did=%s gossip=%s sync=%s members=%zu incarnation=%llu heartbeat_ms=%d "
-            "flood_ms=%lld suspect_ms=%lld dead_ms=%lld far_suspect_ms=%lld far_dead_ms=%lld "
-            "monitoring=%zu",
-            g->did, g->pub_bound, g->sync_bound, gossip_members_count(g->members),
+            "did=%s gossip=%s sync=%s advertised=%s,%s members=%zu incarnation=%llu "
+            "heartbeat_ms=%d flood_ms=%lld suspect_ms=%lld dead_ms=%lld far_suspect_ms=%lld "
+            "far_dead_ms=%lld monitoring=%zu",
+            g->did, g->pub_bound, g->sync_bound, g->pub_adv, g->sync_adv,
+            gossip_members_count(g->members),
             (unsigned long long) gossip_members_incarnation(g->members), g->config.heartbeat_ms,
             (long long) g->period_ms, (long long) suspect, (long long) dead,
             (long long) far_suspect, (long long) far_dead, monitored);

@@ -297,6 +297,16 @@ gossip_sync_router_in(gossip_t *g, const gossip_link_t *from, const gossip_frame
         s_router_malformed(g, f->n + 1);
         return;
     }
+    /* A refused member (another genesis) is served nothing; its envelopes
+     * (E, D) still come in, since a heartbeat with our genesis hash ends
+     * the refusal. */
+    uint8_t c = f->data[0][0];
+    const uint8_t *peer = from->peer ? from->peer : from->meta ? gossip_zap_peer(g, from->meta)
+                                                               : NULL;
+    if (c != 'E' && c != 'D' && peer && gossip_peer_refused(g, peer)) {
+        g->stats.genesis_refused++;
+        return;
+    }
     op->fn(g, from, f);
 }
 

@@ -311,8 +311,8 @@ gossip_dealer(gossip_t *g, gossip_peer_t *p)
         return d;
     }
     gossip_dealer_destroy(g, (size_t) i);
-    if (!p->sync_ep[0] || !g->loop)
-        return NULL;
+    if (!p->sync_ep[0] || !g->loop || p->refused)
+        return NULL;   /* a refused peer (another genesis) is sent nothing */
     d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
@@ -507,6 +507,7 @@ gossip_on_envelope(gossip_t *g, const uint8_t *bytes, size_t len)
 {
     g->stats.received++;
     gossip_envelope_t e;
+    Vl__Heartbeat *hb = NULL;     /* owned: the payload of a heartbeat or join */
     vl_err_t err = { "" };
     if (gossip_envelope_parse(bytes, len, &e, &err) != 0) {
         if (gossip_log_thin(++g->stats.malformed))
@@ -547,7 +548,24 @@ gossip_on_envelope(gossip_t *g, const uint8_t *bytes, size_t len)
         g->stats.by_type_delivered[e.type]++;
     if (memcmp(e.origin, g->self, VL_PUBKEY_SIZE) == 0)
         goto done;   /* ours, seen-cache expired: neither relay nor deliver */
-    if (e.type == VL__ENVELOPE_TYPE__ENV_HEARTBEAT || e.type == VL__ENVELOPE_TYPE__ENV_JOIN) {
+    bool is_hb = e.type == VL__ENVELOPE_TYPE__ENV_HEARTBEAT || e.type == VL__ENVELOPE_TYPE__ENV_JOIN;
+    if (is_hb) {
+        /* Before relay: a member of another network (another genesis) is
+         * refused here, so its heartbeats travel no further. */
+        hb = vl__heartbeat__unpack(NULL, e.payload_len, e.payload);
+        if (!hb) {
+            if (gossip_log_thin(++g->stats.malformed))
+                vl_warn("gossip", "heartbeat.malformed", "count=%llu",
+                        (unsigned long long) g->stats.malformed);
+            goto done;
+        }
+        if (!gossip_check_genesis(g, e.origin, hb->genesis_hash.data, hb->genesis_hash.len))
+            goto done;
+    } else if (gossip_peer_refused(g, e.origin)) {
+        g->stats.genesis_refused++;
+        goto done;
+    }
+    if (is_hb) {
         gossip_peer_t *p = gossip_members_find(g->members, e.origin, VL_PUBKEY_SIZE);
         uint8_t *copy = p ? malloc(len) : NULL;
         if (copy) {
@@ -567,13 +585,14 @@ gossip_on_envelope(gossip_t *g, const uint8_t *bytes, size_t len)
             free(out);
         }
     }
-    if (e.type == VL__ENVELOPE_TYPE__ENV_HEARTBEAT || e.type == VL__ENVELOPE_TYPE__ENV_JOIN)
-        gossip_on_heartbeat(g, &e, now);
+    if (is_hb)
+        gossip_on_heartbeat(g, &e, hb, now);
     else if (e.type == VL__ENVELOPE_TYPE__ENV_CLAIM)
         gossip_on_claim(g, &e, now);
     else if (g->handler.deliver)
         g->handler.deliver(g->handler.arg, e.type, e.origin, e.payload, e.payload_len);
 done:
+    vl__heartbeat__free_unpacked(hb, NULL);
     gossip_envelope_clear(&e);
 }
 

@@ -14,14 +14,16 @@
  *     is due; decided blocks commit through the commit pipeline like every
  *     block from a peer;
  *   - a housekeeping timer (every HOUSEKEEPING_MS): expires waiters,
- *     re-gossips our pending txs, publishes the heartbeat each second;
+ *     re-gossips our pending txs, publishes the metrics snapshot (when the
+ *     Prometheus endpoint is on: node_metrics.c, whose MHD thread serves
+ *     only that copy) and the heartbeat each second;
  *   - gossip's sockets and timers (gossip/, wired in node_gossip.c);
  *   - the signal fd: SIGTERM/SIGINT end the loop; the node then answers
  *     waiters, removes endpoints.json and closes the ledger.
  *
  * After-commit work subscribes to the pipeline in this order: API waiters,
  * event topics, the reactor, gossip (publishing the blocks we decided), the
- * Tendermint driver (the next height).
+ * Tendermint driver (the next height), the metrics counters.
  */
 #include "node_internal.h"
 
@@ -67,10 +69,34 @@ s_write_endpoints(node_t *node, vl_err_t *err)
         json_object_set_new(doc, "gossip", json_string(gossip_endpoint(node->gossip)));
         json_object_set_new(doc, "sync", json_string(gossip_sync_endpoint(node->gossip)));
     }
+    if (node->metrics)
+        json_object_set_new(doc, "metrics", json_string(metrics_url(node->metrics)));
     int rc = json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(doc);
     if (rc != 0 || rename(tmp, node->endpoints_path) != 0)
         return vl_err_set(err, VL_ERR_IO, "cannot write %s", node->endpoints_path);
+    return 0;
+}
+
+/* The genesis must list this node's key (under node.json's "org" when it
+ * names one): a node of no organisation cannot join, and one started with
+ * another network's genesis would be refused by every peer. */
+static int
+s_check_member(node_t *node, vl_err_t *err)
+{
+    const node_config_t *c = &node->config;
+    const member_t *me = members_find(&node->genesis.members, vl_key_public(node->key),
+                                      VL_PUBKEY_SIZE);
+    const org_t *org = genesis_org_of(&node->genesis, me);
+    if (!me)
+        return vl_err_set(err, VL_ERR_INVALID, "this node's key %s (%s) is not a member of "
+                          "genesis %s: its card was not among those given to `vledgerd "
+                          "genesis`, or 'genesis' names another network's file", c->key_path,
+                          node->did, c->genesis_path);
+    if (c->org[0] && (!org || strcmp(org->name, c->org) != 0))
+        return vl_err_set(err, VL_ERR_INVALID, "genesis %s lists this node's key under "
+                          "organisation '%s', but node.json says 'org': '%s'", c->genesis_path,
+                          org ? org->name : "(none)", c->org);
     return 0;
 }
 
@@ -88,7 +114,23 @@ s_open_ledger(node_t *node, vl_err_t *err)
     }
     char dir[PATH_MAX + 8];
     snprintf(dir, sizeof dir, "%s/ledger", node->config.data_dir);
+    memcpy(node->genesis_hash, gb.hash, VL_HASH_SIZE);
+    memcpy(node->config.gossip.genesis_hash, gb.hash, VL_HASH_SIZE);   /* heartbeats carry it */
+    char hash_hex[65];
+    vl_hex_encode(gb.hash, VL_HASH_SIZE, hash_hex);
+    if (node->config.peers_genesis_hash[0]
+        && strcmp(node->config.peers_genesis_hash, hash_hex) != 0) {
+        genesis_block_clear(&gb);
+        return vl_err_set(err, VL_ERR_INVALID, "peers file %s was written for genesis %.16s..., "
+                          "but %s hashes to %.16s...: copy genesis.json and peers.json from the "
+                          "same `vledgerd genesis`", node->config.peers_path,
+                          node->config.peers_genesis_hash, node->config.genesis_path, hash_hex);
+    }
     rc = ledger_open(dir, node->genesis.chain_id, gb.hash, &node->ledger, err);
+    /* After the store's own check (a data directory of another chain says
+     * so first), before anything is committed to a fresh one. */
+    if (rc == 0)
+        rc = s_check_member(node, err);
     if (rc == 0 && !ledger_has_genesis(node->ledger)) {
         rc = ledger_commit_block(node->ledger, &gb.commit, err);
         if (rc == 0) {
@@ -114,7 +156,8 @@ s_commit_new(node_t *node, vl_err_t *err)
         || commit_subscribe(node->commit, events_on_commit, node->events) != 0
         || commit_subscribe(node->commit, reactor_on_commit, node) != 0
         || commit_subscribe(node->commit, node_gossip_on_commit, node) != 0
-        || commit_subscribe(node->commit, node_bft_on_commit, node->bft) != 0)
+        || commit_subscribe(node->commit, node_bft_on_commit, node->bft) != 0
+        || commit_subscribe(node->commit, node_metrics_on_commit, node) != 0)
         return vl_err_set(err, VL_ERR_NOMEM, "out of memory");
     return 0;
 }
@@ -158,7 +201,8 @@ node_new(const node_config_t *config, vl_err_t *err)
     if (!node->events)
         goto fail;
     node->bft = node_bft_new(node, config->test_byzantine, err);
-    if (!node->bft || s_commit_new(node, err) != 0 || node_gossip_new(node, err) != 0)
+    if (!node->bft || s_commit_new(node, err) != 0 || node_gossip_new(node, err) != 0
+        || node_metrics_new(node, err) != 0)
         goto fail;
     return node;
 fail:
@@ -174,6 +218,7 @@ node_destroy(node_t **self_p)
     node_t *node = *self_p;
     if (node->endpoints_path[0])
         unlink(node->endpoints_path);
+    metrics_destroy(&node->metrics);   /* its thread reads only its own snapshot */
     /* The pool first: its last completions still answer through the API. */
     node_admit_flush(node);
     pool_destroy(&node->pool);
@@ -217,6 +262,7 @@ s_on_housekeeping(evloop_t *loop, int timer_id, void *arg)
     node_t *node = arg;
     api_housekeeping(node->api, node_now_ms(node));
     node_gossip_housekeeping(node);
+    node_metrics_publish(node);
     static const int beats = 1000 / HOUSEKEEPING_MS;
     if (++node->heartbeat_tick >= beats) {
         node->heartbeat_tick = 0;

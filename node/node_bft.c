@@ -884,6 +884,13 @@ node_bft_destroy(node_bft_t **self_p)
 bool node_bft_is_validator(const node_bft_t *nb) { return nb && nb->bft; }
 bool node_bft_is_first(const node_bft_t *nb) { return nb && nb->bft && nb->self == 0; }
 
+void
+node_bft_counters(const node_bft_t *nb, uint64_t *rounds, uint64_t *timeouts)
+{
+    *rounds = nb && nb->bft ? bft_stats(nb->bft)->rounds : 0;
+    *timeouts = nb ? nb->timeouts_fired : 0;
+}
+
 json_t *
 node_bft_status(node_bft_t *nb)
 {

@@ -216,9 +216,6 @@ node_gossip_new(node_t *node, vl_err_t *err)
     const node_config_t *c = &node->config;
     if (!c->gossip_on)
         return 0;
-    if (!members_find(&node->genesis.members, vl_key_public(node->key), VL_PUBKEY_SIZE))
-        return vl_err_set(err, VL_ERR_INVALID, "this node's key is not a member in %s: a "
-                          "non-member cannot join the gossip mesh", c->genesis_path);
     gossip_handler_t h = { node,       s_g_deliver, s_g_height, s_g_get_block, s_g_get_tx,
                            s_g_pulled, s_g_pulled_tx };
     node->gossip = gossip_new(&c->gossip, node->key, c->key_path, &h, err);
@@ -261,6 +258,8 @@ s_peer_json(const gossip_peer_t *p, int64_t now)
     json_object_set_new(o, "mesh", json_boolean(p->in_mesh));
     json_object_set_new(o, "gossip", json_string(p->gossip_ep));
     json_object_set_new(o, "sync", json_string(p->sync_ep));
+    if (p->refused)   /* its heartbeats carry another genesis hash */
+        json_object_set_new(o, "refused", json_string(p->refused_reason));
     return o;
 }
 
@@ -285,6 +284,10 @@ node_gossip_status(node_t *node, json_t *status)
     if (ep) {
         json_object_set_new(ep, "gossip", json_string(gossip_endpoint(node->gossip)));
         json_object_set_new(ep, "sync", json_string(gossip_sync_endpoint(node->gossip)));
+        json_object_set_new(ep, "advertised",
+                            json_pack("{s:s, s:s}", "gossip",
+                                      gossip_advertised_endpoint(node->gossip), "sync",
+                                      gossip_advertised_sync_endpoint(node->gossip)));
     }
     const gossip_stats_t *s = gossip_stats(node->gossip);
     const commit_stats_t *cs = commit_stats(node->commit);
@@ -304,6 +307,7 @@ node_gossip_status(node_t *node, json_t *status)
     s_count(g, "pull_blocks", s->pull_blocks);
     s_count(g, "pull_timeouts", s->pull_timeouts);
     s_count(g, "zap_denied", s->zap_denied);
+    s_count(g, "genesis_refused", s->genesis_refused);
     s_count(g, "blocks_received", node->blocks_received);
     s_count(g, "blocks_pulled", node->blocks_pulled);
     s_count(g, "blocks_committed", cs->committed_remote);

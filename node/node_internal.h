@@ -7,6 +7,7 @@
  *   node_work.c    the worker pool's jobs and per-worker VMs
  *   node_gossip.c  gossip wiring: blocks and txs in and out, status
  *   node_status.c  the `status` result
+ *   node_metrics.c the Prometheus endpoint's counters and snapshot
  *   api.c          JSON-RPC framing, dispatch, deferred answers, waiters
  *   api_methods.c  the API methods
  *   events.c       external event topics and replay
@@ -33,6 +34,7 @@
 #include "gossip.h"
 #include "ledger.h"
 #include "mempool.h"
+#include "metrics.h"
 #include "node.h"
 #include "orderer.h"
 #include "pool.h"
@@ -51,6 +53,7 @@ typedef struct events_t events_t;
 struct node_t {
     node_config_t config;
     genesis_t genesis;
+    uint8_t genesis_hash[VL_HASH_SIZE];   /* block 0's hash: compared with every peer's */
     vl_key_t *key;                /* owned: node identity, validator and endorser */
     char did[VL_DID_BUF];
     orderer_role_t role;          /* what this node is in ordering */
@@ -77,6 +80,12 @@ struct node_t {
     uint64_t txs_served;          /* txs answered by id over the sync ROUTER */
     uint64_t sigs_preverified;    /* signatures of peers' blocks checked on the pool */
     uint64_t endorsements_asked;  /* endorsement requests from other organisations */
+    uint64_t endorsements_signed; /* endorsements this node signed, for anyone */
+    uint64_t endorsements_refused;/* and refused */
+    uint64_t blocks_committed;    /* since start, any source */
+    uint64_t txs_committed;       /* in those blocks */
+    metrics_histogram_t commit_latency;   /* admission here -> commit, ms */
+    metrics_t *metrics;           /* owned; NULL unless node.json "metrics" */
 };
 
 /* The node's time for decisions: the loop's clock (a test seam), or the
@@ -118,6 +127,8 @@ void node_bft_on_message(node_bft_t *nb, int type, const uint8_t *bytes, size_t 
 void node_bft_on_commit(void *arg, const commit_event_t *event);
 /* status.consensus */
 json_t *node_bft_status(node_bft_t *nb);
+/* Rounds taken and timeouts fired so far (0 for a follower's). */
+void node_bft_counters(const node_bft_t *nb, uint64_t *rounds, uint64_t *timeouts);
 
 /* --- node_admit.c ---------------------------------------------------------- */
 
@@ -215,6 +226,17 @@ void node_gossip_tx(node_t *node, const uint8_t *bytes, size_t len);
 void node_gossip_housekeeping(node_t *node);
 /* Adds peers, endpoints.gossip/sync and gossip counters to a status result. */
 void node_gossip_status(node_t *node, json_t *status);
+
+/* --- node_metrics.c ---------------------------------------------------------- */
+
+/* Starts the Prometheus endpoint when node.json names one (no-op
+ * otherwise); VL_ERR_IO with the address when it cannot listen. */
+int node_metrics_new(node_t *node, vl_err_t *err);
+/* Commit subscriber: blocks, transactions and commit latency. */
+void node_metrics_on_commit(void *arg, const commit_event_t *event);
+/* Publishes the current snapshot to the endpoint (housekeeping; no-op
+ * without one). */
+void node_metrics_publish(node_t *node);
 
 /* --- node_status.c --------------------------------------------------------- */
 

@@ -94,10 +94,13 @@ node_status(node_t *node)
     json_object_set_new(endpoints, "events", json_string(events_endpoint(node->events)));
     json_object_set_new(endpoints, "gossip", json_null());
     json_object_set_new(endpoints, "sync", json_null());
+    json_object_set_new(endpoints, "metrics",
+                        node->metrics ? json_string(metrics_url(node->metrics)) : json_null());
 
     json_object_set_new(s, "name", json_string(node->config.name));
     json_object_set_new(s, "version", json_string("vledger 0.1.0"));
     json_object_set_new(s, "chain_id", json_string(node->genesis.chain_id));
+    json_object_set_new(s, "genesis_hash", s_hex(node->genesis_hash, VL_HASH_SIZE));
     json_object_set_new(s, "height", json_integer((json_int_t) ledger_height(node->ledger)));
     json_object_set_new(s, "state_hash", s_hex(ledger_state_hash(node->ledger), 32));
     json_object_set_new(s, "last_hash", s_hex(ledger_last_hash(node->ledger), 32));

@@ -230,6 +230,10 @@ s_endorse_done(void *job, bool ran)
     s_endorse_t *j = job;
     if (!ran)
         j->rc = vl_err_set(&j->err, VL_ERR_STATE, "node is shutting down");
+    if (j->rc == 0)
+        j->node->endorsements_signed++;
+    else
+        j->node->endorsements_refused++;
     j->cb(j->arg, j->rc, j->rc == 0 ? &j->en : NULL, &j->err);
     endorsement_clear(&j->en);
     free(j->bytes);

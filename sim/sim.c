@@ -1,6 +1,9 @@
 /*
  * sim.c — vledger-sim: generates networks and drives them from outside, as
- * an operator would (DESIGN §8). This first part:
+ * an operator would (DESIGN §8). `net create` is a thin wrapper over the
+ * operators' own steps (node/deploy.h: `vledgerd init` per node, `vledgerd
+ * genesis` from the cards, bootstrap peers from the cards), all on one host.
+ * This first part:
  *
  *   vledger-sim net create --nodes N [--validators V] [--orgs NAME[:ROLE+ROLE...],...]
  *                          --out DIR [--base-port P] [--degree D] [--full-mesh-max F]
@@ -9,7 +12,7 @@
  *       the I-th organisation of --orgs, a node past the list to an
  *       organisation of its own named nodeI; without --orgs node I's
  *       organisation is nodeI, holding `validator` for I < V, and node 0's
- *       also `issuer`), DIR/nodeI/node.key (Ed25519 PEM; the
+ *       also `issuer`), DIR/nodeI/card.json, DIR/nodeI/node.key (Ed25519 PEM; the
  *       CURVE transport keys derive from it, gossip/curve.h) and
  *       DIR/nodeI/node.json with gossip on 127.0.0.1:P+2I and sync on
  *       P+2I+1 (checked free at creation), api/events on free ports (see
@@ -43,6 +46,7 @@
 #include "curve.h"
 #include "envelope.h"
 #include "block.h"
+#include "deploy.h"
 #include "genesis.h"
 
 static const char *s_usage =
@@ -166,16 +170,16 @@ s_net_create(int argc, char **argv)
         fprintf(stderr, "vledger-sim: net create needs --nodes and --out\n%s", s_usage);
         return 2;
     }
-    genesis_t g;
-    genesis_defaults(&g);
+    orgs_t orgs;
+    memset(&orgs, 0, sizeof orgs);
     vl_err_t err = { "" };
-    if (s_orgs(orgs_arg, n, v < 0 ? 1 : v, &g.orgs, &err) != 0) {
+    if (s_orgs(orgs_arg, n, v < 0 ? 1 : v, &orgs, &err) != 0) {
         fprintf(stderr, "vledger-sim: --orgs: %s\n", err.msg);
         return 2;
     }
     long validators = 0;
     for (long i = 0; i < n; i++)
-        validators += org_has_role(&g.orgs.items[i], ORG_ROLE_VALIDATOR);
+        validators += org_has_role(&orgs.items[i], ORG_ROLE_VALIDATOR);
     if (v >= 0 && orgs_arg && v != validators) {
         fprintf(stderr, "vledger-sim: --validators %ld, but %ld of the nodes' organisations hold "
                         "the role validator\n", v, validators);
@@ -204,79 +208,79 @@ s_net_create(int argc, char **argv)
         fprintf(stderr, "vledger-sim: cannot create %s: %s\n", out, strerror(errno));
         return 1;
     }
+    /* The operators' steps (deploy.h), one organisation per node: init in
+     * DIR/nodeI (key, node.json, card), the genesis from the cards alone,
+     * then each node.json's bootstrap peers from the cards. */
     uint8_t rnd[4];
     vl_random_bytes(rnd, sizeof rnd);
     char hex[9];
     vl_hex_encode(rnd, sizeof rnd, hex);
-    snprintf(g.chain_id, sizeof g.chain_id, "vledger-sim-%s", hex);
-    g.timestamp_ms = vl_wall_ms();
-    char **pubs = calloc((size_t) n, sizeof *pubs);
+    char chain[GENESIS_CHAIN_ID_MAX + 1];
+    snprintf(chain, sizeof chain, "vledger-sim-%s", hex);
+    deploy_card_t *cards = calloc((size_t) n, sizeof *cards);
+    json_t *settings = json_pack("{s:I, s:I, s:I}", "gossip_degree", (json_int_t) degree,
+                                 "gossip_full_mesh_max", (json_int_t) full, "block_max_txs",
+                                 (json_int_t) max_txs);
+    if (!cards || !settings) {
+        fprintf(stderr, "vledger-sim: out of memory\n");
+        return 1;
+    }
+    if (hb > 0) {
+        json_object_set_new(settings, "heartbeat_ms", json_integer(hb));
+        json_object_set_new(settings, "suspect_ms", json_integer(3 * hb));
+        json_object_set_new(settings, "dead_ms", json_integer(5 * hb));
+    }
     char path[4096];
     for (long i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s/node%ld", out, i);
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            fprintf(stderr, "vledger-sim: cannot create %s: %s\n", path, strerror(errno));
-            return 1;
-        }
-        snprintf(path, sizeof path, "%s/node%ld/node.key", out, i);
-        vl_key_t *k = vl_key_generate();
-        if (!k || vl_key_save_pem(k, path, &err) != 0) {
+        const org_t *o = &orgs.items[i];
+        char dir[4096], name[32], roles[ORG_ROLES_MAX * 32] = "";
+        snprintf(dir, sizeof dir, "%s/node%ld", out, i);
+        snprintf(name, sizeof name, "node%ld", i);
+        for (size_t r = 0; r < o->role_count; r++)
+            snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s", r ? "+" : "",
+                     org_role_name(o->roles[r]));
+        deploy_init_t init = {
+            .dir = dir, .org = o->name, .roles = roles, .name = name, .bind = "127.0.0.1",
+            .gossip_port = (int) (base + 2 * i), .sync_port = (int) (base + 2 * i + 1),
+            .api_port = 0, .events_port = 0, .genesis = "../genesis.json",
+            .settings = settings,
+        };
+        if (deploy_init(&init, &cards[i], &err) != 0) {
             fprintf(stderr, "vledger-sim: %s\n", err.msg);
             return 1;
         }
-        char name[32];
-        snprintf(name, sizeof name, "node%ld", i);
-        members_add(&g.members, vl_key_public(k), name, (int) i,
-                    org_has_role(&g.orgs.items[i], ORG_ROLE_VALIDATOR), true);
-        pubs[i] = vl_base64_encode(vl_key_public(k), VL_PUBKEY_SIZE);
-        vl_key_destroy(&k);
     }
+    json_decref(settings);
+    genesis_t *g = malloc(sizeof *g);
     snprintf(path, sizeof path, "%s/genesis.json", out);
-    if (genesis_save(&g, path, &err) != 0) {
-        fprintf(stderr, "vledger-sim: %s\n", err.msg);
+    if (!g || deploy_genesis_build(cards, (size_t) n, NULL, chain, vl_wall_ms(), g, &err) != 0
+        || genesis_save(g, path, &err) != 0) {
+        fprintf(stderr, "vledger-sim: %s\n", g ? err.msg : "out of memory");
         return 1;
     }
     for (long i = 0; i < n; i++) {
-        char ep[64], sy[64], name[32];
-        snprintf(name, sizeof name, "node%ld", i);
-        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%ld", base + 2 * i);
-        snprintf(sy, sizeof sy, "tcp://127.0.0.1:%ld", base + 2 * i + 1);
         json_t *peers = json_array();
         /* Ring successors: the bootstrap graph is one directed cycle plus
          * chords, so it is connected whatever K is. */
         for (long j = 1; j <= boot; j++) {
-            long p = (i + j) % n;
-            char pe[64], ps[64];
-            snprintf(pe, sizeof pe, "tcp://127.0.0.1:%ld", base + 2 * p);
-            snprintf(ps, sizeof ps, "tcp://127.0.0.1:%ld", base + 2 * p + 1);
-            json_array_append_new(peers, json_pack("{s:s, s:s, s:s, s:s}", "name",
-                                                   g.members.items[p].name, "public_key",
-                                                   pubs[p], "gossip", pe, "sync", ps));
-        }
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:I, s:I}",
-                                "name", name, "data", "data", "key", "node.key", "genesis",
-                                "../genesis.json", "api", "tcp://127.0.0.1:0", "events",
-                                "tcp://127.0.0.1:0", "gossip", ep, "sync", sy, "peers", peers,
-                                "gossip_degree", (json_int_t) degree, "gossip_full_mesh_max",
-                                (json_int_t) full, "block_max_txs", (json_int_t) max_txs);
-        if (hb > 0) {
-            json_object_set_new(doc, "heartbeat_ms", json_integer(hb));
-            json_object_set_new(doc, "suspect_ms", json_integer(3 * hb));
-            json_object_set_new(doc, "dead_ms", json_integer(5 * hb));
+            const deploy_card_t *c = &cards[(i + j) % n];
+            char *pub = vl_base64_encode(c->public_key, VL_PUBKEY_SIZE);
+            json_array_append_new(peers, json_pack("{s:s, s:s, s:s, s:s}", "name", c->name,
+                                                   "public_key", pub, "gossip", c->gossip,
+                                                   "sync", c->sync));
+            free(pub);
         }
         snprintf(path, sizeof path, "%s/node%ld/node.json", out, i);
-        if (json_dump_file(doc, path, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
-            fprintf(stderr, "vledger-sim: cannot write %s\n", path);
+        if (deploy_set_setting(path, "peers", peers, &err) != 0) {
+            fprintf(stderr, "vledger-sim: %s\n", err.msg);
             return 1;
         }
-        json_decref(doc);
     }
-    for (long i = 0; i < n; i++)
-        free(pubs[i]);
-    free(pubs);
     printf("network %s: %ld nodes (%ld validators), genesis %s/genesis.json, gossip "
            "ports %ld-%ld\nstart each with: vledgerd --config %s/nodeI/node.json\n",
-           g.chain_id, n, v, out, base, base + 2 * n - 1, out);
+           g->chain_id, n, v, out, base, base + 2 * n - 1, out);
+    free(g);
+    free(cards);
     return 0;
 }
 
@@ -608,7 +612,11 @@ s_probe(int argc, char **argv)
         struct sockaddr_in a = { 0 };
         a.sin_family = AF_INET;
         a.sin_port = htons((uint16_t) (colon ? atoi(colon + 1) : 0));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        char host[64] = "";
+        if (hp && colon && colon - (hp + 3) < (long) sizeof host)
+            snprintf(host, sizeof host, "%.*s", (int) (colon - (hp + 3)), hp + 3);
+        if (inet_pton(AF_INET, host, &a.sin_addr) != 1)   /* the endpoint's own address */
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         if (fd < 0 || connect(fd, (struct sockaddr *) &a, sizeof a) != 0) {
             printf("connect failed\n");
             rc = 1;

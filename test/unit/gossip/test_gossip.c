@@ -302,6 +302,39 @@ test_mesh_selection(void)
     gossip_members_destroy(&m);
 }
 
+/* A refused peer (another genesis: gossip.c sets refused) is never in the
+ * mesh, full or partial, and comes back once the refusal ends. */
+static void
+test_mesh_refused(void)
+{
+    uint8_t self[32], k[32];
+    s_key(self, 0);
+    gossip_members_t *m = gossip_members_new(self, 1, 100, 200);
+    for (int i = 1; i <= 20; i++) {
+        char ep[32];
+        s_key(k, i);
+        gossip_members_admit(m, k, NULL);
+        snprintf(ep, sizeof ep, "tcp://p:%d", i);
+        gossip_members_set_endpoints(m, k, ep, ep);
+        gossip_members_heard(m, k, 1, 0, NULL, NULL, 10);
+    }
+    uint64_t rnd = 7;
+    gossip_peer_t *bad = gossip_members_at(m, 3);
+    bad->refused = true;
+    CHECK_EQ(gossip_members_select_mesh(m, 6, 64, &rnd), 19);    /* full mesh */
+    CHECK(!bad->in_mesh);
+    for (int round = 0; round < 20; round++) {                   /* partial, many draws */
+        for (size_t i = 0; i < 20; i++)
+            gossip_members_at(m, i)->in_mesh = i == 3;           /* even if it was in */
+        CHECK_EQ(gossip_members_select_mesh(m, 19, 12, &rnd), 19);
+        CHECK(!bad->in_mesh);
+    }
+    bad->refused = false;
+    CHECK_EQ(gossip_members_select_mesh(m, 6, 64, &rnd), 20);
+    CHECK(bad->in_mesh);
+    gossip_members_destroy(&m);
+}
+
 static void
 test_pull_scheduler(void)
 {
@@ -783,6 +816,7 @@ main(void)
     RUN(test_envelope_roundtrip);
     RUN(test_envelope_bad_input);
     RUN(test_seen_expiry_and_bound);
+    RUN(test_mesh_refused);
     RUN(test_membership_states);
     RUN(test_mesh_selection);
     RUN(test_mesh_rotation);

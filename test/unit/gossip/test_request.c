@@ -101,6 +101,8 @@ s_reply(void *arg, int status, const uint8_t *body, size_t len)
     snprintf(r->body, sizeof r->body, "%.*s", (int) len, body ? (const char *) body : "");
 }
 
+static uint8_t s_genesis_byte;   /* the next s_node's genesis hash: 32 of these */
+
 static void
 s_node(tnode_t *n, bool faults_allowed)
 {
@@ -115,6 +117,7 @@ s_node(tnode_t *n, bool faults_allowed)
     snprintf(c.sync_endpoint, sizeof c.sync_endpoint, "tcp://127.0.0.1:0");
     c.request_per_peer = 2;
     c.faults_allowed = faults_allowed;
+    memset(c.genesis_hash, s_genesis_byte, sizeof c.genesis_hash);
     gossip_handler_t h = { .arg = n, .height = s_height, .get_block = s_get_block,
                            .pulled = s_pulled };
     n->g = gossip_new(&c, n->key, n->pem, &h, &err);
@@ -649,6 +652,70 @@ test_faults_delay(void)
     evloop_destroy(&loop);
 }
 
+static bool
+s_refused_both(void *arg)
+{
+    tnode_t *n = arg;
+    gossip_peer_t *ab = gossip_members_at(gossip_members(n[0].g), 0);
+    gossip_peer_t *ba = gossip_members_at(gossip_members(n[1].g), 0);
+    return ab->refused && ba->refused;
+}
+
+static bool
+s_alive_both(void *arg)
+{
+    tnode_t *n = arg;
+    gossip_peer_t *ab = gossip_members_at(gossip_members(n[0].g), 0);
+    gossip_peer_t *ba = gossip_members_at(gossip_members(n[1].g), 0);
+    return !ab->refused && !ba->refused && ab->state == GOSSIP_PEER_ALIVE
+           && ba->state == GOSSIP_PEER_ALIVE;
+}
+
+/* Two members whose heartbeats carry different genesis hashes refuse each
+ * other (each side, with the reason; counted), never mark the other alive,
+ * and serve it nothing; members of one genesis come alive. */
+static void
+test_genesis_mismatch_refused(void)
+{
+    evloop_t *loop = evloop_new();
+    tnode_t n[2];
+    s_genesis_byte = 1;
+    s_node(&n[0], false);
+    s_genesis_byte = 2;
+    s_node(&n[1], false);
+    s_genesis_byte = 0;
+    s_admit(&n[0], &n[1]);
+    s_admit(&n[1], &n[0]);
+    s_start(&n[0], loop);
+    s_start(&n[1], loop);
+    s_learn(&n[0], &n[1]);
+    s_learn(&n[1], &n[0]);
+    CHECK(s_run(loop, s_refused_both, n, DEADLINE_MS));
+    gossip_peer_t *p = gossip_members_at(gossip_members(n[0].g), 0);
+    CHECK_CONTAINS(p->refused_reason, "genesis hash differs: ours 0101010101010101..., theirs "
+                                      "0202020202020202...");
+    CHECK(p->state != GOSSIP_PEER_ALIVE);
+    CHECK(!p->in_mesh);
+    CHECK(gossip_stats(n[0].g)->genesis_refused > 0);
+    CHECK(gossip_stats(n[1].g)->genesis_refused > 0);
+    /* Nothing is sent to a refused peer. */
+    reply_t rep = { 0 };
+    CHECK_EQ(gossip_request(n[0].g, vl_key_public(n[1].key), 7, "ping", 4, 300, s_reply, &rep),
+             VL_ERR_NOT_FOUND);
+    CHECK_EQ(n[1].requests, 0);
+    s_node_free(&n[0]);
+    s_node_free(&n[1]);
+    /* The same genesis: alive, not refused. */
+    s_genesis_byte = 3;
+    s_pair(loop, &n[0], &n[1], false);
+    s_genesis_byte = 0;
+    CHECK(s_run(loop, s_alive_both, n, DEADLINE_MS));
+    CHECK_EQ(gossip_stats(n[0].g)->genesis_refused, 0);
+    s_node_free(&n[0]);
+    s_node_free(&n[1]);
+    evloop_destroy(&loop);
+}
+
 int
 main(void)
 {
@@ -665,6 +732,7 @@ main(void)
     RUN(test_faults_not_allowed);
     RUN(test_faults_partition_times_out);
     RUN(test_faults_delay);
+    RUN(test_genesis_mismatch_refused);
     rmdir(s_dir);
     return check_done();
 }
