@@ -196,9 +196,28 @@ cli_ensure_chain(cli_t *cli)
         return CLI_FAIL;
     const char *id = cli_str(status, "chain_id", NULL);
     cli->chain_id = id ? strdup(id) : NULL;
+    const char *org = cli_str(json_object_get(status, "org"), "name", NULL);
+    free(cli->org);
+    cli->org = org ? strdup(org) : NULL;
     json_decref(status);
     if (!cli->chain_id)
         return cli_fail(VL_ERR_INVALID, "the node's status has no chain_id");
+    return CLI_OK;
+}
+
+int
+cli_query(cli_t *cli, const char *contract, const char *function, json_t *args,
+          json_t **result)
+{
+    json_t *params = json_pack("{s:s, s:s, s:o}", "contract", contract, "function", function,
+                               "args", args ? json_incref(args) : json_object()), *r = NULL;
+    int rc = cli_call(cli, "query", params, &r);
+    json_decref(params);
+    if (rc != CLI_OK)
+        return rc;
+    json_t *value = json_object_get(r, "result");
+    *result = json_incref(value ? value : json_null());
+    json_decref(r);
     return CLI_OK;
 }
 
@@ -376,5 +395,6 @@ main(int argc, char **argv)
     client_destroy(&cli.client);
     vl_key_destroy(&cli.key);
     free(cli.chain_id);
+    free(cli.org);
     return rc;
 }

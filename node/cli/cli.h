@@ -45,6 +45,7 @@ typedef struct {
     char key_file[4200];      /* path the key was loaded from */
     char did[VL_DID_BUF];     /* DID of key */
     char *chain_id;           /* owned, from `status` */
+    char *org;                /* owned, the node's organisation from `status`, or NULL */
 } cli_t;
 
 /* --- Failure and usage ---------------------------------------------------- */
@@ -82,9 +83,15 @@ int cli_load_key(cli_t *cli);
 /* client_call with messages: on failure prints why and returns CLI_FAIL. */
 int cli_call(cli_t *cli, const char *method, json_t *params, json_t **result);
 
-/* Fetches and caches cli->chain_id from `status` (also proves the node
- * answers). CLI_OK or CLI_FAIL. */
+/* Fetches and caches cli->chain_id and cli->org from `status` (also proves
+ * the node answers). CLI_OK or CLI_FAIL. */
 int cli_ensure_chain(cli_t *cli);
+
+/* Runs contract.function(args) read-only through `query` (no transaction,
+ * no block; args borrowed, NULL is {}). CLI_OK with *result (owned: the
+ * contract's return value), or CLI_FAIL with the reason printed. */
+int cli_query(cli_t *cli, const char *contract, const char *function, json_t *args,
+              json_t **result);
 
 /* Runs a transaction signed by key (NULL: the CLI's key, loaded on demand),
  * again up to CLI_CONFLICT_RETRIES times when a concurrent transaction

@@ -1,9 +1,16 @@
 /*
- * cli_identity.c — `vledger identity new|show`.
+ * cli_identity.c — `vledger identity new|enrol|show` (docs/trust.md
+ * "Identities and roles").
  *
  * `identity new` makes a key, saves it (0600, never overwriting) and
- * registers it with `identity.register {name, roles, id_number?}` signed by
- * the new key itself, so the DID is proven by its own signature.
+ * registers it with `identity.register {name, org, roles, id_number?}`
+ * signed by the new key itself, so the DID is proven by its own signature.
+ * The organisation is --org, else the organisation of the node the CLI
+ * talks to (`status.org`): an identity joins the organisation whose node
+ * serves it. Only self-declared roles (buyer, seller, owner, service) are
+ * taken at registration; the contract refuses a privileged one naming the
+ * organisations that can grant it, and `identity enrol`, run on such an
+ * organisation's node under its node key, grants it.
  *
  * When registration fails the key file is removed if and only if the
  * registration provably cannot take effect (the node refused it at endorse
@@ -25,7 +32,8 @@
 
 static const char *const s_usage =
     "usage: vledger identity new --name NAME --role ROLE [--role ROLE...] [--id-number X]\n"
-    "                            [--out KEYFILE]\n"
+    "                            [--org ORG] [--out KEYFILE]\n"
+    "       vledger identity enrol DID --role ROLE\n"
     "       vledger identity show [DID]\n";
 
 static const char *const s_help =
@@ -35,8 +43,16 @@ static const char *const s_help =
     "                overwritten) and registers the identity signed by the new\n"
     "                key. Prints the DID and the key path. If the node refuses,\n"
     "                the new key file is removed; if the outcome is unknown it\n"
-    "                is kept.\n"
-    "identity show   prints an identity document (default: the signer's DID).\n";
+    "                is kept. ORG defaults to the node's organisation. Roles\n"
+    "                taken here: buyer, seller, owner, service; a privileged\n"
+    "                role (title_agency, registration_authority, lender,\n"
+    "                insurer, dealer, issuer, validator) is granted by an\n"
+    "                organisation that holds it, with identity enrol.\n"
+    "identity enrol  grants DID (a member of the node's organisation) one of\n"
+    "                the organisation's privileged roles; signed by the node's\n"
+    "                own key (run it on the organisation's node, without --key).\n"
+    "identity show   prints an identity document with its organisation and\n"
+    "                roles (default: the signer's DID).\n";
 
 /* mkdir that accepts an existing directory. */
 static int
@@ -50,7 +66,7 @@ s_mkdir(const char *path)
 static int
 s_new(cli_t *cli, int argc, char **argv)
 {
-    const char *name = NULL, *id_number = NULL, *out = NULL;
+    const char *name = NULL, *id_number = NULL, *out = NULL, *org = NULL;
     const char *roles[CLI_ROLES_MAX];
     int n_roles = 0;
     for (int i = 1; i < argc; i++) {
@@ -70,6 +86,10 @@ s_new(cli_t *cli, int argc, char **argv)
             if (m < 0)
                 return cli_usage(s_usage, "--id-number needs a value");
             id_number = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--org", &v)) != 0) {
+            if (m < 0 || !*v)
+                return cli_usage(s_usage, "--org needs an organisation name");
+            org = v;
         } else if ((m = cli_opt(argc, argv, &i, "--out", &v)) != 0) {
             if (m < 0 || !*v)
                 return cli_usage(s_usage, "--out needs a file name");
@@ -108,6 +128,14 @@ s_new(cli_t *cli, int argc, char **argv)
         json_decref(args);
         return rc;
     }
+    if (!org)
+        org = cli->org;
+    if (!org) {
+        json_decref(args);
+        return cli_fail(VL_ERR_INVALID, "the node reports no organisation: pass --org ORG "
+                                        "(an organisation of the network's genesis)");
+    }
+    json_object_set_new(args, "org", json_string(org));
     if (!out) {
         char keys[4300];
         snprintf(keys, sizeof keys, "%s/keys", cli->data_dir);
@@ -154,10 +182,47 @@ s_new(cli_t *cli, int argc, char **argv)
         json_object_set_new(outcome, "key_file", json_string(path));
         cli_print_json(outcome);
     } else {
-        printf("registered identity %s (%s) in block %lld (tx %s)\n", did, name,
-               cli_int(outcome, "height"), cli_str(outcome, "txid", "?"));
+        printf("registered identity %s (%s) of organisation %s in block %lld (tx %s)\n", did,
+               name, org, cli_int(outcome, "height"), cli_str(outcome, "txid", "?"));
         printf("key saved to %s\n", path);
     }
+    json_decref(outcome);
+    return CLI_OK;
+}
+
+static int
+s_enrol(cli_t *cli, int argc, char **argv)
+{
+    const char *did = NULL, *role = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int m;
+        if ((m = cli_opt(argc, argv, &i, "--role", &v)) != 0) {
+            if (m < 0 || !*v)
+                return cli_usage(s_usage, "--role needs a value");
+            if (role)
+                return cli_usage(s_usage, "identity enrol grants one role at a time");
+            role = v;
+        } else if (!did && !cli_is_option(argv[i])) {
+            did = argv[i];
+        } else {
+            return cli_usage(s_usage, "unexpected argument '%s' to identity enrol", argv[i]);
+        }
+    }
+    if (!did || !role)
+        return cli_usage(s_usage, "identity enrol needs DID and --role ROLE");
+    if (!vl_did_valid(did))
+        return cli_usage(s_usage, "'%s' is not a DID (did:vl: and 40 hex digits)", did);
+    json_t *args = json_pack("{s:s, s:s}", "did", did, "role", role), *outcome = NULL;
+    int rc = cli_transact(cli, NULL, "identity", "enrol", args, &outcome);
+    json_decref(args);
+    if (rc != CLI_OK)
+        return rc;
+    if (cli->json)
+        cli_print_json(outcome);
+    else
+        printf("enrolled %s as %s (by %s) in block %lld (tx %s)\n", did, role, cli->did,
+               cli_int(outcome, "height"), cli_str(outcome, "txid", "?"));
     json_decref(outcome);
     return CLI_OK;
 }
@@ -197,7 +262,7 @@ int
 cli_identity(cli_t *cli, int argc, char **argv)
 {
     if (argc == 0)
-        return cli_usage(s_usage, "identity needs a verb: new or show");
+        return cli_usage(s_usage, "identity needs a verb: new, enrol or show");
     if (cli_is_help(argv[0]) || strcmp(argv[0], "help") == 0
         || (argc > 1 && cli_is_help(argv[1]))) {
         printf("%s%s", s_usage, s_help);
@@ -205,6 +270,8 @@ cli_identity(cli_t *cli, int argc, char **argv)
     }
     if (strcmp(argv[0], "new") == 0)
         return s_new(cli, argc, argv);
+    if (strcmp(argv[0], "enrol") == 0 || strcmp(argv[0], "enroll") == 0)
+        return s_enrol(cli, argc, argv);
     if (strcmp(argv[0], "show") == 0)
         return s_show(cli, argc, argv);
     return cli_usage(s_usage, "unknown identity verb '%s'", argv[0]);

@@ -131,14 +131,15 @@ int client_build_transaction(const uint8_t *signed_proposal, size_t signed_len,
                              vl_err_t *err);
 
 /* Runs contract.function(args) as a transaction signed by key: builds and
- * signs the proposal, asks the node to `endorse` it, checks the endorsement
- * (client_check_endorsement), `submit`s the transaction with wait and waits
- * up to wait_timeout_ms for the commit. chain_id NULL asks the node
- * (`status`). On success *outcome (owned) is the submit reply {txid, status,
- * height, index, code, code_name} plus `result` (the contract's return value,
- * parsed) and `gas_used`.
- * Errors: a contract refusal at endorse is VL_ERR_REFUSED with the node's
- * message; a commit with code != 0 is VL_ERR_REFUSED "transaction TXID was
+ * signs the proposal and sends it to `transact` on the node (the client's
+ * own organisation's gateway), which gathers the endorsements the policy
+ * needs, submits and waits up to wait_timeout_ms for the commit. chain_id
+ * NULL asks the node (`status`). On success *outcome (owned) is the reply
+ * {txid, status, height, index, code, code_name, result (the contract's
+ * return value)}.
+ * Errors: a refusal (by the contract or an organisation's endorser, or
+ * endorsers that disagree) is VL_ERR_REFUSED with the node's message; a
+ * commit with code != 0 is VL_ERR_REFUSED "transaction TXID was
  * invalidated: CODE_NAME"; others as client_call. client_last_tx_fate() and
  * client_last_txid() then tell whether the tx can still take effect. */
 int client_transact(client_t *self, const vl_key_t *key, const char *chain_id,

@@ -1,23 +1,21 @@
 /*
- * client_tx.c — transactions from the client's side (DESIGN §2, docs/api.md):
+ * client_tx.c — transactions from the client's side (DESIGN §2, docs/api.md,
+ * docs/trust.md):
  *
- *   Proposal --sign--> SignedProposal --endorse--> EndorsedResult + signature
- *      |                                                 | check: signature,
- *      |                                                 | txid = SHA-256(Proposal)
- *      +------------------> Transaction <----------------+
- *                               | submit {wait}
+ *   Proposal --sign--> SignedProposal --transact--> the client's own
+ *   organisation's node (the gateway): its endorsement, the endorsements of
+ *   the other organisations the policy names, the transaction, the commit
+ *                               |
  *                               v
  *                   committed (code 0) | invalidated (code != 0)
  *
- * The building and checking steps are pure functions over bytes so that the
- * unit tests cover them without a node; client_transact strings them
- * together over client_call.
- *
- * What the client checks and why: the endorser's signature over the exact
- * result bytes it will put in the transaction, and that the result is for
- * this proposal (a node that mixed up two clients' requests must not make us
- * submit someone else's writes under our signature). Whether the endorser
- * satisfies the endorsement policy is the validators' job at commit.
+ * The building and checking steps (proposal, endorsement check,
+ * transaction) are pure functions over bytes, used by tools that assemble
+ * transactions themselves (the simulator's load, benchmarks, tests through
+ * `endorse` and `submit`); client_transact is the path every user takes.
+ * The client signs only its proposal: whatever the gateway assembles
+ * around it cannot change what was proposed, and the validators check that
+ * the endorsements satisfy the policy.
  */
 #include "client_private.h"
 
@@ -172,31 +170,6 @@ client_build_transaction(const uint8_t *signed_proposal, size_t signed_len, cons
     return rc;
 }
 
-/* Decodes the base64 string field key of obj into *out. */
-static int
-s_b64_field(const json_t *obj, const char *key, uint8_t **out, size_t *len, vl_err_t *err)
-{
-    const char *text = json_string_value(json_object_get(obj, key));
-    if (!text)
-        return vl_err_set(err, VL_ERR_INVALID, "the node's endorse reply has no '%s' string",
-                          key);
-    if (vl_base64_decode(text, out, len) != 0)
-        return vl_err_set(err, VL_ERR_INVALID, "the node's endorse reply has bad base64 in '%s'",
-                          key);
-    return 0;
-}
-
-/* The contract's return value as JSON: parsed when it parses, else the
- * text itself, null when empty. */
-static json_t *
-s_parse_result(const char *text)
-{
-    if (!text || !*text)
-        return json_null();
-    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
-    return v ? v : json_string(text);
-}
-
 /* Fetches the chain id from `status` into a malloc'd string. */
 static int
 s_chain_id(client_t *self, char **out, vl_err_t *err)
@@ -227,11 +200,10 @@ client_transact(client_t *self, const vl_key_t *key, const char *chain_id, const
         return vl_err_set(err, VL_ERR_INVALID, "wait timeout must be positive");
 
     int rc;
-    char *own_chain = NULL, *b64 = NULL, *result_json = NULL;
-    uint8_t *signed_bytes = NULL, *result = NULL, *endorser = NULL, *signature = NULL;
-    uint8_t *tx_bytes = NULL;
-    size_t signed_len = 0, result_len = 0, endorser_len = 0, signature_len = 0, tx_len = 0;
-    json_t *params = NULL, *endorsed = NULL, *reply = NULL;
+    char *own_chain = NULL, *b64 = NULL;
+    uint8_t *signed_bytes = NULL;
+    size_t signed_len = 0;
+    json_t *params = NULL, *reply = NULL;
 
     if (!chain_id) {
         rc = s_chain_id(self, &own_chain, err);
@@ -253,48 +225,21 @@ client_transact(client_t *self, const vl_key_t *key, const char *chain_id, const
         goto done;
     vl_hex_encode(txid, VL_HASH_SIZE, self->last_txid);
 
-    /* 2. Endorse and check. */
+    /* 2. The gateway gathers the endorsements, submits and waits. */
     rc = VL_ERR_NOMEM;
     b64 = vl_base64_encode(signed_bytes, signed_len);
-    if (!b64 || !(params = json_pack("{s:s}", "proposal", b64))) {
-        vl_err_set(err, VL_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    free(b64);
-    b64 = NULL;
-    rc = client_call(self, "endorse", params, &endorsed, err);
-    json_decref(params);
-    params = NULL;
-    if (rc)
-        goto done;
-    if ((rc = s_b64_field(endorsed, "result", &result, &result_len, err)) != 0
-        || (rc = s_b64_field(endorsed, "endorser", &endorser, &endorser_len, err)) != 0
-        || (rc = s_b64_field(endorsed, "signature", &signature, &signature_len, err)) != 0)
-        goto done;
-    rc = client_check_endorsement(txid, result, result_len, endorser, endorser_len, signature,
-                                  signature_len, &result_json, err);
-    if (rc)
-        goto done;
-
-    /* 3. Submit and wait for the commit. */
-    rc = client_build_transaction(signed_bytes, signed_len, result, result_len, endorser,
-                                  endorser_len, signature, signature_len, &tx_bytes, &tx_len,
-                                  err);
-    if (rc)
-        goto done;
-    rc = VL_ERR_NOMEM;
-    b64 = vl_base64_encode(tx_bytes, tx_len);
     if (!b64
-        || !(params = json_pack("{s:s, s:b, s:i}", "transaction", b64, "wait", 1, "timeout_ms",
+        || !(params = json_pack("{s:s, s:b, s:i}", "proposal", b64, "wait", 1, "timeout_ms",
                                 wait_timeout_ms))) {
         vl_err_set(err, VL_ERR_NOMEM, "out of memory");
         goto done;
     }
-    /* The node answers after the commit or its own wait: allow for both. */
-    int call_ms = wait_timeout_ms > INT32_MAX - self->timeout_ms
+    /* The node answers after the endorsements, the commit or its own wait:
+     * allow for all of them. */
+    int call_ms = wait_timeout_ms > INT32_MAX / 2 - self->timeout_ms
                       ? INT32_MAX
-                      : wait_timeout_ms + self->timeout_ms;
-    rc = client_call_timeout(self, "submit", params, call_ms, &reply, err);
+                      : wait_timeout_ms + 2 * self->timeout_ms;
+    rc = client_call_timeout(self, "transact", params, call_ms, &reply, err);
     if (rc) {
         /* Only an answer that says the node did not take the tx proves it
          * can never commit; silence, a wait timeout or "duplicate" do not. */
@@ -305,16 +250,22 @@ client_transact(client_t *self, const vl_key_t *key, const char *chain_id, const
     }
     if (!json_is_object(reply)) {
         self->last_fate = CLIENT_TX_UNKNOWN;
-        rc = vl_err_set(err, VL_ERR_INVALID, "the node's submit reply is not an object");
+        rc = vl_err_set(err, VL_ERR_INVALID, "the node's transact reply is not an object");
+        goto done;
+    }
+    const char *hex = json_string_value(json_object_get(reply, "txid"));
+    if (hex && strcmp(hex, self->last_txid) != 0) {
+        self->last_fate = CLIENT_TX_UNKNOWN;
+        rc = vl_err_set(err, VL_ERR_REFUSED,
+                        "the node answered for transaction %s, not for ours (%s)", hex,
+                        self->last_txid);
         goto done;
     }
     const char *status = json_string_value(json_object_get(reply, "status"));
     json_t *code = json_object_get(reply, "code");
     json_object_set_new(reply, "txid", json_string(self->last_txid));
-    json_object_set_new(reply, "result", s_parse_result(result_json));
-    json_t *gas = json_object_get(endorsed, "gas_used");
-    if (gas && !json_object_get(reply, "gas_used"))
-        json_object_set(reply, "gas_used", gas);
+    if (!json_object_get(reply, "result"))
+        json_object_set_new(reply, "result", json_null());
     if (!status || strcmp(status, "committed") != 0 || !json_is_integer(code)) {
         /* Not (yet) committed, e.g. a node that ignored wait: not a failure
          * of ours, but nothing is known about its effect yet. */
@@ -338,14 +289,8 @@ client_transact(client_t *self, const vl_key_t *key, const char *chain_id, const
     rc = 0;
 done:
     json_decref(reply);
-    json_decref(endorsed);
     json_decref(params);
     free(b64);
-    free(tx_bytes);
-    free(result_json);
-    free(signature);
-    free(endorser);
-    free(result);
     free(signed_bytes);
     free(own_chain);
     return rc;

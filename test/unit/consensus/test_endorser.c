@@ -29,7 +29,7 @@
 
 #define CHAIN "et"
 #define NOW_MS 1700000000000LL
-#define REGISTER_ARGS "{\"name\":\"Alice\",\"roles\":[\"buyer\"]}"
+#define REGISTER_ARGS "{\"name\":\"Alice\",\"org\":\"o\",\"roles\":[\"buyer\"]}"
 
 typedef struct {
     char dir[256];
@@ -52,9 +52,10 @@ s_fixture(fixture_t *f)
     f->g.gas_max = 1000000;
     f->endorser = vl_key_generate();
     f->user = vl_key_generate();
-    members_add(&f->g.members, vl_key_public(f->endorser), "e", -1, true, true);
-    genesis_block_t gb;
     vl_err_t err = { "" };
+    CHECK_EQ(orgs_add(&f->g.orgs, "o", NULL, 0, &err), 0);
+    members_add(&f->g.members, vl_key_public(f->endorser), "e", 0, true, true);
+    genesis_block_t gb;
     CHECK_EQ(genesis_block_build(&f->g, &gb, &err), 0);
     CHECK_EQ(ledger_open(f->dir, CHAIN, gb.hash, &f->ledger, &err), 0);
     CHECK_EQ(ledger_commit_block(f->ledger, &gb.commit, &err), 0);
@@ -473,11 +474,11 @@ test_endorse_contract_refusal(void)
     endorsement_t en = { 0 };
     vl_err_t err = { "" };
     proposal_t pp = s_proposal_default(&f);
-    pp.args_json = "{\"name\":\"Alice\",\"roles\":[\"pirate\"]}";
+    pp.args_json = "{\"name\":\"Alice\",\"org\":\"o\",\"roles\":[\"pirate\"]}";
     CHECK_EQ(s_endorse(&f.ctx, &pp, &en, &err), VL_ERR_REFUSED);
     CHECK_STR(err.msg, "unknown role 'pirate'");
     CHECK(s_untouched(&en));
-    pp.args_json = "{\"roles\":[\"buyer\"]}";
+    pp.args_json = "{\"org\":\"o\",\"roles\":[\"buyer\"]}";
     CHECK_EQ(s_endorse(&f.ctx, &pp, &en, &err), VL_ERR_REFUSED);
     CHECK_STR(err.msg, "name must be a non-empty string");
 

@@ -151,6 +151,67 @@ done:
     return reply;
 }
 
+/* transact: the gateway. Checks the proposal's signature and records it;
+ * the function name picks the outcome: "wrongtx" answers for another txid,
+ * "invalid" commits with TX_MVCC_CONFLICT, "slow" never answers (*silent). */
+static json_t *
+s_transact(fake_t *f, json_t *id, json_t *params, bool *silent)
+{
+    const char *b64 = json_string_value(json_object_get(params, "proposal"));
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (!b64 || vl_base64_decode(b64, &bytes, &len) != 0)
+        return s_error(id, -32602, "proposal must be base64");
+    if (!json_is_true(json_object_get(params, "wait"))
+        || !json_is_integer(json_object_get(params, "timeout_ms")))
+        return free(bytes), s_error(id, -32602, "expected wait and timeout_ms");
+    Vl__SignedProposal *sp = vl__signed_proposal__unpack(NULL, len, bytes);
+    free(bytes);
+    if (!sp)
+        return s_error(id, -32602, "proposal does not decode");
+    Vl__Proposal *p = vl__proposal__unpack(NULL, sp->proposal.len, sp->proposal.data);
+    json_t *reply = NULL;
+    if (!p || p->creator.len != 32 || sp->signature.len != 64
+        || !vl_verify(p->creator.data, sp->proposal.data, sp->proposal.len, sp->signature.data)) {
+        reply = s_error(id, -32010, "bad proposal signature");
+        goto done;
+    }
+    pthread_mutex_lock(&f->lock);
+    bool refuse = f->refuse;
+    snprintf(f->last_function, sizeof f->last_function, "%s.%s", p->contract, p->function);
+    free(f->last_args);
+    f->last_args = strdup(p->args_json);
+    vl_did_from_public(p->creator.data, f->last_creator);
+    if (!refuse)
+        f->submits++;
+    bool hush = f->silent_submit;
+    pthread_mutex_unlock(&f->lock);
+    if (refuse) {
+        reply = s_error(id, -32001, "the contract says no");
+        goto done;
+    }
+    if (hush || strcmp(p->function, "slow") == 0) {
+        *silent = true;
+        goto done;
+    }
+    uint8_t txid[32];
+    char hex[65];
+    vl_sha256(sp->proposal.data, sp->proposal.len, txid);
+    if (strcmp(p->function, "wrongtx") == 0)
+        txid[0] ^= 1;
+    vl_hex_encode(txid, 32, hex);
+    bool invalid = strcmp(p->function, "invalid") == 0;
+    reply = s_result(id, json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:{s:b, s:s}}", "txid", hex,
+                                   "status", "committed", "height", 5, "index", 0, "code",
+                                   invalid ? 5 : 0, "code_name",
+                                   invalid ? "TX_MVCC_CONFLICT" : "TX_VALID", "result", "ok", 1,
+                                   "fn", p->function));
+done:
+    vl__proposal__free_unpacked(p, NULL);
+    vl__signed_proposal__free_unpacked(sp, NULL);
+    return reply;
+}
+
 /* submit: checks the transaction's shape and both signatures. The function
  * name picks the outcome: "invalid" commits with TX_MVCC_CONFLICT, "slow"
  * never answers. *silent is set when no reply must be sent. */
@@ -263,11 +324,13 @@ s_fake_run(void *arg)
             json_decref(other);
             reply = s_result(id, json_string("right"));
         } else if (strcmp(method, "status") == 0) {
-            reply = s_result(id, json_pack("{s:s, s:i, s:s, s:s, s:[s], s:[], s:[], s:i, s:{s:s}}",
+            reply = s_result(id, json_pack("{s:s, s:i, s:s, s:s, s:[s], s:[], s:[], s:i, s:{s:s},"
+                                           " s:{s:s, s:[s]}}",
                                            "chain_id", "test-chain", "height", 4, "state_hash",
                                            "ab", "did", "did:vl:fake", "roles", "validator",
                                            "validators", "peers", "mempool", 0, "endpoints",
-                                           "api", f->endpoint));
+                                           "api", f->endpoint, "org", "name", "fakeorg", "roles",
+                                           "validator"));
         } else if (strcmp(method, "tx.get") == 0) {
             reply = s_error(id, -32004, "no such transaction");
         } else if (strcmp(method, "block.get") == 0) {
@@ -293,6 +356,8 @@ s_fake_run(void *arg)
             reply = s_endorse(f, id, params);
         } else if (strcmp(method, "submit") == 0) {
             reply = s_submit(f, id, params, &silent);
+        } else if (strcmp(method, "transact") == 0) {
+            reply = s_transact(f, id, params, &silent);
         } else {
             char msg[128];
             snprintf(msg, sizeof msg, "method not found: %s", method);
@@ -753,14 +818,14 @@ test_transact(void)
     CHECK_EQ(json_integer_value(json_object_get(out, "height")), 5);
     CHECK_EQ(json_integer_value(json_object_get(out, "code")), 0);
     CHECK(json_is_true(json_object_get(json_object_get(out, "result"), "ok")));
-    CHECK_EQ(json_integer_value(json_object_get(out, "gas_used")), 7);
     json_decref(out);
     out = NULL;
     char *a = fake_last_args(f);
     CHECK_STR(a, "{\"cents\":100}");
     free(a);
 
-    /* Refused by the contract at endorse: the node's message, nothing sent. */
+    /* Refused (by the contract or an endorser): the node's message, nothing
+     * submitted. */
     pthread_mutex_lock(&f->lock);
     f->refuse = true;
     int submits = f->submits;
@@ -774,13 +839,13 @@ test_transact(void)
     CHECK_EQ(f->submits, submits);
     pthread_mutex_unlock(&f->lock);
 
-    /* Endorser misbehaves: refused before submit. */
+    /* A node that answers for another transaction: nothing is known of
+     * ours. */
     CHECK_EQ(client_transact(c, key, "test-chain", "t", "wrongtx", NULL, 1000, &out, &err),
              VL_ERR_REFUSED);
-    CHECK_STR(err.msg, "endorser returned a result for another transaction");
-    CHECK_EQ(client_transact(c, key, "test-chain", "t", "badsig", NULL, 1000, &out, &err),
-             VL_ERR_SIGNATURE);
-    CHECK_EQ(client_last_tx_fate(c), CLIENT_TX_NONE);
+    CHECK_CONTAINS(err.msg, "not for ours");
+    CHECK_EQ(client_last_tx_fate(c), CLIENT_TX_UNKNOWN);
+    CHECK(out == NULL);
 
     /* Committed but invalid. */
     CHECK_EQ(client_transact(c, key, "test-chain", "t", "invalid", NULL, 1000, &out, &err),
@@ -795,7 +860,7 @@ test_transact(void)
     client_t *quick = client_new(f->endpoint, 100, &err);
     CHECK_EQ(client_transact(quick, key, "test-chain", "t", "slow", NULL, 100, &out, &err),
              VL_ERR_TIMEOUT);
-    CHECK_CONTAINS(err.msg, "within 200 ms");
+    CHECK_CONTAINS(err.msg, "within 300 ms");
     CHECK_EQ(client_last_tx_fate(quick), CLIENT_TX_UNKNOWN);
     CHECK(out == NULL);
 
@@ -901,9 +966,22 @@ test_cli_usage(void)
     CHECK_EQ(r.status, 2);
     s_run(&r, "vehicle", "register", "--vin", NULL);
     CHECK_EQ(r.status, 2);
-    s_run(&r, "wallet", "deposit", "abc", NULL);
+    s_run(&r, "wallet", "issue", "--to", "did:vl:0123456789012345678901234567890123456789", "abc",
+          NULL);
     CHECK_EQ(r.status, 2);
     CHECK_CONTAINS(r.err, "'abc' is not a number");
+    s_run(&r, "wallet", "issue", "5", NULL);
+    CHECK_EQ(r.status, 2);
+    CHECK_CONTAINS(r.err, "needs --to DID");
+    s_run(&r, "wallet", "transfer", "--to", "bob", "5", NULL);
+    CHECK_EQ(r.status, 2);
+    CHECK_CONTAINS(r.err, "'bob' is not a DID");
+    s_run(&r, "wallet", "deposit", "5", NULL);
+    CHECK_EQ(r.status, 1);
+    CHECK_CONTAINS(r.err, "wallet issue --to DID CENTS");
+    s_run(&r, "identity", "enrol", "did:vl:0123456789012345678901234567890123456789", NULL);
+    CHECK_EQ(r.status, 2);
+    CHECK_CONTAINS(r.err, "--role");
     s_run(&r, "wallet", "balance", "bob", NULL);
     CHECK_EQ(r.status, 2);
     s_run(&r, "identity", "new", "--name", "x", NULL);
@@ -974,16 +1052,36 @@ test_cli_fake(void)
     CHECK_CONTAINS(r.err, "within 150 ms (is vledgerd running?)");
 
     /* Transactions: the contract gets exactly what the user typed. */
-    s_run(&r, "--node", f->endpoint, "--key", keyfile, "wallet", "deposit", "12.5", NULL);
+    const char *bob = "did:vl:0123456789012345678901234567890123456789";
+    s_run(&r, "--node", f->endpoint, "--key", keyfile, "wallet", "issue", "--to", bob, "12.5",
+          NULL);
     CHECK_EQ(r.status, 0);
     char *a = fake_last_args(f);
-    CHECK_STR(a, "{\"cents\":12.5}");
+    CHECK_STR(a, "{\"cents\":12.5,\"to\":\"did:vl:0123456789012345678901234567890123456789\"}");
     free(a);
-    s_run(&r, "--node", f->endpoint, "--key", keyfile, "wallet", "deposit", "-5", NULL);
+    CHECK_CONTAINS(r.out, "issued");
+    s_run(&r, "--node", f->endpoint, "--key", keyfile, "wallet", "transfer", "-5", "--to", bob,
+          NULL);
     CHECK_EQ(r.status, 0);
     CHECK_CONTAINS(r.out, did);
     a = fake_last_args(f);
-    CHECK_STR(a, "{\"cents\":-5}");
+    CHECK_STR(a, "{\"cents\":-5,\"to\":\"did:vl:0123456789012345678901234567890123456789\"}");
+    free(a);
+    pthread_mutex_lock(&f->lock);
+    CHECK_STR(f->last_function, "wallet.transfer");
+    pthread_mutex_unlock(&f->lock);
+    s_run(&r, "--node", f->endpoint, "--key", keyfile, "wallet", "redeem", "--from", bob, "7",
+          NULL);
+    CHECK_EQ(r.status, 0);
+    pthread_mutex_lock(&f->lock);
+    CHECK_STR(f->last_function, "wallet.redeem");
+    pthread_mutex_unlock(&f->lock);
+    s_run(&r, "--node", f->endpoint, "--key", keyfile, "identity", "enrol", bob, "--role",
+          "title_agency", NULL);
+    CHECK_EQ(r.status, 0);
+    a = fake_last_args(f);
+    CHECK_STR(a, "{\"did\":\"did:vl:0123456789012345678901234567890123456789\","
+                 "\"role\":\"title_agency\"}");
     free(a);
 
     s_run(&r, "--node", f->endpoint, "--key", keyfile, "vehicle", "register", "--vin",
@@ -1007,7 +1105,8 @@ test_cli_fake(void)
     pthread_mutex_lock(&f->lock);
     f->refuse = true;
     pthread_mutex_unlock(&f->lock);
-    s_run(&r, "--node", f->endpoint, "--key", keyfile, "wallet", "deposit", "5", NULL);
+    s_run(&r, "--node", f->endpoint, "--key", keyfile, "wallet", "transfer", "--to", bob, "5",
+          NULL);
     CHECK_EQ(r.status, 1);
     CHECK_CONTAINS(r.err, "vledger: refused: the contract says no");
 
@@ -1031,7 +1130,9 @@ test_cli_fake(void)
     CHECK_CONTAINS(r.out, "registered identity did:vl:");
     CHECK_CONTAINS(r.out, path);
     a = fake_last_args(f);
-    CHECK_STR(a, "{\"id_number\":\"X-1\",\"name\":\"alice\",\"roles\":[\"seller\",\"buyer\"]}");
+    CHECK_STR(a, "{\"id_number\":\"X-1\",\"name\":\"alice\",\"org\":\"fakeorg\","
+                 "\"roles\":[\"seller\",\"buyer\"]}");
+    CHECK_CONTAINS(r.out, "of organisation fakeorg");
     free(a);
     struct stat sb;
     CHECK_EQ(stat(path, &sb), 0);

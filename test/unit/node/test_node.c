@@ -130,7 +130,7 @@ static uint8_t *
 s_register_tx(node_t *node, const char *name, size_t *len)
 {
     vl_key_t *user = vl_key_generate();
-    json_t *args = json_pack("{s:s, s:[s]}", "name", name, "roles", "buyer");
+    json_t *args = json_pack("{s:s, s:s, s:[s]}", "name", name, "org", "dev", "roles", "buyer");
     uint8_t *sp = NULL, txid[32], *tx = NULL;
     size_t sp_len = 0;
     vl_err_t err;
@@ -303,7 +303,7 @@ test_endorse_and_query_on_workers(void)
         return;
     CHECK(pool_threads(node->pool) >= 1);
     vl_key_t *user = vl_key_generate();
-    json_t *args = json_pack("{s:s, s:[s]}", "name", "Dee", "roles", "buyer");
+    json_t *args = json_pack("{s:s, s:s, s:[s]}", "name", "Dee", "org", "dev", "roles", "buyer");
     uint8_t *sp = NULL, txid[32];
     size_t sp_len = 0;
     vl_err_t err;
