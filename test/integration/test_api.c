@@ -148,6 +148,17 @@ s_tx(const endorsed_t *e, size_t *len)
 
 static vl_key_t *s_user;
 static char s_user_did[64];
+static vl_key_t *s_issuer;   /* the dev node's own identity: the issuer */
+
+/* wallet.issue {to: the user, cents} by the issuer: a transaction whose
+ * contract succeeds. */
+static int
+s_endorse_issue(int64_t cents, endorsed_t *e, int *code, char *msg, size_t size)
+{
+    return s_endorse(s_issuer, s_chain, "wallet", "issue",
+                     json_pack("{s:s, s:I}", "to", s_user_did, "cents", (json_int_t) cents),
+                     vl_wall_ms(), e, code, msg, size);
+}
 
 static void
 test_register_user(void)
@@ -155,7 +166,11 @@ test_register_user(void)
     s_user = vl_key_generate();
     json_t *outcome = NULL;
     vl_err_t err;
-    json_t *args = json_pack("{s:s, s:[s]}", "name", "Tester", "roles", "buyer");
+    char path[300];
+    snprintf(path, sizeof path, "%s/node.key", s_dir);
+    s_issuer = vl_key_load_pem(path, &err);
+    CHECK(s_issuer != NULL);
+    json_t *args = json_pack("{s:s, s:s, s:[s]}", "name", "Tester", "org", "dev", "roles", "buyer");
     CHECK_EQ(client_transact(s_client, s_user, s_chain, "identity", "register", args, 10000,
                              &outcome, &err),
              0);
@@ -217,8 +232,7 @@ test_bad_transaction_signatures(void)
     endorsed_t e;
     int code;
     char msg[256];
-    CHECK_EQ(s_endorse(s_user, s_chain, "wallet", "deposit", json_pack("{s:i}", "cents", 7),
-                       vl_wall_ms(), &e, &code, msg, sizeof msg),
+    CHECK_EQ(s_endorse_issue(7, &e, &code, msg, sizeof msg),
              0);
     size_t len;
     uint8_t *tx = s_tx(&e, &len);
@@ -326,8 +340,7 @@ test_replayed_txid(void)
     endorsed_t e;
     int code;
     char msg[256];
-    CHECK_EQ(s_endorse(s_user, s_chain, "wallet", "deposit", json_pack("{s:i}", "cents", 11),
-                       vl_wall_ms(), &e, &code, msg, sizeof msg),
+    CHECK_EQ(s_endorse_issue(11, &e, &code, msg, sizeof msg),
              0);
     size_t len;
     uint8_t *tx = s_tx(&e, &len);
@@ -364,11 +377,9 @@ test_mvcc_conflict(void)
     int code;
     char msg[256];
     /* Both endorsed against the same committed balance... */
-    CHECK_EQ(s_endorse(s_user, s_chain, "wallet", "deposit", json_pack("{s:i}", "cents", 100),
-                       vl_wall_ms(), &a, &code, msg, sizeof msg),
+    CHECK_EQ(s_endorse_issue(100, &a, &code, msg, sizeof msg),
              0);
-    CHECK_EQ(s_endorse(s_user, s_chain, "wallet", "deposit", json_pack("{s:i}", "cents", 200),
-                       vl_wall_ms(), &b, &code, msg, sizeof msg),
+    CHECK_EQ(s_endorse_issue(200, &b, &code, msg, sizeof msg),
              0);
     size_t la, lb;
     uint8_t *ta = s_tx(&a, &la), *tb = s_tx(&b, &lb);
@@ -423,6 +434,7 @@ main(int argc, char **argv)
     RUN(test_still_serving);
     client_destroy(&s_client);
     vl_key_destroy(&s_user);
+    vl_key_destroy(&s_issuer);
     kill(s_pid, SIGTERM);
     int status = 0;
     waitpid(s_pid, &status, 0);

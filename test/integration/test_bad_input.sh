@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bad input through the real CLI and API: malformed JSON-RPC, unknown
 # methods, missing and ill-typed params, a vehicle registered twice, invalid
-# VINs, negative and non-integer deposits, unregistered callers, a second
+# VINs, negative and non-integer amounts, unregistered callers, a second
 # node on a data directory in use. Each gets a clear message; the node keeps
 # serving and loses nothing.
 . "$(dirname "$0")/lib.sh"
@@ -41,18 +41,26 @@ expect_fail 1 "not known" vl tx show 0000000000000000000000000000000000000000000
 step "unregistered caller"
 # The node's own identity is registered at genesis; a fresh key is not.
 openssl genpkey -algorithm ed25519 -out "$TEST_TMP/nobody.pem" 2>/dev/null
-expect_fail 1 "is not registered" vl --key "$TEST_TMP/nobody.pem" wallet deposit 100
+node_did=$(jf "$(vl --json status)" .did)
+vl wallet issue --to "$node_did" 50 >/dev/null
+out=$(vl --key "$TEST_TMP/nobody.pem" wallet transfer --to "$node_did" 10 2>&1) && fail "an unregistered payer was accepted: $out"
+case "$out" in *"is not registered"*) ;; *) fail "no 'is not registered' for an unregistered payer: $out" ;; esac
+case "$out" in *did:vl:*) ;; *) fail "the refusal does not name the key's DID: $out" ;; esac
+expect_fail 1 "is not registered" vl wallet issue --to did:vl:0123456789012345678901234567890123456789 5
 
-step "identities and deposits"
+step "identities and amounts"
 vl --json identity new --name Seller --role seller --out "$TEST_TMP/s.pem" >/dev/null
 S=(--key "$TEST_TMP/s.pem")
-expect_fail 1 "positive integer number of cents" vl "${S[@]}" wallet deposit -5
-expect_fail 1 "positive integer number of cents" vl "${S[@]}" wallet deposit 12.5
-expect_fail 1 "positive integer number of cents" vl "${S[@]}" wallet deposit 0
-expect_fail 2 "" vl "${S[@]}" wallet deposit abc
-vl "${S[@]}" wallet deposit 700 >/dev/null
 did=$(jf "$(vl "${S[@]}" --json identity show)" .did)
-[ "$(jf "$(vl --json wallet balance "$did")" .balance)" = 700 ] || fail "refused deposits changed the balance"
+for bad in -5 12.5 0; do
+  expect_fail 1 "cents" vl wallet issue --to "$did" "$bad"
+done
+expect_fail 2 "not a number" vl wallet issue --to "$did" abc
+vl wallet issue --to "$did" 700 >/dev/null
+expect_fail 1 "cents" vl "${S[@]}" wallet transfer --to "$node_did" -1
+expect_fail 1 "holds" vl wallet redeem --from "$did" 701
+[ "$(jf "$(vl --json wallet balance "$did")" .balance)" = 700 ] || fail "refused amounts changed the balance"
+[ "$(jf "$(vl --json wallet supply)" .issued)" = 750 ] || fail "refused amounts changed the supply"
 
 step "VINs and double registration"
 for vin in SHORT 1HGCM82633A00435I 1HGCM82633A0043520 1hgcm82633a004352; do

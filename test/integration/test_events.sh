@@ -10,15 +10,16 @@ vl() { "$VLEDGER" --data "$D" "$@"; }
 start_node "$D"
 vl --json identity new --name Seller --role seller --out "$TEST_TMP/s.pem" >/dev/null
 S=(--key "$TEST_TMP/s.pem")
-vl "${S[@]}" wallet deposit 100 >/dev/null
+did=$(jf "$(vl "${S[@]}" --json identity show)" .did)
+vl wallet issue --to "$did" 100 >/dev/null
 
 step "live follower started before the activity, from block 0"
-# 1 register + 1 deposit so far = 2 tx events; then 3 deposits + 1 vehicle
+# 1 register + 1 issue so far = 2 tx events; then 3 issues + 1 vehicle
 vl events --from-block 0 --topic tx --count 6 > "$TEST_TMP/cli.out" &
 cli_pid=$!
 /usr/bin/python3 "$(dirname "$0")/../../docs/consumer.py" --data "$D" --topic tx --topic event. --topic vehicle. --count 13 > "$TEST_TMP/py.out" &
 py_pid=$!
-for i in 1 2 3; do vl "${S[@]}" wallet deposit $i >/dev/null; done
+for i in 1 2 3; do vl wallet issue --to "$did" $i >/dev/null; done
 vl "${S[@]}" vehicle register --vin 1HGCM82633A004352 --make Honda --model Accord --year 2003 >/dev/null
 wait $cli_pid || fail "vledger events failed"
 wait $py_pid || fail "consumer.py failed"
@@ -27,7 +28,7 @@ step "vledger events: every tx once, in order"
 [ "$(wc -l < "$TEST_TMP/cli.out")" = 6 ] || fail "expected 6 tx events: $(cat "$TEST_TMP/cli.out")"
 [ "$(jq -r .txid "$TEST_TMP/cli.out" | sort -u | wc -l)" = 6 ] || fail "duplicate tx events"
 jq -r .height "$TEST_TMP/cli.out" | sort -c -n || fail "tx events out of order"
-[ "$(jq -r '.function' "$TEST_TMP/cli.out" | tr '\n' ' ')" = "register deposit deposit deposit deposit register " ] || fail "wrong sequence: $(cat "$TEST_TMP/cli.out")"
+[ "$(jq -r '.function' "$TEST_TMP/cli.out" | tr '\n' ' ')" = "register issue issue issue issue register " ] || fail "wrong sequence: $(cat "$TEST_TMP/cli.out")"
 
 step "consumer.py: txs, contract events and vehicle topic"
 grep -q '"topic": "vehicle.1HGCM82633A004352"' "$TEST_TMP/py.out" || fail "no vehicle topic: $(cat "$TEST_TMP/py.out")"

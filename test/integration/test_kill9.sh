@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kill -9 during a stream of submissions: after restart the replica opens
 # cleanly, every transaction the CLI saw committed is still there, no block
-# is half-applied (the wallet balance equals the sum of the valid deposits
+# is half-applied (the wallet balance equals the sum of the valid issues
 # recorded in the committed blocks), and the chain carries on from the
 # state hash it had.
 . "$(dirname "$0")/lib.sh"
@@ -11,15 +11,14 @@ vl() { "$VLEDGER" --data "$D" "$@"; }
 start_node "$D"
 out=$(vl --json identity new --name Payer --role buyer --out "$TEST_TMP/p.pem")
 did=$(jf "$out" .did)
-P=(--key "$TEST_TMP/p.pem")
 
-step "stream deposits from 3 clients, kill -9 the node mid-stream"
+step "stream issues from 3 clients, kill -9 the node mid-stream"
 acked=$TEST_TMP/acked
 : > "$acked"
 client() {
   local i=0
   while [ $i -lt 200 ]; do
-    r=$("$VLEDGER" --data "$D" "${P[@]}" --json --timeout 3000 wallet deposit 1 2>/dev/null) || return 0
+    r=$("$VLEDGER" --data "$D" --json --timeout 3000 wallet issue --to "$did" 1 2>/dev/null) || return 0
     jq -r .txid <<<"$r" >> "$acked"
     i=$((i + 1))
   done
@@ -47,17 +46,18 @@ for h in $(seq 1 "$height"); do
   b=$(vl --json block show "$h")
   for t in $(jf "$b" '.txs[] | select(.code == 0) | .txid'); do
     f=$(jf "$(vl --json tx show "$t")" .function)
-    [ "$f" = deposit ] && valid=$((valid + 1))
+    [ "$f" = issue ] && valid=$((valid + 1))
   done
 done
 balance=$(jf "$(vl --json wallet balance "$did")" .balance)
-[ "$balance" = "$valid" ] || fail "balance $balance differs from $valid committed deposits (half-applied block?)"
-[ "$valid" -ge "$n_acked" ] || fail "$valid committed deposits < $n_acked acknowledged"
+[ "$balance" = "$valid" ] || fail "balance $balance differs from $valid committed issues (half-applied block?)"
+[ "$valid" -ge "$n_acked" ] || fail "$valid committed issues < $n_acked acknowledged"
+[ "$(jf "$(vl --json wallet supply)" .issued)" = "$valid" ] || fail "supply differs from $valid committed issues"
 
 step "the chain continues from the recovered state"
-r=$(vl "${P[@]}" --json wallet deposit 1)
+r=$(vl --json wallet issue --to "$did" 1)
 nb=$(vl --json block show "$(jf "$r" .height)")
 [ "$(jf "$nb" .state_hash)" = "$(jf "$status" .state_hash)" ] || fail "next block does not extend the recovered state hash"
 [ "$(jf "$nb" .previous_hash)" = "$(jf "$status" .last_hash)" ] || fail "next block does not extend the recovered tip"
 stop_node "$D"
-note "height $height, $valid deposits committed, $n_acked acknowledged"
+note "height $height, $valid issues committed, $n_acked acknowledged"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One dev node driven through the CLI along the README's path: identity,
-# deposit, vehicle registration, show with history, tx and block lookups,
+# issued money, enrolment, vehicle registration, show with history, tx and block lookups,
 # status fields; restart reuses keys and genesis; SIGTERM exits 0.
 . "$(dirname "$0")/lib.sh"
 
@@ -21,15 +21,22 @@ done
 chain=$(jf "$status" .chain_id)
 [ "$(jf "$status" .height)" = 0 ] || fail "a new chain should be at height 0"
 
-step "identity, deposit, vehicle"
+step "identity, issued money, vehicle"
 out=$(vl --json identity new --name Seller --role seller --out "$TEST_TMP/seller.pem")
 did=$(jf "$out" '.did')
 case "$did" in did:vl:*) ;; *) fail "identity new printed no DID: $out" ;; esac
 [ "$(stat -c %a "$TEST_TMP/seller.pem")" = 600 ] || fail "identity key is not mode 0600"
 S=(--key "$TEST_TMP/seller.pem")
-vl "${S[@]}" wallet deposit 250000 >/dev/null
-vl "${S[@]}" wallet deposit 1000 >/dev/null
+[ "$(jf "$(vl --json identity show "$did")" .org)" = "$(jf "$status" .org.name)" ] || fail "identity not of the node's organisation"
+# The dev node's own identity is the issuer; the seller is not.
+vl wallet issue --to "$did" 250000 >/dev/null
+vl wallet issue --to "$did" 1000 >/dev/null
+expect_fail 1 "issuer" vl "${S[@]}" wallet issue --to "$did" 5
+expect_fail 1 "wallet issue --to DID CENTS" vl "${S[@]}" wallet deposit 5
 [ "$(jf "$(vl --json wallet balance "$did")" .balance)" = 251000 ] || fail "balance is not 251000"
+supply=$(vl --json wallet supply)
+[ "$(jf "$supply" .issued)" = 251000 ] && [ "$(jf "$supply" .circulating)" = 251000 ] || fail "supply: $supply"
+[ "$(jf "$(vl --json status)" .money.issued)" = 251000 ] || fail "status.money: $(vl --json status)"
 [ "$(jf "$(vl "${S[@]}" --json wallet balance)" .balance)" = 251000 ] || fail "default DID balance differs"
 reg=$(vl "${S[@]}" --json vehicle register --vin 1HGCM82633A004352 --make Honda --model Accord --year 2003 --color blue --set trim='"EX"')
 txid=$(jf "$reg" .txid)
@@ -41,6 +48,15 @@ veh=$(vl --json vehicle show 1HGCM82633A004352)
 [ "$(jf "$veh" .trim)" = EX ] || fail "extra field --set trim missing: $veh"
 ident=$(vl --json identity show "$did")
 [ "$(jf "$ident" '.owned[0].vin')" = 1HGCM82633A004352 ] || fail "NFT-DID does not list the vehicle: $ident"
+
+step "a privileged role only through enrolment by the organisation's node"
+expect_fail 1 "identity enrol" vl identity new --name Agent --role title_agency --out "$TEST_TMP/agent.pem"
+[ ! -f "$TEST_TMP/agent.pem" ] || fail "a refused identity left its key"
+agent=$(jf "$(vl --json identity new --name Agent --role buyer --out "$TEST_TMP/agent.pem")" .did)
+expect_fail 1 "only a node identity" vl --key "$TEST_TMP/agent.pem" identity enrol "$agent" --role title_agency
+vl identity enrol "$agent" --role title_agency >/dev/null
+[ "$(jf "$(vl --json identity show "$agent")" '.roles | index("title_agency") != null')" = true ] || fail "enrolled role missing: $(vl --json identity show "$agent")"
+expect_fail 1 "already" vl identity enrol "$agent" --role title_agency
 
 step "history, tx and block lookups"
 hist=$(vl --json vehicle show 1HGCM82633A004352 --history)
@@ -64,5 +80,5 @@ after=$(vl --json status)
 [ "$(jf "$after" .height)" = "$(jf "$before" .height)" ] || fail "height changed across restart"
 [ "$(jf "$after" .state_hash)" = "$(jf "$before" .state_hash)" ] || fail "state hash changed across restart"
 [ "$(jf "$(vl --json wallet balance "$did")" .balance)" = 251000 ] || fail "balance lost across restart"
-vl "${S[@]}" wallet deposit 5 >/dev/null
+vl wallet issue --to "$did" 5 >/dev/null
 stop_node "$D"

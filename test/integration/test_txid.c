@@ -97,7 +97,7 @@ s_valid_tx(const vl_key_t *key, const char *chain, ledger_t *ledger, const orgs_
     vm_config_t vmc = vm_config_default();
     vm_t *vm = vm_new(&vmc);
     vl_key_t *user = vl_key_generate();
-    json_t *args = json_pack("{s:s, s:[s]}", "name", "Txid Tester", "roles", "buyer");
+    json_t *args = json_pack("{s:s, s:s, s:[s]}", "name", "Txid Tester", "org", "dev", "roles", "buyer");
     uint8_t *sp = NULL, txid[32];
     size_t sp_len = 0;
     vl_err_t err;
