@@ -17,17 +17,22 @@ start_node "$D"
 
 step "identities"
 declare -A DID
+# Buyer and seller declare their own roles; the privileged ones are granted
+# by the dev organisation's node (it holds every role).
 for p in seller buyer agency authority lender insurer; do
   case $p in
-    agency) role=title_agency ;; authority) role=registration_authority ;; *) role=$p ;;
+    seller) role=owner ;; buyer) role=buyer ;; *) role=owner ;;
   esac
-  [ "$p" = seller ] && role=owner
   DID[$p]=$(jf "$(vl --json identity new --name "$p" --role "$role" --out "$TEST_TMP/$p.pem")" .did)
 done
+vl identity enrol "${DID[agency]}" --role title_agency >/dev/null
+vl identity enrol "${DID[authority]}" --role registration_authority >/dev/null
+vl identity enrol "${DID[lender]}" --role lender >/dev/null
+vl identity enrol "${DID[insurer]}" --role insurer >/dev/null
 as() { local who=$1; shift; vl --key "$TEST_TMP/$who.pem" "$@"; }
-as seller wallet deposit 100000 >/dev/null
-as buyer wallet deposit 1000000 >/dev/null
-as lender wallet deposit 5000000 >/dev/null
+vl wallet issue --to "${DID[seller]}" 100000 >/dev/null
+vl wallet issue --to "${DID[buyer]}" 1000000 >/dev/null
+vl wallet issue --to "${DID[lender]}" 5000000 >/dev/null
 total_before=$(for p in seller buyer agency authority lender insurer; do jf "$(vl --json wallet balance "${DID[$p]}")" .balance; done | paste -sd+ | bc)
 
 step "onboarding: NFT-VID, title check, title request with clarification, registration"
@@ -82,14 +87,14 @@ as authority registration issue --vin $VIN --plate B-VL-2 >/dev/null
 valid=$(( $(now_ms) + 86400000 ))
 out=$(as insurer --json insurance request --vin $VIN --provider "${DID[insurer]}" --policy P-1 --coverage 3000000 --premium 500 --period-ms 600000 --valid-until $valid)
 iid=$(jf "$out" .result.id)
-as buyer insurance approve --vin $VIN --id "$iid" >/dev/null
+as buyer insurance approve --vin $VIN --id "$iid" --provider "${DID[insurer]}" >/dev/null
 out=$(as buyer --json keys use --vin $VIN --key-id "$key")
 [ "$(jf "$out" .result.allowed)" = true ] || fail "key use not allowed: $out"
 expect_fail 1 "is held by" as seller keys use --vin $VIN --key-id "$key"
 
 step "instalments run by the reactor when block time passes their dates"
 paid() { [ "$(jf "$(vl --json vehicle show $VIN)" "${1}")" = "$2" ]; }
-tick() { as buyer wallet deposit 1 >/dev/null; }   # any block lets the reactor look
+tick() { vl wallet issue --to "${DID[insurer]}" 1 >/dev/null; }   # any block lets the reactor look
 deadline=$(( $(now_ms) + 20000 ))
 until paid '.financing == null' true; do
   [ "$(now_ms)" -lt "$deadline" ] || fail "instalments did not run: $(vl --json vehicle show $VIN)"
