@@ -288,6 +288,16 @@ s_tx_details(json_t *r, const tx_parsed_t *tx)
     json_object_set_new(r, "events", s_events_json(tx->result));
     json_object_set_new(r, "writes", writes);
     json_object_set_new(r, "gas_used", json_integer((json_int_t) tx->result->gas_used));
+    json_t *endorsements = json_array();
+    for (size_t i = 0; i < tx->tx->n_endorsements; i++) {
+        const Vl__Endorsement *en = tx->tx->endorsements[i];
+        char did[VL_DID_BUF] = "";
+        if (en->endorser.len == VL_PUBKEY_SIZE)
+            vl_did_from_public(en->endorser.data, did);
+        json_array_append_new(endorsements, json_pack("{s:s, s:s}", "endorser", did, "org",
+                                                      en->org ? en->org : ""));
+    }
+    json_object_set_new(r, "endorsements", endorsements);
 }
 
 static int
