@@ -54,7 +54,8 @@ node_failed(const node_t *node)
     return commit_failed(node->commit);
 }
 
-/* endpoints.json tells local clients (the CLI with --data) where we listen;
+/* endpoints.json tells local clients (the CLI with --data) where we listen
+ * and where the node's key file is;
  * written atomically once the node is ready to serve. */
 static int
 s_write_endpoints(node_t *node, vl_err_t *err)
@@ -71,6 +72,12 @@ s_write_endpoints(node_t *node, vl_err_t *err)
     }
     if (node->metrics)
         json_object_set_new(doc, "metrics", json_string(metrics_url(node->metrics)));
+    /* Where the node's own key is, so the CLI of this host's operator signs
+     * as the node (enrolment, issuing) with just --data. A path, never the
+     * key: reading it still needs the file's own permissions. */
+    char key_path[PATH_MAX];
+    if (realpath(node->config.key_path, key_path))
+        json_object_set_new(doc, "key", json_string(key_path));
     int rc = json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(doc);
     if (rc != 0 || rename(tmp, node->endpoints_path) != 0)

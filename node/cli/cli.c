@@ -160,7 +160,17 @@ cli_load_key(cli_t *cli)
     if (cli->key_path) {
         snprintf(cli->key_file, sizeof cli->key_file, "%s", cli->key_path);
     } else if (cli->data_dir[0]) {
-        snprintf(cli->key_file, sizeof cli->key_file, "%s/node.key", cli->data_dir);
+        /* The running node says where its key is (a --config node keeps it
+         * beside node.json, not in its data directory); else DATA/node.key. */
+        char path[4200];
+        snprintf(path, sizeof path, "%s/endpoints.json", cli->data_dir);
+        json_t *ep = json_load_file(path, 0, NULL);
+        const char *node_key = json_string_value(json_object_get(ep, "key"));
+        if (node_key)
+            snprintf(cli->key_file, sizeof cli->key_file, "%s", node_key);
+        else
+            snprintf(cli->key_file, sizeof cli->key_file, "%s/node.key", cli->data_dir);
+        json_decref(ep);
     } else {
         return cli_fail(VL_ERR_NOT_FOUND, "no signing key: pass --key FILE or --data DIR");
     }
