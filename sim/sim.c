@@ -48,6 +48,7 @@
 #include "block.h"
 #include "deploy.h"
 #include "genesis.h"
+#include "probe_endorse.h"
 
 static const char *s_usage =
     "usage: vledger-sim net create --nodes N [--validators V] [--orgs NAME[:ROLE+ROLE...],...]\n"
@@ -60,7 +61,9 @@ static const char *s_usage =
     "       vledger-sim probe garbage --endpoint E\n"
     "       vledger-sim probe block --key PEM --server-key B64 --endpoint SYNC --chain C\n"
     "                               --height H --prev HEX --state HEX\n"
-    "       vledger-sim probe txget --key PEM --server-key B64 --endpoint SYNC --txid HEX\n";
+    "       vledger-sim probe txget --key PEM --server-key B64 --endpoint SYNC --txid HEX\n"
+    "       vledger-sim probe endorse-one --endpoint API --key PEM --contract C --function F\n"
+    "                                     [--args JSON] [--timeout-ms T]\n";
 
 static bool
 s_port_free(int port)
@@ -644,6 +647,8 @@ main(int argc, char **argv)
         return s_net_create(argc - 3, argv + 3);
     if (argc >= 2 && !strcmp(argv[1], "load"))
         return s_load(argc - 2, argv + 2);
+    if (argc >= 3 && !strcmp(argv[1], "probe") && !strcmp(argv[2], "endorse-one"))
+        return probe_endorse_one(argc - 3, argv + 3);
     if (argc >= 2 && !strcmp(argv[1], "probe"))
         return s_probe(argc - 2, argv + 2);
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {

@@ -262,6 +262,16 @@ cli_transact(cli_t *cli, const vl_key_t *key, const char *contract, const char *
     if (rc == 0)
         return CLI_OK;
     cli_fail(rc, err.msg);
+    char signer[VL_DID_BUF];
+    vl_did_from_public(vl_key_public(key), signer);
+    if (strstr(err.msg, "is not registered") && strstr(err.msg, signer)) {
+        const char *file = key == cli->key ? cli->key_file : NULL;
+        fprintf(stderr,
+                "vledger: %s is the identity of the signing key%s%s%s; register it with "
+                "`vledger identity new --name NAME --role ROLE`, or sign with --key FILE of "
+                "a registered identity\n",
+                signer, file ? " (" : "", file ? file : "", file ? ")" : "");
+    }
     if (client_last_tx_fate(cli->client) == CLIENT_TX_UNKNOWN) {
         const char *txid = client_last_txid(cli->client);
         fprintf(stderr,

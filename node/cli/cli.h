@@ -132,6 +132,7 @@ int cli_events(cli_t *cli, int argc, char **argv);
 int cli_verify(cli_t *cli, int argc, char **argv);
 /* lifecycle (cli_contract.c, cli_lifecycle.c) */
 int cli_contract(cli_t *cli, int argc, char **argv);
+int cli_contract_policy(cli_t *cli, int argc, char **argv);   /* cli_policy.c */
 int cli_sale(cli_t *cli, int argc, char **argv);
 int cli_title(cli_t *cli, int argc, char **argv);
 int cli_registration(cli_t *cli, int argc, char **argv);

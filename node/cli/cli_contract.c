@@ -17,7 +17,8 @@
 static const char *const s_usage =
     "usage: vledger contract deploy --name NAME --file F.lua [--attach vehicle:VIN|did:DID]\n"
     "       vledger contract invoke NAME FUNCTION [JSON-ARGS]\n"
-    "       vledger contract show NAME [--version N]\n";
+    "       vledger contract show NAME [--version N]\n"
+    "       vledger contract policy show NAME | policy set --key vehicle/VIN --policy EXPR|none\n";
 
 static const char *const s_help =
     "\n"
@@ -27,7 +28,11 @@ static const char *const s_help =
     "contract invoke   runs FUNCTION of contract NAME with JSON-ARGS (an object)\n"
     "                  as a transaction and prints its result.\n"
     "contract show     prints a contract's record: author, version, policy and\n"
-    "                  source (an older version with --version N).\n";
+    "                  source (an older version with --version N).\n"
+    "contract policy   show: the endorsement policy of each function of NAME\n"
+    "                  (who must endorse; docs/trust.md). set: a vehicle's own\n"
+    "                  policy, replacing the functions' for every write to it\n"
+    "                  (its owner sets it; changing it needs the current one).\n";
 
 char *
 cli_read_file(const char *path, char *err, size_t errlen)
@@ -218,7 +223,7 @@ int
 cli_contract(cli_t *cli, int argc, char **argv)
 {
     if (argc == 0)
-        return cli_usage(s_usage, "contract needs a verb: deploy, invoke or show");
+        return cli_usage(s_usage, "contract needs a verb: deploy, invoke, show or policy");
     if (cli_is_help(argv[0]) || strcmp(argv[0], "help") == 0
         || (argc > 1 && cli_is_help(argv[1]))) {
         printf("%s%s", s_usage, s_help);
@@ -230,5 +235,7 @@ cli_contract(cli_t *cli, int argc, char **argv)
         return s_invoke(cli, argc, argv);
     if (strcmp(argv[0], "show") == 0)
         return s_show(cli, argc, argv);
+    if (strcmp(argv[0], "policy") == 0)
+        return cli_contract_policy(cli, argc - 1, argv + 1);
     return cli_usage(s_usage, "unknown contract verb '%s'", argv[0]);
 }

@@ -184,7 +184,7 @@ s_new(cli_t *cli, int argc, char **argv)
     } else {
         printf("registered identity %s (%s) of organisation %s in block %lld (tx %s)\n", did,
                name, org, cli_int(outcome, "height"), cli_str(outcome, "txid", "?"));
-        printf("key saved to %s\n", path);
+        printf("key saved to %s; sign as this identity with --key %s\n", path, path);
     }
     json_decref(outcome);
     return CLI_OK;
