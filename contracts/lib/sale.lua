@@ -32,7 +32,7 @@
 -- abort {vin, id?, reason?} any party ends an unsettled sale.
 -- expire {vin, id}          anyone, after the deadline: ends the sale naming
 --   who did not confirm.
--- get {vin, id?}            the sale (the only open one when id is omitted).
+-- get {vin, id?}            the sale id, or {vin, sales: [every sale of the vehicle]}.
 --
 -- Policies (the ledger adds its guards: a write to vehicle/<VIN> needs its
 -- owner's organisation, lowering a wallet needs its holder's, writing
@@ -459,7 +459,10 @@ end
 
 function M.get(args)
   local v = vehicle(args.vin)
-  return find(v.vin, args.id)
+  if args.id ~= nil and args.id ~= vl.null then return find(v.vin, args.id) end
+  local list = {}
+  for _, row in ipairs(vl.range("sale/" .. v.vin .. "/")) do list[#list + 1] = row.value end
+  return { vin = v.vin, sales = vl.array(list) }
 end
 
 return M

@@ -6,6 +6,7 @@
  *                        [--months N] [--period-ms MS] [--window-ms MS]
  *   vledger sale offer --vin VIN --price CENTS [--id ID]
  *   vledger sale accept|confirm|abort --vin VIN [--id ID] [--reason TEXT]
+ *   vledger sale show VIN [--id ID]; title show VIN   (query: no transaction)
  *   vledger title onboard --vin VIN --make M --model M --year Y [--agency DID]
  *   vledger title check|request --vin VIN [--agency DID]
  *   vledger title answer --vin VIN --decision issue|clarify [--number N] [--question Q]
@@ -79,6 +80,7 @@ static const char *const s_usage =
     "usage: vledger sale request --vin VIN --price CENTS [--conditions F.lua]\n"
     "                            [--finance LENDER-DID:CENTS] [--agency DID] [--authority DID]\n"
     "       vledger sale offer|accept|confirm|abort --vin VIN [--id ID] [--price CENTS]\n"
+    "       vledger sale show VIN [--id ID] | title show VIN    (reads: no transaction)\n"
     "       vledger title onboard|check|request|answer|respond --vin VIN [--OPTION VALUE...]\n"
     "       vledger registration request|issue --vin VIN [--authority DID|--plate PLATE]\n"
     "       vledger keys issue|revoke|use --vin VIN [--holder DID --scope S|--key-id K]\n"
@@ -269,6 +271,47 @@ done:
     return rc;
 }
 
+/* `sale show VIN [--id ID]`, `title show VIN`: CONTRACT.get through
+ * `query` — a read makes no transaction and no block. */
+static int
+s_show(cli_t *cli, const char *contract, int argc, char **argv)
+{
+    const char *vin = NULL, *id = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(contract, "sale") == 0 && cli_opt(argc, argv, &i, "--id", &v) == 1)
+            id = v;
+        else if (!vin && !cli_is_option(argv[i]))
+            vin = argv[i];
+        else
+            return cli_usage(s_usage, "unexpected argument '%s' to %s show", argv[i], contract);
+    }
+    if (!vin)
+        return cli_usage(s_usage, "%s show needs VIN", contract);
+    json_t *args = json_pack("{s:s}", "vin", vin), *r = NULL;
+    if (id)
+        json_object_set_new(args, "id", json_string(id));
+    int rc = cli_query(cli, contract, "get", args, &r);
+    json_decref(args);
+    if (rc != CLI_OK)
+        return rc;
+    if (json_is_null(r)) {
+        json_decref(r);
+        char msg[200];
+        snprintf(msg, sizeof msg, "no %s%s%s for vehicle %s", strcmp(contract, "sale") == 0
+                 ? "sale" : "title", id ? " " : "", id ? id : "", vin);
+        return cli_fail(VL_ERR_NOT_FOUND, msg);
+    }
+    if (cli->json) {
+        cli_print_json(r);
+    } else {
+        printf("%s of vehicle %s\n", contract, vin);
+        cli_print_fields(r);
+    }
+    json_decref(r);
+    return CLI_OK;
+}
+
 static int
 cli_lifecycle(cli_t *cli, const char *noun, int argc, char **argv)
 {
@@ -276,6 +319,8 @@ cli_lifecycle(cli_t *cli, const char *noun, int argc, char **argv)
         printf("%s", s_usage);
         return argc == 0 ? CLI_USAGE : CLI_OK;
     }
+    if (strcmp(argv[0], "show") == 0 && (strcmp(noun, "sale") == 0 || strcmp(noun, "title") == 0))
+        return s_show(cli, noun, argc, argv);
     for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++)
         if (strcmp(s_routes[i].noun, noun) == 0 && strcmp(s_routes[i].verb, argv[0]) == 0)
             return s_run(cli, &s_routes[i], argc, argv);

@@ -19,7 +19,8 @@ VIN=1HGCM82633A004352
 
 # as ORG ARGS... — ORG's person at ORG's own node; node ORG ARGS... — ORG's
 # node under its own key (the organisation itself).
-as() { local o=$1; shift; "$VLEDGER" --data "${N[$o]}/data" --key "$TEST_TMP/$o.pem" "$@"; }
+declare -A HOME_ORG=([buyer2]=insurer)   # a person of another organisation
+as() { local o=$1 n=${HOME_ORG[$1]:-$1}; shift; "$VLEDGER" --data "${N[$n]}/data" --key "$TEST_TMP/$o.pem" "$@"; }
 node() { local o=$1; shift; "$VLEDGER" --data "${N[$o]}/data" "$@"; }
 api() { jq -r .api "${N[$1]}/data/endpoints.json"; }
 tip() { nstatus "${N[$1]}" | jq -r '"\(.height) \(.state_hash)"'; }
@@ -116,6 +117,58 @@ orgs=$(jf "$t" '[.endorsements[].org] | sort | join(",")')
 [ "$(jf "$(node insurer --json vehicle show $VIN)" .owner)" = "${DID[buyer]}" ] || fail "the buyer does not own the vehicle"
 money_conserved
 note "settlement endorsed by $orgs"
+
+step "reads go through query: sale show and title show make no block"
+h0=$(nstatus "${N[buyer]}" | jq .height)
+[ "$(jf "$(as buyer --json sale show $VIN)" ".sales[0].status")" = settled ] || fail "sale show: $(as buyer --json sale show $VIN)"
+[ "$(jf "$(as buyer --json title show $VIN)" .title.holder)" = "${DID[buyer]}" ] || fail "title show: $(as buyer --json title show $VIN)"
+expect_fail 1 "no sale nope" as buyer sale show $VIN --id nope
+[ "$(nstatus "${N[buyer]}" | jq .height)" = "$h0" ] || fail "a read made a block"
+[ "$(nstatus "${N[buyer]}" | jq .mempool)" = 0 ] || fail "a read made a transaction"
+
+step "two buyers settle one vehicle at once: exactly one sale commits"
+V2=2HGCM82633A004353
+DID[buyer2]=$(jf "$(node insurer --json identity new --name buyer2 --role buyer --out "$TEST_TMP/buyer2.pem")" .did)
+node lender wallet issue --to "${DID[buyer2]}" 300000 >/dev/null
+as seller title onboard --vin $V2 --make Honda --model Civic --year 2020 --agency "${DID[agency]}" >/dev/null
+as agency title answer --vin $V2 --decision issue --number T-2 >/dev/null
+a=$(jf "$(as buyer --json sale request --vin $V2 --price 100000)" .result.id)
+b=$(jf "$(as buyer2 --json sale request --vin $V2 --price 100000)" .result.id)
+as buyer sale accept --vin $V2 --id "$a" >/dev/null
+as buyer2 sale accept --vin $V2 --id "$b" >/dev/null
+as seller sale confirm --vin $V2 --id "$a" >/dev/null
+as seller sale confirm --vin $V2 --id "$b" >/dev/null
+# The validators cut a block only a second after its first transaction, so
+# both settlements are endorsed against the same state and ordered into
+# one block: the one ordered second must be invalid (MVCC), not refused.
+slow_blocks() {
+  local o
+  for o in agency seller lender insurer; do
+    stop_config_node "${N[$o]}"
+    jq "$1" "${N[$o]}/node.json" >"$TEST_TMP/node.json" && mv "$TEST_TMP/node.json" "${N[$o]}/node.json"
+    start_config_node "${N[$o]}"
+  done
+  wait_until 30000 all_alive
+  wait_until 30000 same_state
+}
+slow_blocks '.block_timeout_ms = 1000'
+as buyer --json sale confirm --vin $V2 --id "$a" >"$TEST_TMP/a.out" 2>"$TEST_TMP/a.err" & pa=$!
+as buyer2 --json sale confirm --vin $V2 --id "$b" >"$TEST_TMP/b.out" 2>"$TEST_TMP/b.err" & pb=$!
+ra=0; rb=0; wait $pa || ra=$?; wait $pb || rb=$?
+settled=$( (cat "$TEST_TMP/a.out" "$TEST_TMP/b.out") | jq -r 'select(.result.status == "settled") | .txid' | wc -l)
+[ "$settled" = 1 ] || fail "$settled sales settled (a: rc $ra $(cat "$TEST_TMP/a.out" "$TEST_TMP/a.err"); b: rc $rb $(cat "$TEST_TMP/b.out" "$TEST_TMP/b.err"))"
+[ $((ra + rb)) -ge 1 ] || fail "both confirmations succeeded"
+owner=$(jf "$(node agency --json vehicle show $V2)" .owner)
+case "$owner" in "${DID[buyer]}"|"${DID[buyer2]}") ;; *) fail "owner of $V2 is $owner" ;; esac
+loser=$(cat "$TEST_TMP/a.err" "$TEST_TMP/b.err")
+mvcc=$(grep -o "transaction [0-9a-f]\{64\} was invalidated: MVCC_CONFLICT" <<<"$loser" | head -1 | cut -d' ' -f2) || true
+[ -n "$mvcc" ] || fail "the losing settlement was not invalidated by MVCC: $loser"
+for o in "${ORGS[@]}"; do
+  [ "$(jf "$(node "$o" --json tx show "$mvcc")" .code_name)" = MVCC_CONFLICT ] || fail "$o: $mvcc is not MVCC_CONFLICT"
+done
+note "the losing settlement $mvcc committed as MVCC_CONFLICT on every replica; its retry: $(tail -1 <<<"$loser")"
+slow_blocks 'del(.block_timeout_ms)'
+money_conserved
 
 step "one organisation's endorsement alone never changes what another's policy guards"
 # The bank redeems from the buyer's wallet with only its own node's
