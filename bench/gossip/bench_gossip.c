@@ -460,7 +460,10 @@ s_submit_one(net_t *net, int i, long seq)
     vl_key_t *k = vl_key_generate();
     char name[32];
     snprintf(name, sizeof name, "bench-%ld", seq);
-    json_t *args = json_pack("{s:s, s:[s]}", "name", name, "roles", "buyer");
+    /* Node i's organisation is nodeI (net create without --orgs). */
+    char org[32];
+    snprintf(org, sizeof org, "node%d", i);
+    json_t *args = json_pack("{s:s, s:s, s:[s]}", "name", name, "org", org, "roles", "buyer");
     uint8_t *sp = NULL, *res = NULL, *endorser = NULL, *sig = NULL, *tx = NULL;
     size_t sp_len = 0, res_len = 0, e_len = 0, sig_len = 0, tx_len = 0;
     uint8_t txid[32];

@@ -2,8 +2,9 @@
  * bench_submit.c — one-node throughput through the real API: a vledgerd
  * --dev process on 127.0.0.1, driven by pipelined JSON-RPC requests.
  *
- * Each round: R fresh users are registered (identity.register, no MVCC
- * conflicts between them), then each deposits once. For each batch the
+ * Each round: R fresh users are registered (identity.register with the
+ * dev organisation, no MVCC conflicts between them), then each registers a
+ * vehicle of its own (vehicle.register, distinct VINs). For each batch the
  * bench measures
  *   - endorse/s: pipelined `endorse` calls (contract execution + signing);
  *   - submitted-to-committed tx/s: from the first `submit` to the `tx`
@@ -36,6 +37,8 @@ extern char **environ;
 typedef struct {
     void *dealer, *sub;
     char chain[80];
+    char org[80];          /* the node's organisation: the users join it */
+    unsigned long vins;    /* vehicles registered so far (distinct VINs) */
 } bench_t;
 
 static int
@@ -189,17 +192,21 @@ s_submit_all(bench_t *b, item_t *items, size_t n, size_t *invalid)
 }
 
 static void
-s_make(bench_t *b, item_t *items, vl_key_t **keys, size_t n, bool deposit)
+s_make(bench_t *b, item_t *items, vl_key_t **keys, size_t n, bool vehicle)
 {
     for (size_t i = 0; i < n; i++) {
         memset(&items[i], 0, sizeof items[i]);
-        json_t *args = deposit ? json_pack("{s:i}", "cents", 100)
-                               : json_pack("{s:s, s:[s]}", "name", "bench", "roles", "buyer");
+        char vin[18];
+        snprintf(vin, sizeof vin, "1VLBN%012lu", b->vins++);
+        json_t *args = vehicle ? json_pack("{s:s, s:s, s:s, s:i}", "vin", vin, "make", "Bench",
+                                           "model", "B", "year", 2020)
+                               : json_pack("{s:s, s:s, s:[s]}", "name", "bench", "org", b->org,
+                                           "roles", "buyer");
         vl_err_t err;
         uint64_t nonce;
         vl_random_bytes(&nonce, sizeof nonce);
-        client_build_proposal(keys[i], b->chain, deposit ? "wallet" : "identity",
-                              deposit ? "deposit" : "register", args, nonce, vl_wall_ms(),
+        client_build_proposal(keys[i], b->chain, vehicle ? "vehicle" : "identity",
+                              "register", args, nonce, vl_wall_ms(),
                               &items[i].signed_proposal, &items[i].len, items[i].txid, &err);
         vl_hex_encode(items[i].txid, 32, items[i].hex);
         json_decref(args);
@@ -271,6 +278,8 @@ main(int argc, char **argv)
         return 1;
     }
     snprintf(b.chain, sizeof b.chain, "%s", json_string_value(json_object_get(status, "chain_id")));
+    const char *org = json_string_value(json_object_get(json_object_get(status, "org"), "name"));
+    snprintf(b.org, sizeof b.org, "%s", org ? org : "dev");
     json_decref(status);
     client_destroy(&c);
 
@@ -282,7 +291,7 @@ main(int argc, char **argv)
     item_t *items = calloc(batch, sizeof *items);
     vl_key_t **keys = calloc(batch, sizeof *keys);
     int runs = 0, rc = 0;
-    printf("batch %zu txs, %d rounds (register + deposit batches), node %s\n", batch, rounds, api);
+    printf("batch %zu txs, %d rounds (identity + vehicle register batches), node %s\n", batch, rounds, api);
     for (int r = 0; r < rounds && rc == 0; r++) {
         for (size_t i = 0; i < batch; i++)
             keys[i] = vl_key_generate();
@@ -304,7 +313,7 @@ main(int argc, char **argv)
             p99s[runs] = s_pct(lat, batch, 0.99);
             printf("round %d %-8s endorse %8.0f/s   submit->commit %8.0f tx/s   latency p50 %6.1f "
                    "ms p99 %6.1f ms   invalid %zu\n",
-                   r, phase ? "deposit" : "register", endorse_rate[runs], commit_rate[runs],
+                   r, phase ? "vehicle" : "identity", endorse_rate[runs], commit_rate[runs],
                    p50s[runs], p99s[runs], invalid);
             runs++;
             s_free_items(items, batch);

@@ -223,7 +223,9 @@ test_block_get_ids_are_found_by_tx_get(void)
     CHECK_EQ(s_start(getenv("VLEDGERD_PATH")), 0);
     vl_err_t err = { "" };
     json_t *block = NULL;
-    CHECK_EQ(client_call(s_client, "block.get", json_pack("{s:i}", "height", 1), &block, &err), 0);
+    json_t *params = json_pack("{s:i}", "height", 1);   /* client_call borrows it */
+    CHECK_EQ(client_call(s_client, "block.get", params, &block, &err), 0);
+    json_decref(params);
     json_t *txs = json_object_get(block, "txs");
     CHECK_EQ(json_array_size(txs), 3);
     for (size_t i = 0; i < json_array_size(txs) && i < 3; i++) {
@@ -232,7 +234,9 @@ test_block_get_ids_are_found_by_tx_get(void)
         vl_hex_encode(ids[i], 32, want);
         CHECK_STR(hex, want);
         json_t *tx = NULL;
-        CHECK_EQ(client_call(s_client, "tx.get", json_pack("{s:s}", "txid", hex), &tx, &err), 0);
+        params = json_pack("{s:s}", "txid", hex);
+        CHECK_EQ(client_call(s_client, "tx.get", params, &tx, &err), 0);
+        json_decref(params);
         CHECK_EQ(json_integer_value(json_object_get(tx, "height")), 1);
         CHECK_EQ(json_integer_value(json_object_get(tx, "index")), (json_int_t) i);
         CHECK_STR(json_string_value(json_object_get(tx, "code_name")),
@@ -242,9 +246,9 @@ test_block_get_ids_are_found_by_tx_get(void)
     json_decref(block);
     /* The event topics name the same ids. */
     json_t *replay = NULL;
-    CHECK_EQ(client_call(s_client, "events.replay",
-                         json_pack("{s:i, s:[s]}", "from_height", 1, "topics", "tx"), &replay,
-                         &err), 0);
+    params = json_pack("{s:i, s:[s]}", "from_height", 1, "topics", "tx");
+    CHECK_EQ(client_call(s_client, "events.replay", params, &replay, &err), 0);
+    json_decref(params);
     json_t *events = json_object_get(replay, "events");
     size_t seen = 0;
     for (size_t i = 0; i < json_array_size(events); i++) {

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# bench_transact.sh — starts the demo's five organisations (agency, seller,
+# buyer, lender = the bank, insurer; four validators) on 127.0.0.1 and runs
+# bench_transact against them: payers at the buyer's node, payees at the
+# seller's, money from the bank. Prints each run's RESULT line.
+#
+#   bench/node/bench_transact.sh [BUILD_DIR] [CLIENTS...]   (default: build 64 8)
+set -euo pipefail
+build=${1:-build}; shift || true
+clients=("$@"); [ ${#clients[@]} -gt 0 ] || clients=(64 8)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/vlbench.XXXXXX")
+pids=()
+finish() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
+trap finish EXIT
+base=$(( 20000 + (RANDOM % 1000) * 16 ))
+"$build/sim/vledger-sim" net create --nodes 5 --out "$dir/net" --base-port "$base" \
+  --orgs "agency:title_agency+registration_authority+validator,seller:dealer+validator,buyer,lender:lender+issuer+validator,insurer:insurer+validator" >/dev/null
+for i in 0 1 2 3 4; do
+  "$build/node/vledgerd" --config "$dir/net/node$i/node.json" 2>"$dir/node$i.log" &
+  pids+=($!)
+done
+api() { jq -r .api "$dir/net/node$1/data/endpoints.json" 2>/dev/null; }
+for i in 0 1 2 3 4; do
+  for _ in $(seq 100); do [ -n "$(api $i)" ] && break; sleep 0.1; done
+done
+alive() { [ "$("$build/node/cli/vledger" --data "$dir/net/node$1/data" --json status | jq '[.peers[] | select(.state == "alive")] | length')" -ge 4 ]; }
+for i in 0 1 2 3 4; do for _ in $(seq 100); do alive $i && break; sleep 0.1; done; done
+for k in "${clients[@]}"; do
+  "$build/bench/node/bench_transact" --node "$(api 2)" --payee-node "$(api 1)" \
+    --issuer-node "$(api 3)" --issuer-key "$dir/net/node3/node.key" --clients "$k" --duration 10
+done
