@@ -27,5 +27,11 @@ alive() { [ "$("$build/node/cli/vledger" --data "$dir/net/node$1/data" --json st
 for i in 0 1 2 3 4; do for _ in $(seq 100); do alive $i && break; sleep 0.1; done; done
 for k in "${clients[@]}"; do
   "$build/bench/node/bench_transact" --node "$(api 2)" --payee-node "$(api 1)" \
-    --issuer-node "$(api 3)" --issuer-key "$dir/net/node3/node.key" --clients "$k" --duration 10
+    --issuer-node "$(api 3)" --issuer-key "$dir/net/node3/node.key" --clients "$k" --duration "${DURATION:-10}"
+done
+# Signature checks per committed transaction on each node (the expected
+# limit): misses are verifications done, hits the ones the cache saved.
+for i in 0 1 2 3 4; do
+  "$build/node/cli/vledger" --data "$dir/net/node$i/data" --json status |
+    jq -r --arg i "$i" '"node\($i) \(.org.name): height \(.height), txs \(.committed_txs // "?"), sig verifications \(.workers.sigcache_misses), cache hits \(.workers.sigcache_hits)"'
 done
