@@ -1,7 +1,7 @@
 /*
  * orgs.c — the genesis organisations: name and role checks, lookup.
  *
- * Lookups are linear: there are at most ORGS_MAX (64) organisations and a
+ * Lookups are linear: there are at most ORGS_MAX (256) organisations and a
  * policy resolution looks up a handful, so an index would cost more to keep
  * right than it saves.
  */

@@ -30,7 +30,7 @@
 
 #include "error.h"
 
-#define ORGS_MAX 64             /* organisations in one network */
+#define ORGS_MAX 256            /* organisations in one network (= MEMBERS_MAX) */
 #define ORG_ROLES_MAX 16        /* roles one organisation holds */
 #define ORG_NAME_MAX 63         /* bytes in a name: [a-z0-9_-]{1,63} */
 

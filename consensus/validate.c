@@ -10,9 +10,15 @@
 #include "requirement.h"
 
 /* A key written by an earlier valid tx of the block being validated. */
+/* A key written by a valid transaction earlier in the run: its version and
+ * value (a copy), so later transactions of the run — in later blocks of a
+ * pulled run, not yet in the ledger — are judged against it: MVCC and the
+ * values their endorsement policies resolve against. */
 typedef struct {
     vl_version_t version;
     bool deleted;
+    char *value;                  /* owned, NUL terminated; NULL when deleted */
+    size_t len;
 } overlay_entry_t;
 
 void
@@ -136,10 +142,31 @@ s_range_current(ledger_t *ledger, zhashx_t *overlay, const Vl__RangeRead *r, boo
     return 0;
 }
 
+typedef struct {
+    ledger_t *ledger;
+    zhashx_t *overlay;
+} s_state_t;
+
+/* The state as of the transaction being judged: the run's writes over the
+ * committed ledger (policy_get_fn). */
 static int
-s_ledger_get(void *ctx, const char *key, char **value, size_t *len, vl_version_t *version)
+s_state_get(void *ctx, const char *key, char **value, size_t *len, vl_version_t *version)
 {
-    return ledger_get(ctx, key, value, len, version);
+    const s_state_t *st = ctx;
+    const overlay_entry_t *e = zhashx_lookup(st->overlay, key);
+    if (!e)
+        return ledger_get(st->ledger, key, value, len, version);
+    if (e->deleted)
+        return VL_ERR_NOT_FOUND;
+    char *copy = malloc(e->len + 1);
+    if (!copy)
+        return VL_ERR_NOMEM;
+    memcpy(copy, e->value, e->len + 1);
+    *value = copy;
+    *len = e->len;
+    if (version)
+        *version = e->version;
+    return 0;
 }
 
 /* The transaction's endorsement requirement (requirement.h), judged after
@@ -150,10 +177,11 @@ s_ledger_get(void *ctx, const char *key, char **value, size_t *len, vl_version_t
  * be resolved: deterministic on every replica); returns VL_ERR_NOMEM /
  * VL_ERR_IO when this node could not judge. */
 static int
-s_check_policy(const validate_ctx_t *ctx, const tx_parsed_t *t, const org_set_t *endorsing,
-               int *code)
+s_check_policy(const validate_ctx_t *ctx, zhashx_t *overlay, const tx_parsed_t *t,
+               const org_set_t *endorsing, int *code)
 {
-    requirement_env_t env = { s_ledger_get, ctx->ledger, ctx->orgs, ctx->policies };
+    s_state_t st = { ctx->ledger, overlay };
+    requirement_env_t env = { s_state_get, &st, ctx->orgs, ctx->policies };
     policy_resolved_t *res = NULL;
     vl_err_t err;
     int rc = requirement_resolve(&env, t->proposal, t->creator_did, t->result, &res, &err);
@@ -232,7 +260,7 @@ s_validate_tx(const validate_ctx_t *ctx, zhashx_t *overlay, zhashx_t *seen, uint
             e->code = VL__TX_CODE__TX_PHANTOM_READ;
     }
     if (e->code == VL__TX_CODE__TX_VALID && ctx->orgs) {
-        int rc = s_check_policy(ctx, t, &endorsing, &e->code);
+        int rc = s_check_policy(ctx, overlay, t, &endorsing, &e->code);
         if (rc != 0)
             return rc;
     }
@@ -246,11 +274,21 @@ s_validate_tx(const validate_ctx_t *ctx, zhashx_t *overlay, zhashx_t *seen, uint
     /* Valid: later txs in this block see its writes. */
     for (size_t i = 0; i < t->result->n_writes; i++) {
         const Vl__WriteItem *w = t->result->writes[i];
-        overlay_entry_t *oe = malloc(sizeof *oe);
+        overlay_entry_t *oe = calloc(1, sizeof *oe);
         if (!oe)
             return VL_ERR_NOMEM;
         oe->version = (vl_version_t) { height, index };
         oe->deleted = w->is_delete;
+        if (!w->is_delete) {
+            oe->value = malloc(w->value.len + 1);
+            if (!oe->value) {
+                free(oe);
+                return VL_ERR_NOMEM;
+            }
+            memcpy(oe->value, w->value.data, w->value.len);
+            oe->value[w->value.len] = '\0';
+            oe->len = w->value.len;
+        }
         zhashx_update(overlay, w->key, oe);
     }
     zhashx_update(seen, hex, (void *) (intptr_t) SEEN_VALID);
@@ -262,7 +300,10 @@ s_validate_tx(const validate_ctx_t *ctx, zhashx_t *overlay, zhashx_t *seen, uint
 static void
 s_free_entry(void **item)
 {
-    free(*item);
+    overlay_entry_t *e = *item;
+    if (e)
+        free(e->value);
+    free(e);
     *item = NULL;
 }
 

@@ -210,7 +210,7 @@ s_write(lua_State *L, const char *fn, const char *key, size_t klen, const char *
  * itself, under its own rule. */
 static const char *const s_reserved[] = { "contract/", "wallet/", "money/", "did/", "org/",
                                           "vehicle/", "sale/", "schedule/", "title_request/",
-                                          "service_request/", "rule/", NULL };
+                                          "service_request/", "rule/", "cause/", "reactor/", NULL };
 
 static void
 s_check_writable(lua_State *L, const char *fn, const char *key)

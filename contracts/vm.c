@@ -40,7 +40,7 @@
 #include "vm_internal.h"
 
 #define S_CACHE_SLOTS 64
-#define S_VM_VERSION "lua-" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "." LUA_VERSION_RELEASE "/vl-2"
+#define S_VM_VERSION "lua-" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "." LUA_VERSION_RELEASE "/vl-3"
 
 #if LUA_VERSION_NUM != 504
 #error "vledger contracts need Lua 5.4"
@@ -307,6 +307,58 @@ vm_invoke(lua_State *L, const char *name, const char *fn)
     ex->depth--;
 }
 
+/* Exactly once (docs/reactors.md): a proposal whose args carry
+ * `cause` ("<txid>:<event index>", the event it follows up) records
+ * cause/<cause>/<creator> in its own write set, having read that key's
+ * absence, so a second follow-up of one cause by one participant is
+ * refused here and two endorsed at once meet in MVCC. Only the VM writes
+ * these keys (host.c reserves the prefix). The args table is on top. */
+static void
+s_record_cause(lua_State *L, vm_exec_t *ex)
+{
+    lua_getfield(L, -1, "cause");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    size_t clen = 0;
+    const char *cause = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &clen) : NULL;
+    bool ok = cause && clen > 0 && clen <= VM_CAUSE_MAX;
+    for (size_t i = 0; ok && i < clen; i++)
+        ok = (cause[i] >= '0' && cause[i] <= '9') || (cause[i] >= 'a' && cause[i] <= 'f')
+             || cause[i] == ':';
+    if (!ok) {
+        ex->status = VL_ERR_INVALID;
+        luaL_error(L, "args.cause must be \"<txid>:<event index>\" (hex digits and ':', at "
+                      "most %d characters)", (int) VM_CAUSE_MAX);
+    }
+    char key[VM_CAUSE_MAX + 300];
+    int klen = snprintf(key, sizeof key, "cause/%s/%s", cause, ex->req->caller_did);
+    const char *prev = NULL;
+    size_t prev_len = 0;
+    if (vm_overlay_get(ex, key, (size_t) klen, &prev, &prev_len) != 0) {
+        meter_abort(ex, VM_ABORT_HOST, "host error: %s", "state read failed");
+        meter_raise(L);
+    }
+    if (prev) {
+        /* lua_pushfstring knows no precision: format here. */
+        char msg[VM_CAUSE_MAX + 600];
+        snprintf(msg, sizeof msg, "cause %s already recorded for %s: this follow-up was made "
+                 "already (%.*s)", cause, ex->req->caller_did,
+                 (int) (prev_len > 200 ? 200 : prev_len), prev);
+        ex->status = VL_ERR_EXISTS;
+        luaL_error(L, "%s", msg);
+    }
+    char value[200];
+    int vlen = snprintf(value, sizeof value, "{\"contract\":\"%s\",\"txid\":\"%s\"}",
+                        ex->req->contract, ex->txid_hex);
+    if (rwset_put(&ex->rw, key, (size_t) klen, value, (size_t) vlen) != 0) {
+        meter_abort(ex, VM_ABORT_HOST, "host error: %s", "out of memory");
+        meter_raise(L);
+    }
+    lua_pop(L, 1);
+}
+
 static int
 s_run(lua_State *L)
 {
@@ -321,6 +373,7 @@ s_run(lua_State *L)
         ex->status = VL_ERR_INVALID;
         luaL_error(L, "args: %s", err);
     }
+    s_record_cause(L, ex);
     vm_invoke(L, req->contract, req->function);
     if (codec_encode(L, -1, &ex->scratch, VM_RESULT_MAX, false, err, sizeof err) != 0)
         luaL_error(L, "contract '%s' function '%s' returned a value that cannot be encoded: %s",

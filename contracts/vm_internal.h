@@ -50,6 +50,7 @@
 #define VM_STATE_REUSE_MAX 1000        /* executions before a reused state is renewed */
 #define VM_HOOK_COUNT 1000             /* instructions between hook firings */
 #define VM_POLICY_MSG_MAX 256          /* bytes of a vl.check_policy reason */
+#define VM_CAUSE_MAX 80                /* bytes of args.cause ("<txid>:<event index>") */
 
 /* --- Prices (gas) ----------------------------------------------------------- */
 #define GAS_BASE 1000                  /* per execution */

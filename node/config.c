@@ -46,6 +46,8 @@ const char *const config_keys_help[] = {
     "dead_ms", "silence before a peer is dead (> suspect_ms, <= 600000, default 2500)",
     "endorsement_rules", "{\"contract.function\"|\"contract.*\"|\"*\": \"rule contract\"}: "
                          "this organisation's checks before it endorses",
+    "identities", "[\"KEYFILE\", ...]: participants' keys (PEM, mode 600, relative to node.json) "
+    "whose reactor rules this node runs and signs follow-ups for (docs/reactors.md; at most 16)",
     "endorse_timeout_ms", "the gateway's wait for each organisation (100-60000, default 5000)",
     NULL, NULL,
 };
@@ -304,6 +306,27 @@ s_path(char *out, size_t size, const char *base_dir, const char *value)
     return n > 0 && (size_t) n < size ? 0 : VL_ERR_INVALID;
 }
 
+/* "identities": ["KEYFILE", ...], relative to node.json's directory. */
+static int
+s_load_identities(json_t *doc, const char *base, node_config_t *c, vl_err_t *err)
+{
+    json_t *list = json_object_get(doc, "identities");
+    if (!list)
+        return 0;
+    if (!json_is_array(list) || json_array_size(list) > CONFIG_IDENTITIES_MAX)
+        return vl_err_set(err, VL_ERR_INVALID, "'identities' must be an array of at most %d key "
+                          "file names", CONFIG_IDENTITIES_MAX);
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        const char *f = json_string_value(v);
+        if (!f || !f[0] || s_path(c->identities[c->n_identities], PATH_MAX, base, f) != 0)
+            return vl_err_set(err, VL_ERR_INVALID, "identities[%zu] must be a key file name", i);
+        c->n_identities++;
+    }
+    return 0;
+}
+
 int
 config_load(const char *path, node_config_t *out, vl_err_t *err)
 {
@@ -387,7 +410,8 @@ config_load(const char *path, node_config_t *out, vl_err_t *err)
         vl_err_set(err, rc, "config %s: a path is too long", path);
         goto done;
     }
-    if (s_load_gossip(doc, c, &e) != 0 || s_load_rules(doc, c, &e) != 0) {
+    if (s_load_gossip(doc, c, &e) != 0 || s_load_rules(doc, c, &e) != 0
+        || s_load_identities(doc, base, c, &e) != 0) {
         vl_err_set(err, rc, "config %s: %s", path, e.msg);
         goto done;
     }

@@ -54,6 +54,7 @@
 #define CONFIG_MEMPOOL_MAX_TXS_DEFAULT 50000
 #define CONFIG_MEMPOOL_MAX_BYTES_DEFAULT (256u << 20)
 #define CONFIG_RULES_MAX 32
+#define CONFIG_IDENTITIES_MAX 16      /* participants' keys a node holds for its reactors */
 #define CONFIG_ENDORSE_TIMEOUT_MS_DEFAULT 5000
 
 /* One of this organisation's endorsement rules (node.json
@@ -99,6 +100,10 @@ typedef struct {
     config_rule_t rules[CONFIG_RULES_MAX];
     size_t n_rules;
     int endorse_timeout_ms;       /* the gateway waits this long for each organisation */
+    /* "identities": key files of the participants whose reactor rules this
+     * node runs (docs/reactors.md), besides its own key; also --identity. */
+    char identities[CONFIG_IDENTITIES_MAX][PATH_MAX];
+    size_t n_identities;
     /* Test-only switches: set from vledgerd's command line only, never
      * from node.json (config_load has no key for them). */
     bool test_faults;             /* --test-faults: gossip fault hooks may be set */

@@ -26,6 +26,7 @@
  * Tendermint driver (the next height), the metrics counters.
  */
 #include "node_internal.h"
+#include "node_reactors.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -162,6 +163,7 @@ s_commit_new(node_t *node, vl_err_t *err)
         || commit_subscribe(node->commit, api_on_commit, node->api) != 0
         || commit_subscribe(node->commit, events_on_commit, node->events) != 0
         || commit_subscribe(node->commit, reactor_on_commit, node) != 0
+        || commit_subscribe(node->commit, node_reactors_on_commit, node->reactors) != 0
         || commit_subscribe(node->commit, node_gossip_on_commit, node) != 0
         || commit_subscribe(node->commit, node_bft_on_commit, node->bft) != 0
         || commit_subscribe(node->commit, node_metrics_on_commit, node) != 0)
@@ -208,7 +210,9 @@ node_new(const node_config_t *config, vl_err_t *err)
     if (!node->events)
         goto fail;
     node->bft = node_bft_new(node, config->test_byzantine, err);
-    if (!node->bft || s_commit_new(node, err) != 0 || node_gossip_new(node, err) != 0
+    if (node->bft)
+        node->reactors = node_reactors_new(node, err);
+    if (!node->bft || !node->reactors || s_commit_new(node, err) != 0 || node_gossip_new(node, err) != 0
         || node_metrics_new(node, err) != 0)
         goto fail;
     return node;
@@ -231,6 +235,7 @@ node_destroy(node_t **self_p)
     pool_destroy(&node->pool);
     gossip_destroy(&node->gossip);
     commit_destroy(&node->commit);
+    node_reactors_destroy(&node->reactors);   /* after the pool and gateway answered */
     node_bft_destroy(&node->bft);
     api_destroy(&node->api);
     events_destroy(&node->events);
@@ -317,6 +322,7 @@ node_run(node_t *node, int signal_fd)
         vl_error("node", "start_failed", "reason=\"%s\"", err.msg);
         goto done;
     }
+    node_reactors_replay(node->reactors);
     char hex[65];
     vl_hex_encode(ledger_state_hash(node->ledger), 32, hex);
     vl_info("node", "ready", "name=%s did=%s chain=%s height=%llu state=%.16s api=%s events=%s "

@@ -12,6 +12,7 @@
  *   api_methods.c  the API methods
  *   events.c       external event topics and replay
  *   reactor.c      scheduled payments after each block
+ *   node_reactors.c participants' rules: follow-ups proposed by their own node
  *
  * Everything runs on the loop thread except the `work` half of pool jobs
  * (node_work.c), which touches only its job, its worker's VM, the ledger's
@@ -49,6 +50,7 @@ typedef struct node_bft node_bft_t;
 typedef struct node_admit_batch node_admit_batch_t;
 #define ADMIT_BATCH_MAX 64
 typedef struct events_t events_t;
+typedef struct node_reactors node_reactors_t;
 
 struct node_t {
     node_config_t config;
@@ -86,6 +88,7 @@ struct node_t {
     uint64_t txs_committed;       /* in those blocks */
     metrics_histogram_t commit_latency;   /* admission here -> commit, ms */
     metrics_t *metrics;           /* owned; NULL unless node.json "metrics" */
+    node_reactors_t *reactors;    /* owned: participants' rules (node_reactors.c) */
 };
 
 /* The node's time for decisions: the loop's clock (a test seam), or the

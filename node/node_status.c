@@ -4,6 +4,7 @@
  * field per line so a field is added or found in one place.
  */
 #include "node_internal.h"
+#include "node_reactors.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,7 @@ node_status(node_t *node)
     json_object_set_new(s, "endpoints", endpoints);
     json_object_set_new(s, "org", s_org(node));
     json_object_set_new(s, "money", s_money(node));
+    json_object_set_new(s, "reactors", node_reactors_status(node->reactors));
     json_object_set_new(s, "consensus", node_bft_status(node->bft));
     free(pub);
 

@@ -73,6 +73,9 @@ s_usage(FILE *out)
             "  --api ENDPOINT override the API endpoint (e.g. tcp://127.0.0.1:7101;\n"
             "                 port 0 = any free port; the bound endpoints are written to\n"
             "                 DATA/endpoints.json)\n"
+            "  --identity KEYFILE  also run the reactor rules of this participant's key\n"
+            "                 and sign its follow-ups (repeatable; node.json\n"
+            "                 \"identities\" does the same; docs/reactors.md)\n"
             "  --help         this text\n"
             "\n"
             "Forming a network, one node per organisation on its own host (README,\n"
@@ -346,6 +349,8 @@ main(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "genesis"))
         return s_genesis(argc - 2, argv + 2);
     const char *data = NULL, *config_path = NULL, *api = NULL;
+    const char *identities[CONFIG_IDENTITIES_MAX];
+    size_t n_identities = 0;
     bool dev = false, test_faults = false, test_lie = false;
     int byzantine = 0;
     bool test_skew = false;
@@ -361,6 +366,13 @@ main(int argc, char **argv)
             config_path = argv[++i];
         else if (strcmp(argv[i], "--api") == 0 && i + 1 < argc)
             api = argv[++i];
+        else if (strcmp(argv[i], "--identity") == 0 && i + 1 < argc) {
+            if (n_identities == CONFIG_IDENTITIES_MAX) {
+                fprintf(stderr, "vledgerd: at most %d identities\n", CONFIG_IDENTITIES_MAX);
+                return 2;
+            }
+            identities[n_identities++] = argv[++i];
+        }
         else if (strcmp(argv[i], "--test-faults") == 0)
             test_faults = true;
         else if (strcmp(argv[i], "--test-lie-endorse") == 0)
@@ -425,6 +437,14 @@ main(int argc, char **argv)
     }
     if (api)
         snprintf(config.api_endpoint, sizeof config.api_endpoint, "%s", api);
+    for (size_t k = 0; k < n_identities; k++) {
+        if (config.n_identities == CONFIG_IDENTITIES_MAX) {
+            fprintf(stderr, "vledgerd: at most %d identities (node.json and --identity)\n",
+                    CONFIG_IDENTITIES_MAX);
+            return 2;
+        }
+        snprintf(config.identities[config.n_identities++], PATH_MAX, "%s", identities[k]);
+    }
     config.test_faults = config.gossip.faults_allowed = test_faults;
     config.test_lie_endorse = test_lie;
     config.test_byzantine = byzantine;

@@ -41,10 +41,12 @@ static const char *const s_help =
     "Commands:\n"
     "  status                                   chain, height, peers, endpoints\n"
     "  identity new --name NAME --role ROLE [--role ROLE...] [--id-number X]\n"
-    "               [--out KEYFILE]             make and register a key\n"
+    "               [--org ORG] [--out KEYFILE] make and register a key\n"
+    "  identity enrol DID --role ROLE           grant one of the organisation's roles\n"
     "  identity show [DID]                      an identity document\n"
-    "  wallet deposit CENTS                     deposit into the signer's wallet\n"
-    "  wallet balance [DID]                     a wallet balance\n"
+    "  wallet issue --to DID CENTS | redeem --from DID CENTS   issuers only\n"
+    "  wallet transfer --to DID CENTS           move money from the signer\n"
+    "  wallet balance [DID] | wallet supply     a balance; issued and redeemed\n"
     "  vehicle register --vin VIN --make M --model M --year Y [--color C]\n"
     "                   [--set KEY=VALUE...]    register a vehicle\n"
     "  vehicle show VIN [--history]             a vehicle document and its history\n"
@@ -54,6 +56,9 @@ static const char *const s_help =
     "                                           with every live peer's (exit 1 if one differs)\n"
     "  contract deploy --name N --file F.lua [--attach vehicle:VIN|did:DID]\n"
     "  contract invoke NAME FUNCTION [JSON]     run any contract function\n"
+    "  contract policy show NAME | policy set --key vehicle/VIN --policy EXPR\n"
+    "  reactor add --topic T --contract C [--function F] [--match K=V...] [--id ID]\n"
+    "  reactor list [DID] | reactor remove ID | reactor status   rules run by the node\n"
     "  sale request|offer|accept|confirm|abort  purchase (see `vledger sale help`)\n"
     "  title, registration, keys, insurance, pairing, schedule   lifecycle verbs\n"
     "  rpc METHOD [PARAMS-JSON]                 call any API method, print the result\n"
@@ -75,7 +80,7 @@ static const s_noun_t s_nouns[] = {
     /* lifecycle nouns (cli_contract.c, cli_lifecycle.c) */
     { "contract", cli_contract }, { "sale", cli_sale },         { "title", cli_title },
     { "registration", cli_registration }, { "keys", cli_keys }, { "insurance", cli_insurance },
-    { "pairing", cli_pairing },   { "schedule", cli_schedule },
+    { "pairing", cli_pairing },   { "schedule", cli_schedule }, { "reactor", cli_reactor },
 };
 
 /* --- Failure and usage ----------------------------------------------------- */

@@ -130,6 +130,7 @@ int cli_block(cli_t *cli, int argc, char **argv);
 int cli_rpc(cli_t *cli, int argc, char **argv);
 int cli_events(cli_t *cli, int argc, char **argv);
 int cli_verify(cli_t *cli, int argc, char **argv);
+int cli_reactor(cli_t *cli, int argc, char **argv);   /* cli_reactor.c */
 /* lifecycle (cli_contract.c, cli_lifecycle.c) */
 int cli_contract(cli_t *cli, int argc, char **argv);
 int cli_contract_policy(cli_t *cli, int argc, char **argv);   /* cli_policy.c */

@@ -1,0 +1,529 @@
+/*
+ * node_reactors.c — each party's own node acts (docs/reactors.md).
+ *
+ * A node runs the reactor rules (reactor/<DID>/<id>, contracts/lib/
+ * reactor.lua) of the identities whose keys it holds: its own and those of
+ * node.json "identities" / --identity. For every contract event of a valid
+ * transaction in a committed block:
+ *
+ *   event.<name> committed --> rules of held DIDs with that topic whose
+ *   match fields equal the payload's --> the rule's contract.function run
+ *   read-only here (a worker: node_query) with {event, rule, self}
+ *       |  null: nothing to do
+ *       v  {contract, function, args}
+ *   args.cause = "<txid>:<event index>"; proposal signed with the rule
+ *   owner's key; the gateway (node_transact) gathers the endorsements
+ *       |  admitted: pending until its commit is seen here
+ *       v
+ *   committed VALID: done | MVCC/PHANTOM, an organisation the gateway could
+ *   not reach, or endorsers whose replicas disagreed: retried (the rule runs
+ *   again) after 1 s, doubling, at most REACTOR_TRIES attempts | refused,
+ *   other codes: failed (logged).
+ *
+ * Exactly once comes from the VM (vm.c s_record_cause): a cause already
+ * recorded for that participant is refused ("already recorded": counted as
+ * done, not failed), so replays, retries and two nodes of one organisation
+ * holding one key commit at most one follow-up per (cause, participant).
+ *
+ * Restart: DATA/reactor.checkpoint holds the height below which every
+ * event has been handled and every follow-up settled; on start the blocks
+ * above it are replayed through the same path.
+ *
+ * Loop thread only (commit subscriber, timers, callbacks); the rule
+ * contracts run on the worker pool.
+ */
+#include "node_reactors.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blockview.h"
+#include "client.h"
+#include "clock.h"
+#include "codec.h"
+#include "log.h"
+#include "tx.h"
+
+#define REACTOR_TRIES 5              /* attempts per follow-up */
+#define REACTOR_BACKOFF_MS 1000      /* before the second attempt; doubles */
+#define REACTOR_RULES_SCAN_MAX 256   /* rules read per identity per block */
+#define REACTOR_CAUSE_MAX 96
+
+typedef struct s_attempt s_attempt_t;
+
+struct node_reactors {
+    node_t *node;                    /* borrowed */
+    vl_key_t *keys[CONFIG_IDENTITIES_MAX + 1];   /* [0] borrowed (node key), others owned */
+    char dids[CONFIG_IDENTITIES_MAX + 1][VL_DID_BUF];
+    size_t n_keys;
+    char checkpoint_path[PATH_MAX + 32];
+    uint64_t checkpoint;             /* every event at or below is settled */
+    uint64_t seen;                   /* highest height handed to the rules */
+    s_attempt_t *attempts;           /* live follow-ups (list) */
+    uint64_t rules, runs, proposed, done, duplicates, failed, retries, nothing;
+};
+
+struct s_attempt {
+    s_attempt_t *next;
+    node_reactors_t *r;
+    size_t key;                      /* index into r->keys */
+    uint64_t height;                 /* of the triggering event */
+    char cause[REACTOR_CAUSE_MAX];
+    json_t *rule;                    /* owned */
+    json_t *event;                   /* owned: {name, payload, txid, index, height} */
+    int tries;
+    int timer;                       /* retry timer, -1 when none */
+    bool submitted;                  /* waiting for its commit */
+    uint8_t txid[VL_HASH_SIZE];
+};
+
+static void s_run_rule(s_attempt_t *a);
+
+/* --- bookkeeping ------------------------------------------------------------- */
+
+static void
+s_log(const s_attempt_t *a, const char *what, const char *detail)
+{
+    char q[400];
+    vl_info("reactor", what, "owner=%s rule=%s cause=%s try=%d%s%s", a->r->dids[a->key],
+            json_string_value(json_object_get(a->rule, "id")), a->cause, a->tries,
+            detail ? " reason=" : "", detail ? vl_log_quote(detail, q, sizeof q) : "");
+}
+
+/* The checkpoint advances to the lowest height with a live follow-up
+ * (minus one), or to what the rules have seen. */
+static void
+s_checkpoint(node_reactors_t *r)
+{
+    uint64_t h = r->seen;
+    for (s_attempt_t *a = r->attempts; a; a = a->next)
+        if (a->height - 1 < h)
+            h = a->height - 1;
+    if (h <= r->checkpoint)
+        return;
+    char tmp[PATH_MAX + 40];
+    snprintf(tmp, sizeof tmp, "%s.tmp", r->checkpoint_path);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%" PRIu64 "\n", h) < 0 || fclose(f) != 0
+        || rename(tmp, r->checkpoint_path) != 0) {
+        vl_warn("reactor", "checkpoint.failed", "path=%s", r->checkpoint_path);
+        return;
+    }
+    r->checkpoint = h;
+}
+
+static void
+s_finish(s_attempt_t *a)
+{
+    node_reactors_t *r = a->r;
+    for (s_attempt_t **p = &r->attempts; *p; p = &(*p)->next)
+        if (*p == a) {
+            *p = a->next;
+            break;
+        }
+    if (a->timer >= 0 && r->node->loop)
+        evloop_timer_end(r->node->loop, a->timer);
+    json_decref(a->rule);
+    json_decref(a->event);
+    free(a);
+    s_checkpoint(r);
+}
+
+static int
+s_retry_fire(evloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_attempt_t *a = arg;
+    a->timer = -1;
+    s_run_rule(a);
+    return 0;
+}
+
+/* Another attempt after the backoff, or failed after the last. */
+static void
+s_retry(s_attempt_t *a, const char *why)
+{
+    node_reactors_t *r = a->r;
+    a->submitted = false;
+    if (a->tries >= REACTOR_TRIES || !r->node->loop) {
+        r->failed++;
+        s_log(a, "reactor.failed", why);
+        s_finish(a);
+        return;
+    }
+    int64_t delay = (int64_t) REACTOR_BACKOFF_MS << (a->tries - 1);
+    r->retries++;
+    s_log(a, "reactor.retry", why);
+    a->timer = evloop_timer(r->node->loop, delay, 1, s_retry_fire, a);
+    if (a->timer < 0) {
+        r->failed++;
+        s_log(a, "reactor.failed", "cannot arm the retry timer");
+        s_finish(a);
+    }
+}
+
+/* --- the follow-up ------------------------------------------------------------- */
+
+static void
+s_transacted(void *arg, int rc, const uint8_t *txid, const char *result_json,
+             const vl_err_t *err)
+{
+    (void) result_json;
+    s_attempt_t *a = arg;
+    node_reactors_t *r = a->r;
+    if (rc == 0) {
+        memcpy(a->txid, txid, VL_HASH_SIZE);
+        a->submitted = true;
+        r->proposed++;
+        char hex[65];
+        vl_hex_encode(txid, VL_HASH_SIZE, hex);
+        s_log(a, "reactor.proposed", hex);
+        return;
+    }
+    if (strstr(err->msg, "already recorded")) {
+        r->duplicates++;
+        s_log(a, "reactor.already_done", err->msg);
+        s_finish(a);
+    } else if (rc == VL_ERR_TIMEOUT || rc == VL_ERR_LIMIT || rc == VL_ERR_NOMEM
+               || rc == VL_ERR_IO || rc == VL_ERR_STATE || strstr(err->msg, "endorsers disagree")) {
+        /* An organisation did not answer, the node was busy, or replicas
+         * at different heights computed different results: worth another
+         * try once they move on. */
+        s_retry(a, err->msg);
+    } else {
+        r->failed++;
+        s_log(a, "reactor.refused", err->msg);
+        s_finish(a);
+    }
+}
+
+/* The rule's answer: null (nothing to do) or {contract, function, args}. */
+static void
+s_ruled(void *arg, const vm_result_t *res)
+{
+    s_attempt_t *a = arg;
+    node_reactors_t *r = a->r;
+    node_t *node = r->node;
+    if (res->status != 0) {
+        r->failed++;
+        s_log(a, "reactor.rule_failed", res->error);
+        s_finish(a);
+        return;
+    }
+    json_t *out = json_loads(res->result_json ? res->result_json : "null", JSON_DECODE_ANY, NULL);
+    if (!out || json_is_null(out)) {
+        json_decref(out);
+        r->nothing++;
+        s_finish(a);
+        return;
+    }
+    const char *contract = json_string_value(json_object_get(out, "contract"));
+    const char *function = json_string_value(json_object_get(out, "function"));
+    json_t *args = json_object_get(out, "args");
+    if (!contract || !function || (args && !json_is_object(args))) {
+        json_decref(out);
+        r->failed++;
+        s_log(a, "reactor.rule_failed",
+              "the rule must return null or {contract, function, args (an object)}");
+        s_finish(a);
+        return;
+    }
+    json_t *call_args = args ? json_deep_copy(args) : json_object();
+    json_object_set_new(call_args, "cause", json_string(a->cause));
+    uint64_t nonce = 0;
+    vl_random_bytes(&nonce, sizeof nonce);
+    uint8_t *proposal = NULL, txid[VL_HASH_SIZE];
+    size_t len = 0;
+    vl_err_t err = { "" };
+    int rc = client_build_proposal(r->keys[a->key], node->genesis.chain_id, contract, function,
+                                   call_args, nonce, vl_wall_ms(), &proposal, &len, txid, &err);
+    json_decref(call_args);
+    json_decref(out);
+    if (rc == 0)
+        rc = node_transact(node, proposal, len, s_transacted, a);
+    free(proposal);
+    if (rc != 0)
+        s_retry(a, err.msg[0] ? err.msg : vl_strerror(rc));
+}
+
+static void
+s_run_rule(s_attempt_t *a)
+{
+    node_reactors_t *r = a->r;
+    a->tries++;
+    r->runs++;
+    json_t *ctx = json_pack("{s:O, s:O, s:s}", "event", a->event, "rule", a->rule, "self",
+                            r->dids[a->key]);
+    char *text = ctx ? json_dumps(ctx, JSON_COMPACT) : NULL;
+    json_decref(ctx);
+    int rc = text ? node_query(r->node, json_string_value(json_object_get(a->rule, "contract")),
+                               json_string_value(json_object_get(a->rule, "function")), text,
+                               s_ruled, a)
+                  : VL_ERR_NOMEM;
+    free(text);
+    if (rc != 0)
+        s_retry(a, "the worker pool is busy");
+}
+
+/* --- events to rules ----------------------------------------------------------- */
+
+typedef struct {
+    json_t *rules;                   /* array being filled */
+} s_scan_t;
+
+static int
+s_scan_cb(void *arg, const char *key, size_t key_len, const char *value, size_t value_len,
+          vl_version_t version)
+{
+    (void) key;
+    (void) key_len;
+    (void) version;
+    s_scan_t *s = arg;
+    json_t *rule = json_loadb(value, value_len, 0, NULL);
+    if (json_is_object(rule))
+        json_array_append_new(s->rules, rule);
+    else
+        json_decref(rule);
+    return 0;
+}
+
+/* Every field of match equals the payload's. */
+static bool
+s_matches(const json_t *rule, const json_t *payload)
+{
+    const char *k;
+    json_t *v;
+    json_t *match = json_object_get(rule, "match");
+    json_object_foreach(match, k, v) {
+        if (!json_equal(json_object_get(payload, k), v))
+            return false;
+    }
+    return true;
+}
+
+/* The events of one valid transaction at (height, index). */
+static void
+s_on_tx(node_reactors_t *r, json_t *const *rules, uint64_t height, const uint8_t txid[32],
+        const Vl__EndorsedResult *result)
+{
+    char hex[65];
+    vl_hex_encode(txid, VL_HASH_SIZE, hex);
+    for (size_t e = 0; e < result->n_events; e++) {
+        const Vl__Event *ev = result->events[e];
+        char topic[200];
+        snprintf(topic, sizeof topic, "event.%s", ev->name ? ev->name : "");
+        json_t *payload = NULL;
+        for (size_t k = 0; k < r->n_keys; k++) {
+            size_t i;
+            json_t *rule;
+            json_array_foreach(rules[k], i, rule) {
+                if (strcmp(json_string_value(json_object_get(rule, "topic")) ?: "", topic) != 0)
+                    continue;
+                if (!payload)
+                    payload = json_loads(ev->payload_json ? ev->payload_json : "null",
+                                         JSON_DECODE_ANY, NULL);
+                if (!s_matches(rule, payload))
+                    continue;
+                s_attempt_t *a = calloc(1, sizeof *a);
+                if (!a) {
+                    r->failed++;
+                    continue;
+                }
+                *a = (s_attempt_t) { .r = r, .key = k, .height = height, .timer = -1,
+                                     .rule = json_incref(rule) };
+                snprintf(a->cause, sizeof a->cause, "%s:%zu", hex, e);
+                a->event = json_pack("{s:s, s:O, s:s, s:i, s:I}", "name", ev->name, "payload",
+                                     payload ? payload : json_null(), "txid", hex, "index",
+                                     (int) e, "height", (json_int_t) height);
+                a->next = r->attempts;
+                r->attempts = a;
+                s_run_rule(a);
+            }
+        }
+        json_decref(payload);
+    }
+}
+
+/* The rules of every held identity, read once per block. */
+static void
+s_load_rules(node_reactors_t *r, json_t **rules)
+{
+    r->rules = 0;
+    for (size_t k = 0; k < r->n_keys; k++) {
+        rules[k] = json_array();
+        char prefix[VL_DID_BUF + 16];
+        snprintf(prefix, sizeof prefix, "reactor/%s/", r->dids[k]);
+        s_scan_t s = { rules[k] };
+        ledger_range(r->node->ledger, prefix, REACTOR_RULES_SCAN_MAX, s_scan_cb, &s);
+        r->rules += json_array_size(rules[k]);
+    }
+}
+
+static void
+s_free_rules(node_reactors_t *r, json_t **rules)
+{
+    for (size_t k = 0; k < r->n_keys; k++)
+        json_decref(rules[k]);
+}
+
+/* A follow-up of ours committed: done, retried or failed. */
+static void
+s_settle(node_reactors_t *r, const uint8_t txid[32], int code)
+{
+    for (s_attempt_t *a = r->attempts; a; a = a->next) {
+        if (!a->submitted || memcmp(a->txid, txid, VL_HASH_SIZE) != 0)
+            continue;
+        if (code == VL__TX_CODE__TX_VALID) {
+            r->done++;
+            s_log(a, "reactor.done", NULL);
+            s_finish(a);
+        } else if (code == VL__TX_CODE__TX_MVCC_CONFLICT
+                   || code == VL__TX_CODE__TX_PHANTOM_READ) {
+            s_retry(a, tx_code_name(code));
+        } else {
+            r->failed++;
+            s_log(a, "reactor.invalid", tx_code_name(code));
+            s_finish(a);
+        }
+        return;
+    }
+}
+
+void
+node_reactors_on_commit(void *arg, const commit_event_t *event)
+{
+    node_reactors_t *r = arg;
+    const validated_block_t *vb = event->block;
+    uint64_t height = vb->commit.height;
+    if (height <= r->seen)
+        return;   /* replayed at start already */
+    for (size_t i = 0; i < vb->view->n_txs; i++)
+        if (r->attempts)
+            s_settle(r, vb->effects[i].txid, vb->effects[i].code);
+    json_t *rules[CONFIG_IDENTITIES_MAX + 1];
+    s_load_rules(r, rules);
+    if (r->rules > 0)
+        for (size_t i = 0; i < vb->view->n_txs; i++)
+            if (vb->effects[i].code == VL__TX_CODE__TX_VALID && vb->view->txs
+                && vb->view->txs[i])
+                s_on_tx(r, rules, height, vb->effects[i].txid, vb->view->txs[i]->result);
+    s_free_rules(r, rules);
+    r->seen = height;
+    s_checkpoint(r);
+}
+
+/* --- lifecycle --------------------------------------------------------------- */
+
+node_reactors_t *
+node_reactors_new(node_t *node, vl_err_t *err)
+{
+    node_reactors_t *r = calloc(1, sizeof *r);
+    if (!r) {
+        vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    r->node = node;
+    r->keys[0] = node->key;
+    snprintf(r->dids[0], sizeof r->dids[0], "%s", node->did);
+    r->n_keys = 1;
+    for (size_t i = 0; i < node->config.n_identities; i++) {
+        const char *path = node->config.identities[i];
+        vl_key_t *k = config_check_key(path, err) == 0 ? vl_key_load_pem(path, err) : NULL;
+        if (!k) {
+            char msg[VL_ERR_MSG_MAX];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            vl_err_set(err, VL_ERR_INVALID, "identity %s: %s", path, msg);
+            node_reactors_destroy(&r);
+            return NULL;
+        }
+        r->keys[r->n_keys] = k;
+        vl_did_from_public(vl_key_public(k), r->dids[r->n_keys]);
+        r->n_keys++;
+    }
+    snprintf(r->checkpoint_path, sizeof r->checkpoint_path, "%s/reactor.checkpoint",
+             node->config.data_dir);
+    FILE *f = fopen(r->checkpoint_path, "r");
+    if (f) {
+        if (fscanf(f, "%" SCNu64, &r->checkpoint) != 1)
+            r->checkpoint = 0;
+        fclose(f);
+    }
+    r->seen = r->checkpoint;
+    return r;
+}
+
+void
+node_reactors_replay(node_reactors_t *r)
+{
+    uint64_t tip = ledger_height(r->node->ledger);
+    if (r->seen > tip)
+        r->seen = r->checkpoint = tip;
+    if (r->seen < tip)
+        vl_info("reactor", "replay", "from=%" PRIu64 " to=%" PRIu64, r->seen + 1, tip);
+    json_t *rules[CONFIG_IDENTITIES_MAX + 1];
+    s_load_rules(r, rules);
+    for (uint64_t h = r->seen + 1; r->rules > 0 && h <= tip; h++) {
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        block_view_t *view = NULL;
+        vl_err_t err = { "" };
+        if (ledger_block_get(r->node->ledger, h, &bytes, &len) != 0
+            || block_view_new(bytes, len, r->node->genesis.chain_id, BLOCK_VIEW_PARSE_TXS, &view,
+                              &err) != 0) {
+            free(bytes);
+            vl_warn("reactor", "replay.failed", "height=%" PRIu64, h);
+            break;
+        }
+        free(bytes);
+        for (size_t i = 0; i < view->n_txs; i++) {
+            ledger_tx_info_t info;
+            if (view->txs[i] && ledger_tx_get(r->node->ledger, view->txids[i], &info) == 0
+                && info.height == h && info.index == i && info.code == VL__TX_CODE__TX_VALID)
+                s_on_tx(r, rules, h, view->txids[i], view->txs[i]->result);
+        }
+        block_view_destroy(&view);
+        r->seen = h;
+    }
+    s_free_rules(r, rules);
+    r->seen = tip;
+    s_checkpoint(r);
+}
+
+void
+node_reactors_destroy(node_reactors_t **self_p)
+{
+    node_reactors_t *r = self_p ? *self_p : NULL;
+    if (!r)
+        return;
+    while (r->attempts) {
+        s_attempt_t *a = r->attempts;
+        r->attempts = a->next;
+        json_decref(a->rule);
+        json_decref(a->event);
+        free(a);
+    }
+    for (size_t k = 1; k < r->n_keys; k++)
+        vl_key_destroy(&r->keys[k]);
+    free(r);
+    *self_p = NULL;
+}
+
+json_t *
+node_reactors_status(const node_reactors_t *r)
+{
+    json_t *ids = json_array();
+    for (size_t k = 0; k < r->n_keys; k++)
+        json_array_append_new(ids, json_string(r->dids[k]));
+    size_t pending = 0;
+    for (const s_attempt_t *a = r->attempts; a; a = a->next)
+        pending++;
+    return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "identities", ids,
+                     "rules", (json_int_t) r->rules, "pending", (json_int_t) pending, "runs",
+                     (json_int_t) r->runs, "proposed", (json_int_t) r->proposed, "done",
+                     (json_int_t) r->done, "already_done", (json_int_t) r->duplicates,
+                     "failed", (json_int_t) r->failed, "retries", (json_int_t) r->retries,
+                     "checkpoint", (json_int_t) r->checkpoint);
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Reactors across organisations' nodes (docs/reactors.md): rules on the
+# ledger that only their owner changes; the title agency's node issues
+# titles and plates by its own rules, also for what happened while it was
+# down; the same event delivered twice, a node killed mid-flow and two
+# nodes holding one participant's key each commit one follow-up per event;
+# a follow-up whose endorser is offline is retried with backoff until it
+# is back.
+. "$(dirname "$0")/lib.sh"
+
+NET=$TEST_TMP/net
+ORGS=(agency seller buyer insurer)
+make_net "$NET" 4 --orgs "agency:title_agency+registration_authority,seller:dealer+issuer+validator,buyer,insurer:insurer"
+declare -A N DID
+for i in 0 1 2 3; do N[${ORGS[$i]}]=$NET/node$i; done
+CONTRACTS=$(cd "$(dirname "$0")/contracts" && pwd)
+WAIT_POLL_S=0.1
+
+as() { local o=$1; shift; "$VLEDGER" --data "${N[$o]}/data" --key "$TEST_TMP/$o.pem" "$@"; }
+node() { local o=$1; shift; "$VLEDGER" --data "${N[$o]}/data" "$@"; }
+all_alive() {
+  local o want=$(( ${#ORGS[@]} - 1 ))
+  for o in "${ORGS[@]}"; do
+    [ -n "${NODE_PID[${N[$o]}]:-}" ] || continue
+    [ "$(nstatus "${N[$o]}" | jq '[.peers[] | select(.state == "alive")] | length')" -ge "$1" ] || return 1
+  done
+}
+reactors() { nstatus "${N[$1]}" | jq -r ".reactors.$2"; }
+vehicle() { node seller --json vehicle show "$1" | jq -r "$2"; }
+is() { [ "$("${@:3}")" = "$2" ] || return 1; }
+# hold ORG WHO... — ORG's node runs the rules of WHO's keys (node.json
+# "identities"); restarts the node.
+hold() {
+  local o=$1 w list=""; shift
+  for w in "$@"; do
+    cp "$TEST_TMP/$w.pem" "${N[$o]}/$w.pem"; chmod 600 "${N[$o]}/$w.pem"
+    list="$list\"$w.pem\","
+  done
+  stop_config_node "${N[$o]}"
+  jq ".identities = [${list%,}] | .endorse_timeout_ms = 1000" "${N[$o]}/node.json" >"$TEST_TMP/nj" && mv "$TEST_TMP/nj" "${N[$o]}/node.json"
+  start_config_node "${N[$o]}"
+  wait_until 20000 all_alive 3
+}
+
+step "four organisations; identities enrolled by their own nodes"
+for o in "${ORGS[@]}"; do start_config_node "${N[$o]}"; done
+wait_until 30000 all_alive 3
+for o in "${ORGS[@]}"; do
+  case $o in seller) r=seller ;; buyer) r=buyer ;; *) r=owner ;; esac
+  DID[$o]=$(jf "$(node "$o" --json identity new --name "$o" --role $r --out "$TEST_TMP/$o.pem")" .did)
+done
+node agency identity enrol "${DID[agency]}" --role title_agency >/dev/null
+node agency identity enrol "${DID[agency]}" --role registration_authority >/dev/null
+node insurer identity enrol "${DID[insurer]}" --role insurer >/dev/null
+node seller wallet issue --to "${DID[seller]}" 100000 >/dev/null
+
+step "rules are their owner's, on the ledger; listing them is a read"
+as agency contract deploy --name agency_rule --file "$CONTRACTS/agency_rule.lua" >/dev/null
+as agency reactor add --topic event.title.requested --contract agency_rule --function on_title --id title >/dev/null
+as agency reactor add --topic event.registration.requested --contract agency_rule --function on_registration --id plate >/dev/null
+expect_fail 1 "is not deployed" as agency reactor add --topic event.x --contract nosuch
+expect_fail 1 "topic must be an event topic" as agency reactor add --topic time --contract agency_rule
+expect_fail 1 "exists already" as agency reactor add --topic event.x --contract agency_rule --id title
+expect_fail 1 "no rule title of ${DID[seller]}" as seller reactor remove title
+h=$(nstatus "${N[seller]}" | jq .height)
+rules=$(as seller --json reactor list "${DID[agency]}")
+[ "$(jf "$rules" '[.[].id] | sort | join(",")')" = plate,title ] || fail "rules: $rules"
+[ "$(nstatus "${N[seller]}" | jq .height)" = "$h" ] || fail "reactor list made a block"
+
+step "the agency's node issues the title and the plate by its own rules"
+hold agency agency
+[ "$(nstatus "${N[agency]}" | jq -r --arg d "${DID[agency]}" '.reactors.identities | index($d) != null')" = true ] || fail "the agency node does not hold the agency's key"
+V1=1HGCM82633A004352
+out=$(as seller --json title onboard --vin $V1 --make Honda --model Accord --year 2019 --agency "${DID[agency]}")
+wait_until 20000 is x valid vehicle $V1 .title.status
+as seller registration request --vin $V1 --authority "${DID[agency]}" >/dev/null
+wait_until 20000 is x registered vehicle $V1 .registration.status
+t=$(node buyer --json vehicle show $V1 --history | jq -r '[.history[] | select(.value.title.status == "valid")][0].txid')
+tx=$(node buyer --json tx show "$t")
+[ "$(jf "$tx" .creator)" = "${DID[agency]}" ] || fail "the title was not issued under the agency's key: $tx"
+case "$(jf "$tx" .args.cause)" in "$(jf "$out" .txid)":*) ;; *) fail "the follow-up does not name its cause: $tx" ;; esac
+note "title $(vehicle $V1 .title.number) and plate $(vehicle $V1 .registration.plate) issued by the agency's node"
+
+step "with the agency's node down the flow waits, and completes when it returns"
+stop_config_node "${N[agency]}"
+V2=2HGCM82633A004353
+as seller title onboard --vin $V2 --make Honda --model Civic --year 2020 --agency "${DID[agency]}" >/dev/null
+[ "$(vehicle $V2 .title.status)" = requested ] || fail "title of $V2 not requested: $(node seller --json vehicle show $V2)"
+start_config_node "${N[agency]}"
+wait_until 30000 is x valid vehicle $V2 .title.status
+note "title of $V2 issued after the agency's node came back: $(vehicle $V2 .title.number)"
+
+step "the same event delivered twice pays once"
+as buyer contract deploy --name tip_rule --file "$CONTRACTS/tip_rule.lua" >/dev/null
+as buyer reactor add --topic event.wallet.issued --contract tip_rule --match to="${DID[buyer]}" >/dev/null
+hold buyer buyer
+node seller wallet issue --to "${DID[buyer]}" 100 >/dev/null
+node seller wallet issue --to "${DID[buyer]}" 100 >/dev/null
+bal() { node seller --json wallet balance "${DID[buyer]}" | jq -r .balance; }
+wait_until 20000 is x 198 bal
+stop_config_node "${N[buyer]}"
+rm -f "${N[buyer]}/data/reactor.checkpoint"
+start_config_node "${N[buyer]}"
+wait_until 20000 all_alive 3
+ge() { [ "$("${@:2}")" -ge "$1" ]; }
+wait_until 20000 ge 2 reactors buyer already_done
+[ "$(bal)" = 198 ] || fail "a replayed event paid again: balance $(bal)"
+note "replay from height 0: $(reactors buyer already_done) follow-ups found already made"
+
+step "a node killed mid-flow makes every follow-up once"
+node seller wallet issue --to "${DID[buyer]}" 100 >/dev/null
+kill_node "${N[buyer]}"
+node seller wallet issue --to "${DID[buyer]}" 100 >/dev/null
+start_config_node "${N[buyer]}"
+wait_until 30000 is x 396 bal
+[ "$(reactors buyer pending)" = 0 ] || wait_until 20000 is x 0 reactors buyer pending
+[ "$(bal)" = 396 ] || fail "balance $(bal) after the restart, not 396"
+
+step "two nodes holding one participant's key commit one follow-up per event"
+hold seller buyer
+before=$(( $(reactors seller already_done) + $(reactors buyer already_done) ))
+node seller wallet issue --to "${DID[buyer]}" 100 >/dev/null
+wait_until 20000 is x 495 bal
+settled() { [ "$(reactors seller pending)" = 0 ] && [ "$(reactors buyer pending)" = 0 ] \
+  && [ $(( $(reactors seller already_done) + $(reactors buyer already_done) )) -gt "$before" ]; }
+wait_until 30000 settled
+[ "$(bal)" = 495 ] || fail "two nodes paid twice: balance $(bal)"
+
+step "a follow-up whose endorser is offline is retried with backoff until it is back"
+node seller wallet issue --to "${DID[buyer]}" 100000 >/dev/null   # the title fee and premiums
+as buyer title onboard --vin 3HGCM82633A004354 --make Honda --model Fit --year 2021 --agency "${DID[agency]}" >/dev/null
+wait_until 20000 is x valid vehicle 3HGCM82633A004354 .title.status
+as buyer contract deploy --name insure_rule --file "$CONTRACTS/insure_rule.lua" >/dev/null
+as buyer reactor add --topic event.insurance.requested --contract insure_rule >/dev/null
+stop_config_node "${N[buyer]}"
+valid=$(( $(now_ms) + 86400000 ))
+as insurer insurance request --vin 3HGCM82633A004354 --provider "${DID[insurer]}" --policy P-9 --coverage 3000000 --premium 500 --period-ms 600000 --valid-until $valid >/dev/null
+stop_config_node "${N[insurer]}"
+start_config_node "${N[buyer]}"
+wait_until 30000 ge 1 reactors buyer retries
+grep -q "ev=reactor.retry.*insurer" "$TEST_TMP/node2.log" || fail "the retry does not name the offline organisation"
+[ "$(vehicle 3HGCM82633A004354 '.insurance.state // "none"')" != active ] || fail "approved without the insurer"
+start_config_node "${N[insurer]}"
+wait_until 40000 is x active vehicle 3HGCM82633A004354 .insurance.state
+note "approved after $(reactors buyer retries) retries once the insurer's node was back"
+
+step "replicas agree; money conserved"
+same() { local a b; a=$(nstatus "${N[seller]}" | jq -r .state_hash); for o in "${ORGS[@]}"; do b=$(nstatus "${N[$o]}" | jq -r .state_hash); [ "$a" = "$b" ] || return 1; done; }
+wait_until 20000 same
+st=$(nstatus "${N[seller]}")
+[ "$(jf "$st" '.money.wallets == .money.issued - .money.redeemed')" = true ] || fail "money: $(jf "$st" .money)"
+for o in "${ORGS[@]}"; do stop_config_node "${N[$o]}"; done
