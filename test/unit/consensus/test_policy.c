@@ -280,7 +280,9 @@ test_orgs(void)
         CHECK_EQ(orgs_add(&full, name, NULL, 0, &err), 0);
     }
     CHECK_EQ(orgs_add(&full, "one-more", NULL, 0, &err), VL_ERR_LIMIT);
-    CHECK_STR(err.msg, "organisation 'one-more': more than 64 organisations");
+    char want[80];
+    snprintf(want, sizeof want, "organisation 'one-more': more than %d organisations", ORGS_MAX);
+    CHECK_STR(err.msg, want);
     CHECK_EQ(orgs_find(&full, "o63"), 63);
 
     /* Sets. */
