@@ -36,40 +36,10 @@
  *   only, line 42), s_rule_prevote_timeout (line 34), s_rule_precommit_
  *   timeout (line 47); entering PROPOSE(r) is s_start_round (lines 11-21).
  *
- * Invariants (bft_check_invariants checks all of them; every input asserts
- * the O(1) ones — all but INV-7 and INV-8 — before it returns):
- *
- *   INV-1  No equivocation of our own: at one height we sign at most one
- *          proposal and one vote of each type per round, in increasing
- *          rounds (own_round[type] only grows, and we sign only at the
- *          current round), so never two different messages of one (h, r,
- *          type); our proposals are only in rounds we propose; every own
- *          message in the log equals what we recorded signing.
- *   INV-2  -1 <= lockedRound <= validRound <= round; when lockedRound =
- *          validRound >= 0 the two values are the same block.
- *   INV-3  The lock is our last non-nil precommit: if we precommitted v at
- *          r and at no higher round for a block, then lockedValue = v and
- *          lockedRound = r (the lock changes only with a precommit, line
- *          36, and replay restores it from the precommits).
- *   INV-4  COMMITTED only with more than 2/3 precommits for the committed
- *          hash at one round in the log, and that block judged valid.
- *   INV-5  (round, step) never goes back: it equals the highest (round,
- *          step) the height reached; within a round the step only advances
- *          PROPOSE -> PREVOTE -> PRECOMMIT (-> COMMITTED).
- *   INV-6  The step says what we signed this round: step >= PREVOTE iff we
- *          prevoted in this round, step >= PRECOMMIT iff we precommitted.
- *   INV-7  Tallies match the votes: one tally per value, at most 2n per
- *          (round, type); each validator's first vote is in the tally of
- *          its value and counted once in `voters`; a validator is in a
- *          second value's tally only with evidence against it; counts,
- *          voter sets and the quorum marker agree.
- *   INV-8  The log has one record per kept round, within BFT_ROUND_MAX, and
- *          always one for the current round, lockedRound and validRound
- *          (the current proposal's valid_round is kept once it exists).
- *   INV-9  A BUILD_PROPOSAL is outstanding only in PROPOSE of a round we
- *          propose, with no valid value and no proposal of ours yet.
+ * Invariants: INV-1..INV-9, listed and checked in bft_state.c (every input
+ * asserts the O(1) ones before it returns).
  */
-#include "bft.h"
+#include "bft_internal.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -78,99 +48,7 @@
 _Static_assert(BFT_ROUNDS_KEPT > 4, "the pinned rounds need a place, plus one to evict");
 _Static_assert(2 * BFT_VALIDATORS_MAX < 256, "vote_of holds 1 + a tally index in a byte");
 
-/* Index of a vote type in the per-round arrays. */
-#define S_PREVOTE 0
-#define S_PRECOMMIT 1
-
-/* One distinct value voted for at (round, type), and who voted for it. */
-typedef struct {
-    uint8_t hash[BFT_HASH_SIZE];
-    bool nil;
-    uint16_t count;                 /* = members of voters */
-    bft_set_t voters;
-} s_tally_t;
-
-/* The log of one round. */
-typedef struct {
-    bool used;
-    int32_t round;
-    bool has_proposal;              /* the first proposal from the proposer */
-    uint8_t prop_hash[BFT_HASH_SIZE];
-    int32_t prop_vr;
-    /* vote_of[t][i] = 1 + index into tally[t] of validator i's first vote,
-     * 0 = none yet. A later vote for another value is evidence, and counts
-     * for that value too (see s_tally_add). */
-    uint8_t vote_of[2][BFT_VALIDATORS_MAX];
-    s_tally_t tally[2][2 * BFT_VALIDATORS_MAX];
-    uint16_t n_tally[2];
-    uint16_t n_extra[2];            /* tallies opened by second votes, <= n */
-    uint16_t voters[2];             /* validators with a vote of that type */
-    int16_t quorum_at[2];           /* first tally to reach a quorum, -1 none */
-    bft_set_t equivocated[2];       /* validators reported as EVIDENCE here */
-} s_round_t;
-
-/* A verdict of the driver on a block of this height. */
-typedef struct {
-    bool used;
-    bool valid;
-    uint8_t hash[BFT_HASH_SIZE];
-} s_judged_t;
-
-struct bft_t {
-    bft_config_t cfg;
-    uint32_t n, quorum, skip;       /* n, floor(2n/3)+1, (n-1)/3+1 */
-
-    /* The paper's state for this height. */
-    uint64_t height;
-    bft_step_t step;
-    int32_t round;
-    int32_t locked_round;           /* BFT_NO_ROUND when not locked */
-    uint8_t locked_hash[BFT_HASH_SIZE];
-    int32_t valid_round;            /* BFT_NO_ROUND when no valid value */
-    uint8_t valid_hash[BFT_HASH_SIZE];
-
-    /* "For the first time" of the current round's rules. */
-    bool prevote_timeout_set;       /* line 34 fired */
-    bool polka_seen;                /* line 36 fired */
-    bool precommit_timeout_set;     /* line 47 fired */
-    bool build_pending;             /* BUILD_PROPOSAL out, no bft_on_value yet */
-
-    /* What we signed at this height (INV-1, INV-3). Index = bft_msg_t. */
-    int32_t own_round[3];           /* round of the last one, -1 none */
-    bool own_nil[3];
-    uint8_t own_hash[3][BFT_HASH_SIZE];
-    int32_t own_lock_round;         /* our last non-nil precommit, -1 none */
-    uint8_t own_lock_hash[BFT_HASH_SIZE];
-
-    int32_t commit_round;           /* when COMMITTED */
-    uint8_t commit_hash[BFT_HASH_SIZE];
-
-    /* The highest (round, step) reached at this height (INV-5). */
-    int32_t hw_round;
-    bft_step_t hw_step;
-
-    /* Line 55: the highest round of any message from each validator. */
-    int32_t seen_round[BFT_VALIDATORS_MAX];
-    bool skip_dirty;                /* seen_round grew since s_rule_skip looked */
-
-    s_round_t rounds[BFT_ROUNDS_KEPT];
-    s_judged_t judged[BFT_JUDGED_MAX];
-    uint32_t judged_next;           /* ring position of the next new verdict */
-
-    bft_stats_t stats;
-
-    /* Borrowed for the duration of one input. */
-    bft_actions_t *out;
-    int64_t now_ms;
-};
-
 /* --- Small helpers ------------------------------------------------------- */
-
-static bool
-s_same(const uint8_t *a, const uint8_t *b)
-{
-    return memcmp(a, b, BFT_HASH_SIZE) == 0;
-}
 
 static void
 s_set_add(bft_set_t *set, uint32_t i)
@@ -193,12 +71,6 @@ s_vi(bft_msg_t type)
     return type == BFT_PREVOTE ? S_PREVOTE : S_PRECOMMIT;
 }
 
-static bool
-s_is_proposer(const bft_t *bft, int32_t round)
-{
-    return bft_proposer(bft, bft->height, round) == bft->cfg.self;
-}
-
 /* A new action at the end of the input's list; the bound is derived at
  * BFT_ACTIONS_MAX, so running out is a bug here, not bad input. */
 static bft_action_t *
@@ -213,122 +85,6 @@ s_emit(bft_t *bft, bft_action_kind_t kind, int32_t round)
     return a;
 }
 
-/* --- Configuration ------------------------------------------------------- */
-
-void
-bft_config_init(bft_config_t *cfg, uint32_t validators, uint32_t self)
-{
-    assert(cfg);
-    memset(cfg, 0, sizeof *cfg);
-    cfg->validators = validators;
-    cfg->self = self;
-    cfg->timeouts = (bft_timeouts_t) {
-        .propose_base_ms = BFT_PROPOSE_BASE_MS,
-        .propose_delta_ms = BFT_PROPOSE_DELTA_MS,
-        .prevote_base_ms = BFT_PREVOTE_BASE_MS,
-        .prevote_delta_ms = BFT_PREVOTE_DELTA_MS,
-        .precommit_base_ms = BFT_PRECOMMIT_BASE_MS,
-        .precommit_delta_ms = BFT_PRECOMMIT_DELTA_MS,
-    };
-}
-
-#define S_DAY_MS (24LL * 3600 * 1000)
-
-/* A day each keeps base + BFT_ROUND_MAX * delta far inside int64. */
-static bool
-s_timeout_ok(int64_t base, int64_t delta)
-{
-    return base > 0 && base <= S_DAY_MS && delta >= 0 && delta <= S_DAY_MS;
-}
-
-int
-bft_config_check(const bft_config_t *cfg, vl_err_t *err)
-{
-    assert(cfg);
-    if (cfg->validators < 1 || cfg->validators > BFT_VALIDATORS_MAX)
-        return vl_err_set(err, VL_ERR_INVALID, "%u validators (1 to %d supported)",
-                          cfg->validators, BFT_VALIDATORS_MAX);
-    if (cfg->self >= cfg->validators)
-        return vl_err_set(err, VL_ERR_INVALID, "validator index %u is not below %u",
-                          cfg->self, cfg->validators);
-    const bft_timeouts_t *t = &cfg->timeouts;
-    if (!s_timeout_ok(t->propose_base_ms, t->propose_delta_ms)
-        || !s_timeout_ok(t->prevote_base_ms, t->prevote_delta_ms)
-        || !s_timeout_ok(t->precommit_base_ms, t->precommit_delta_ms))
-        return vl_err_set(err, VL_ERR_INVALID,
-                          "consensus timeouts need 0 < base <= 1 day and 0 <= delta <= 1 day");
-    return 0;
-}
-
-bft_t *
-bft_new(const bft_config_t *cfg)
-{
-    assert(cfg);
-    if (bft_config_check(cfg, NULL) != 0)
-        return NULL;
-    bft_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->cfg = *cfg;
-    self->n = cfg->validators;
-    self->quorum = 2 * self->n / 3 + 1;
-    self->skip = (self->n - 1) / 3 + 1;
-    self->step = BFT_STEP_IDLE;
-    self->round = 0;
-    self->locked_round = self->valid_round = BFT_NO_ROUND;
-    self->commit_round = BFT_NO_ROUND;
-    self->own_lock_round = BFT_NO_ROUND;
-    self->hw_round = BFT_NO_ROUND;
-    for (int t = 0; t < 3; t++)
-        self->own_round[t] = BFT_NO_ROUND;
-    return self;
-}
-
-void
-bft_destroy(bft_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    free(*self_p);
-    *self_p = NULL;
-}
-
-int64_t
-bft_timeout_ms(const bft_timeouts_t *t, bft_timeout_t kind, int32_t round)
-{
-    assert(t && round >= 0);
-    int64_t r = round;
-    switch (kind) {
-    case BFT_TIMEOUT_PROPOSE:
-        return t->propose_base_ms + r * t->propose_delta_ms;
-    case BFT_TIMEOUT_PREVOTE:
-        return t->prevote_base_ms + r * t->prevote_delta_ms;
-    case BFT_TIMEOUT_PRECOMMIT:
-        return t->precommit_base_ms + r * t->precommit_delta_ms;
-    }
-    assert(!"timeout kind");
-    return 0;
-}
-
-uint32_t
-bft_proposer(const bft_t *bft, uint64_t height, int32_t round)
-{
-    assert(bft && round >= 0);
-    return (uint32_t) ((height % bft->n + (uint64_t) round % bft->n) % bft->n);
-}
-
-uint32_t
-bft_quorum(const bft_t *bft)
-{
-    return bft->quorum;
-}
-
-uint32_t
-bft_skip_threshold(const bft_t *bft)
-{
-    return bft->skip;
-}
-
 /* --- The round log --------------------------------------------------------- */
 
 static s_round_t *
@@ -338,12 +94,6 @@ s_round_find(bft_t *bft, int32_t round)
         if (bft->rounds[i].used && bft->rounds[i].round == round)
             return &bft->rounds[i];
     return NULL;
-}
-
-static const s_round_t *
-s_round_find_c(const bft_t *bft, int32_t round)
-{
-    return s_round_find((bft_t *) bft, round);
 }
 
 /* The valid_round named by the current round's proposal, or -1: line 28
@@ -484,20 +234,14 @@ s_tally_add(bft_t *bft, s_round_t *r, int vi, uint32_t from, const uint8_t *hash
     return S_ADDED;
 }
 
-/* The value with a quorum of votes of type vi at round r, or NULL. */
-static const s_tally_t *
-s_quorum_value(const s_round_t *r, int vi)
-{
-    return r && r->quorum_at[vi] >= 0 ? &r->tally[vi][r->quorum_at[vi]] : NULL;
-}
 
 /* --- Verdicts -------------------------------------------------------------- */
 
 /* 1 valid, 0 invalid, -1 not judged. The locked and valid values were judged
  * valid when they were set (lines 36-43), and validation of one height is
  * deterministic, so they stay valid. */
-static int
-s_judged(const bft_t *bft, const uint8_t *hash)
+int
+bft_judged_of(const bft_t *bft, const uint8_t *hash)
 {
     if (bft->locked_round >= 0 && s_same(bft->locked_hash, hash))
         return 1;
@@ -653,7 +397,7 @@ s_rule_commit(bft_t *bft)
         if (!r->used)
             continue;
         const s_tally_t *t = s_quorum_value(r, S_PRECOMMIT);
-        if (!t || t->nil || s_judged(bft, t->hash) != 1)
+        if (!t || t->nil || bft_judged_of(bft, t->hash) != 1)
             continue;
         bft->commit_round = r->round;
         memcpy(bft->commit_hash, t->hash, BFT_HASH_SIZE);
@@ -732,7 +476,7 @@ s_rule_prevote(bft_t *bft)
     }
     const uint8_t *vote = NULL;
     if (lock_allows) {
-        int j = s_judged(bft, v);
+        int j = bft_judged_of(bft, v);
         if (j < 0)
             return false;
         vote = j ? v : NULL;
@@ -749,7 +493,7 @@ s_rule_polka(bft_t *bft)
     if (bft->polka_seen || bft->step < BFT_STEP_PREVOTE)
         return false;
     const s_tally_t *t = s_quorum_value(s_round_find(bft, bft->round), S_PREVOTE);
-    if (!t || t->nil || s_judged(bft, t->hash) != 1)
+    if (!t || t->nil || bft_judged_of(bft, t->hash) != 1)
         return false;
     bft->polka_seen = true;
     uint8_t v[BFT_HASH_SIZE];
@@ -827,148 +571,6 @@ s_progress(bft_t *bft)
     }
 }
 
-/* --- Invariants ---------------------------------------------------------- */
-
-static const char *
-s_check_cheap(const bft_t *bft)
-{
-    if (bft->step == BFT_STEP_IDLE)
-        return NULL;
-    /* INV-1 */
-    for (int t = 0; t < 3; t++)
-        if (bft->own_round[t] > bft->round)
-            return "INV-1: we signed a message at a round above the current one";
-    if (bft->own_round[BFT_PROPOSAL] >= 0
-        && !s_is_proposer(bft, bft->own_round[BFT_PROPOSAL]))
-        return "INV-1: we proposed in a round we do not propose";
-    /* INV-2 */
-    if (bft->locked_round < BFT_NO_ROUND || bft->locked_round > bft->valid_round
-        || bft->valid_round > bft->round || bft->round > BFT_ROUND_MAX)
-        return "INV-2: not -1 <= lockedRound <= validRound <= round";
-    if (bft->locked_round >= 0 && bft->locked_round == bft->valid_round
-        && !s_same(bft->locked_hash, bft->valid_hash))
-        return "INV-2: locked and valid values differ at one round";
-    /* INV-3 */
-    if (bft->locked_round != bft->own_lock_round
-        || (bft->locked_round >= 0 && !s_same(bft->locked_hash, bft->own_lock_hash)))
-        return "INV-3: the lock is not our last non-nil precommit";
-    /* INV-5 */
-    if (bft->round != bft->hw_round || bft->step != bft->hw_step)
-        return "INV-5: (round, step) went back";
-    /* INV-6 */
-    if (bft->step != BFT_STEP_COMMITTED) {
-        if ((bft->step >= BFT_STEP_PREVOTE) != (bft->own_round[BFT_PREVOTE] == bft->round))
-            return "INV-6: step and our prevote of this round disagree";
-        if ((bft->step >= BFT_STEP_PRECOMMIT) != (bft->own_round[BFT_PRECOMMIT] == bft->round))
-            return "INV-6: step and our precommit of this round disagree";
-    }
-    /* INV-9 */
-    if (bft->build_pending
-        && (bft->step != BFT_STEP_PROPOSE || !s_is_proposer(bft, bft->round)
-            || bft->own_round[BFT_PROPOSAL] >= bft->round || bft->valid_round >= 0))
-        return "INV-9: a block is being built outside our PROPOSE step";
-    /* INV-4 */
-    if (bft->step == BFT_STEP_COMMITTED) {
-        const s_tally_t *t = s_quorum_value(s_round_find_c(bft, bft->commit_round), S_PRECOMMIT);
-        if (!t || t->nil || !s_same(t->hash, bft->commit_hash) || t->count < bft->quorum
-            || s_judged(bft, bft->commit_hash) != 1)
-            return "INV-4: committed without +2/3 precommits for a valid block";
-    }
-    return NULL;
-}
-
-static const char *
-s_check_round(const bft_t *bft, const s_round_t *r)
-{
-    if (r->round < 0 || r->round > BFT_ROUND_MAX)
-        return "INV-8: a kept round out of range";
-    for (int vi = 0; vi < 2; vi++) {
-        if (r->n_tally[vi] > 2 * bft->n || r->n_extra[vi] > bft->n)
-            return "INV-7: more tallies than the bound";
-        bool any_quorum = false;
-        for (int i = 0; i < r->n_tally[vi]; i++) {
-            const s_tally_t *t = &r->tally[vi][i];
-            if (t->count != bft_set_count(&t->voters) || t->count == 0)
-                return "INV-7: a tally's count is not its number of voters";
-            any_quorum |= t->count >= bft->quorum;
-            for (int j = 0; j < i; j++)
-                if (r->tally[vi][j].nil == t->nil
-                    && (t->nil || s_same(r->tally[vi][j].hash, t->hash)))
-                    return "INV-7: two tallies for one value";
-        }
-        if (any_quorum != (r->quorum_at[vi] >= 0)
-            || (r->quorum_at[vi] >= 0
-                && r->tally[vi][r->quorum_at[vi]].count < bft->quorum))
-            return "INV-7: the quorum marker disagrees with the tallies";
-        uint32_t with_vote = 0;
-        for (uint32_t v = 0; v < bft->n; v++) {
-            uint8_t k = r->vote_of[vi][v];
-            uint32_t in = 0;
-            for (int i = 0; i < r->n_tally[vi]; i++)
-                in += bft_set_has(&r->tally[vi][i].voters, v);
-            if (!k) {
-                if (in)
-                    return "INV-7: a validator counted with no first vote";
-                continue;
-            }
-            with_vote++;
-            if (k > r->n_tally[vi] || !bft_set_has(&r->tally[vi][k - 1].voters, v))
-                return "INV-7: a first vote is not in the tally of its value";
-            if (in > 1 && !bft_set_has(&r->equivocated[vi], v))
-                return "INV-7: a validator counted for two values without evidence";
-        }
-        if (with_vote != r->voters[vi])
-            return "INV-7: voters is not the number of validators with a vote";
-        if (bft_set_has(&r->equivocated[vi], bft->cfg.self))
-            return "INV-1: evidence against ourselves in the log";
-        /* INV-1: our vote in the log is the one we signed. */
-        bft_msg_t type = vi == S_PREVOTE ? BFT_PREVOTE : BFT_PRECOMMIT;
-        uint8_t k = r->vote_of[vi][bft->cfg.self];
-        if (r->round == bft->own_round[type]) {
-            if (r->round == bft->round && !k)
-                return "INV-1: our vote of this round is not counted";
-            if (k) {
-                const s_tally_t *t = &r->tally[vi][k - 1];
-                if (t->nil != bft->own_nil[type]
-                    || (!t->nil && !s_same(t->hash, bft->own_hash[type])))
-                    return "INV-1: the log holds a vote of ours we did not sign";
-            }
-        } else if (k && r->round > bft->own_round[type]) {
-            return "INV-1: the log holds a vote of ours from a round we did not vote in";
-        }
-    }
-    if (r->has_proposal && r->round == bft->own_round[BFT_PROPOSAL]
-        && !s_same(r->prop_hash, bft->own_hash[BFT_PROPOSAL]))
-        return "INV-1: the log holds a proposal of ours we did not sign";
-    return NULL;
-}
-
-const char *
-bft_check_invariants(const bft_t *bft)
-{
-    assert(bft);
-    const char *why = s_check_cheap(bft);
-    if (why || bft->step == BFT_STEP_IDLE)
-        return why;
-    for (int i = 0; i < BFT_ROUNDS_KEPT; i++) {
-        const s_round_t *r = &bft->rounds[i];
-        if (!r->used)
-            continue;
-        for (int j = i + 1; j < BFT_ROUNDS_KEPT; j++)
-            if (bft->rounds[j].used && bft->rounds[j].round == r->round)
-                return "INV-8: two logs for one round";
-        if ((why = s_check_round(bft, r)) != NULL)
-            return why;
-    }
-    if (!s_round_find_c(bft, bft->round))
-        return "INV-8: no log for the current round";
-    if (bft->locked_round >= 0 && !s_round_find_c(bft, bft->locked_round))
-        return "INV-8: no log for lockedRound";
-    if (bft->valid_round >= 0 && !s_round_find_c(bft, bft->valid_round))
-        return "INV-8: no log for validRound";
-    return NULL;
-}
-
 /* --- Inputs ---------------------------------------------------------------- */
 
 static void
@@ -989,7 +591,7 @@ s_end(bft_t *bft, int rc)
         s_progress(bft);
     else
         bft->out->n = 0;
-    const char *why = s_check_cheap(bft);
+    const char *why = bft_check_cheap(bft);
     (void) why;
     assert(why == NULL);
     bft->out = NULL;
@@ -1394,112 +996,4 @@ bft_on_timeout(bft_t *bft, bft_timeout_t kind, uint64_t height, int32_t round, i
         bft->stats.stale++;
     }
     return s_end(bft, 0);
-}
-
-/* --- State ------------------------------------------------------------------ */
-
-uint64_t
-bft_height(const bft_t *bft)
-{
-    return bft->height;
-}
-
-int32_t
-bft_round(const bft_t *bft)
-{
-    return bft->round;
-}
-
-bft_step_t
-bft_step(const bft_t *bft)
-{
-    return bft->step;
-}
-
-int32_t
-bft_locked(const bft_t *bft, uint8_t hash[BFT_HASH_SIZE])
-{
-    if (hash && bft->locked_round >= 0)
-        memcpy(hash, bft->locked_hash, BFT_HASH_SIZE);
-    return bft->locked_round;
-}
-
-int32_t
-bft_valid(const bft_t *bft, uint8_t hash[BFT_HASH_SIZE])
-{
-    if (hash && bft->valid_round >= 0)
-        memcpy(hash, bft->valid_hash, BFT_HASH_SIZE);
-    return bft->valid_round;
-}
-
-const bft_stats_t *
-bft_stats(const bft_t *bft)
-{
-    return &bft->stats;
-}
-
-const char *
-bft_step_name(bft_step_t step)
-{
-    switch (step) {
-    case BFT_STEP_IDLE:
-        return "idle";
-    case BFT_STEP_PROPOSE:
-        return "propose";
-    case BFT_STEP_PREVOTE:
-        return "prevote";
-    case BFT_STEP_PRECOMMIT:
-        return "precommit";
-    case BFT_STEP_COMMITTED:
-        return "committed";
-    }
-    return "?";
-}
-
-const char *
-bft_msg_name(bft_msg_t type)
-{
-    switch (type) {
-    case BFT_PROPOSAL:
-        return "proposal";
-    case BFT_PREVOTE:
-        return "prevote";
-    case BFT_PRECOMMIT:
-        return "precommit";
-    }
-    return "?";
-}
-
-const char *
-bft_timeout_name(bft_timeout_t kind)
-{
-    switch (kind) {
-    case BFT_TIMEOUT_PROPOSE:
-        return "propose";
-    case BFT_TIMEOUT_PREVOTE:
-        return "prevote";
-    case BFT_TIMEOUT_PRECOMMIT:
-        return "precommit";
-    }
-    return "?";
-}
-
-const char *
-bft_action_name(bft_action_kind_t kind)
-{
-    switch (kind) {
-    case BFT_ACT_BUILD_PROPOSAL:
-        return "build-proposal";
-    case BFT_ACT_BROADCAST_PROPOSAL:
-        return "broadcast-proposal";
-    case BFT_ACT_BROADCAST_VOTE:
-        return "broadcast-vote";
-    case BFT_ACT_SCHEDULE_TIMEOUT:
-        return "schedule-timeout";
-    case BFT_ACT_COMMIT:
-        return "commit";
-    case BFT_ACT_EVIDENCE:
-        return "evidence";
-    }
-    return "?";
 }

@@ -206,10 +206,13 @@ s_keep_vote(node_bft_t *nb, const bft_vote_t *v, const uint8_t *bytes, size_t le
 
 /* --- Messages out ---------------------------------------------------------------- */
 
+/* A sole validator's proposals and votes concern nobody else: every node
+ * receives its blocks with their certificates, so flooding the messages
+ * too would only carry each block across the mesh twice. */
 static void
 s_publish(node_bft_t *nb, int type, const uint8_t *bytes, size_t len)
 {
-    if (nb->node->gossip && !nb->halted)
+    if (nb->node->gossip && !nb->halted && nb->vals.n > 1)
         gossip_publish(nb->node->gossip, type, bytes, len);
 }
 

@@ -14,6 +14,7 @@ make_net "$NET" 4 --orgs "agency:title_agency+registration_authority,seller:deal
 declare -A N DID
 for i in 0 1 2 3; do N[${ORGS[$i]}]=$NET/node$i; done
 CONTRACTS=$(cd "$(dirname "$0")/contracts" && pwd)
+RULES=$(cd "$(dirname "$0")/../../contracts/lib/rules" && pwd)   # the example rules
 WAIT_POLL_S=0.1
 
 as() { local o=$1; shift; "$VLEDGER" --data "${N[$o]}/data" --key "$TEST_TMP/$o.pem" "$@"; }
@@ -55,7 +56,7 @@ node insurer identity enrol "${DID[insurer]}" --role insurer >/dev/null
 node seller wallet issue --to "${DID[seller]}" 100000 >/dev/null
 
 step "rules are their owner's, on the ledger; listing them is a read"
-as agency contract deploy --name agency_rule --file "$CONTRACTS/agency_rule.lua" >/dev/null
+as agency contract deploy --name agency_rule --file "$RULES/agency.lua" >/dev/null
 as agency reactor add --topic event.title.requested --contract agency_rule --function on_title --id title >/dev/null
 as agency reactor add --topic event.registration.requested --contract agency_rule --function on_registration --id plate >/dev/null
 expect_fail 1 "is not deployed" as agency reactor add --topic event.x --contract nosuch
