@@ -91,6 +91,21 @@ start_config_node "${N[agency]}"
 wait_until 30000 is x valid vehicle $V2 .title.status
 note "title of $V2 issued after the agency's node came back: $(vehicle $V2 .title.number)"
 
+step "the seller's node negotiates by its own rule"
+sed "s/^local FLOOR = 850000/local FLOOR = 650000/" "$RULES/seller.lua" >"$TEST_TMP/seller_rules.lua"
+as seller contract deploy --name seller_rules --file "$TEST_TMP/seller_rules.lua" >/dev/null
+as seller reactor add --topic event.sale.offered --contract seller_rules --function on_offer >/dev/null
+hold seller seller
+id=$(jf "$(as buyer --json sale request --vin $V1 --price 700000)" .result.id)
+last_offer() { as buyer --json sale show $V1 --id "$id" | jq -r '.offers[-1] | "\(.by) \(.price) \(.status)"'; }
+as buyer sale offer --vin $V1 --id "$id" --price 600000 >/dev/null
+wait_until 20000 is x "${DID[seller]} 650000 open" last_offer
+as buyer sale offer --vin $V1 --id "$id" --price 660000 >/dev/null
+sale_status() { as buyer --json sale show $V1 --id "$id" | jq -r '"\(.status) \(.agreed_price)"'; }
+wait_until 20000 is x "agreed 660000" sale_status
+note "seller's node: countered 600000 with its floor 650000, accepted 660000"
+expect_fail 1 "aborted" as buyer sale abort --vin $V1 --id "$id"   # a result with a message: exit 1
+
 step "the same event delivered twice pays once"
 as buyer contract deploy --name tip_rule --file "$CONTRACTS/tip_rule.lua" >/dev/null
 as buyer reactor add --topic event.wallet.issued --contract tip_rule --match to="${DID[buyer]}" >/dev/null
