@@ -9,7 +9,8 @@
  *                          --out DIR [--base-port P] [--degree D] [--full-mesh-max F]
  *                          [--bootstrap K] [--block-max-txs B] [--heartbeat-ms H]
  *       DIR/genesis.json (organisations and all members; node I belongs to
- *       the I-th organisation of --orgs, a node past the list to an
+ *       the I-th organisation of --orgs (a name listed again: another node
+ *       of that organisation), a node past the list to an
  *       organisation of its own named nodeI; without --orgs node I's
  *       organisation is nodeI, holding `validator` for I < V, and node 0's
  *       also `issuer`), DIR/nodeI/card.json, DIR/nodeI/node.key (Ed25519 PEM; the
@@ -95,12 +96,15 @@ s_num(const char *text, long lo, long hi, const char *what)
     return v;
 }
 
-/* The organisations of --orgs "NAME[:ROLE+ROLE...],..." for n nodes: node
- * i belongs to organisation i; nodes past the list (and, without --orgs,
- * every node) get one of their own named nodeI, with `validator` for
- * I < validators and node 0's with `issuer` too when no --orgs. */
+/* The organisation of each of the n nodes (node_org[i]) from --orgs
+ * "NAME[:ROLE+ROLE...],...": node i belongs to the i-th listed; a name
+ * listed again is another node of that organisation (its roles given once,
+ * or the same again). Nodes past the list (and, without --orgs, every node)
+ * get one of their own named nodeI, with `validator` for I < validators and
+ * node 0's with `issuer` too when no --orgs. orgs collects the distinct
+ * organisations. */
 static int
-s_orgs(const char *spec, long n, long validators, orgs_t *orgs, vl_err_t *err)
+s_orgs(const char *spec, long n, long validators, orgs_t *orgs, org_t *node_org, vl_err_t *err)
 {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", spec ? spec : "");
@@ -123,9 +127,22 @@ s_orgs(const char *spec, long n, long validators, orgs_t *orgs, vl_err_t *err)
                 roles[n_roles++] = r;
             }
         }
-        if (orgs_add(orgs, item, roles, n_roles, err) != 0)
+        int at = orgs_find(orgs, item);
+        if (at >= 0) {
+            orgs_t one;
+            memset(&one, 0, sizeof one);
+            if (n_roles > 0 && (orgs_add(&one, item, roles, n_roles, err) != 0
+                                || one.items[0].role_count != orgs->items[at].role_count
+                                || memcmp(one.items[0].roles, orgs->items[at].roles,
+                                          one.items[0].role_count * sizeof one.items[0].roles[0])))
+                return vl_err_set(err, VL_ERR_INVALID, "organisation '%s' is listed again with "
+                                  "other roles: give its roles once", item);
+        } else if (orgs_add(orgs, item, roles, n_roles, err) != 0) {
             return VL_ERR_INVALID;
-        listed++;
+        } else {
+            at = (int) orgs->count - 1;
+        }
+        node_org[listed++] = orgs->items[at];
     }
     for (long i = listed; i < n; i++) {
         char name[32];
@@ -138,6 +155,7 @@ s_orgs(const char *spec, long n, long validators, orgs_t *orgs, vl_err_t *err)
             roles[n_roles++] = "issuer";
         if (orgs_add(orgs, name, roles, n_roles, err) != 0)
             return VL_ERR_INVALID;
+        node_org[i] = orgs->items[orgs->count - 1];
     }
     return 0;
 }
@@ -176,13 +194,18 @@ s_net_create(int argc, char **argv)
     orgs_t orgs;
     memset(&orgs, 0, sizeof orgs);
     vl_err_t err = { "" };
-    if (s_orgs(orgs_arg, n, v < 0 ? 1 : v, &orgs, &err) != 0) {
+    org_t *node_org = calloc((size_t) n, sizeof *node_org);
+    if (!node_org) {
+        fprintf(stderr, "vledger-sim: out of memory\n");
+        return 1;
+    }
+    if (s_orgs(orgs_arg, n, v < 0 ? 1 : v, &orgs, node_org, &err) != 0) {
         fprintf(stderr, "vledger-sim: --orgs: %s\n", err.msg);
         return 2;
     }
     long validators = 0;
     for (long i = 0; i < n; i++)
-        validators += org_has_role(&orgs.items[i], ORG_ROLE_VALIDATOR);
+        validators += org_has_role(&node_org[i], ORG_ROLE_VALIDATOR);
     if (v >= 0 && orgs_arg && v != validators) {
         fprintf(stderr, "vledger-sim: --validators %ld, but %ld of the nodes' organisations hold "
                         "the role validator\n", v, validators);
@@ -235,7 +258,7 @@ s_net_create(int argc, char **argv)
     }
     char path[4096];
     for (long i = 0; i < n; i++) {
-        const org_t *o = &orgs.items[i];
+        const org_t *o = &node_org[i];
         char dir[4096], name[32], roles[ORG_ROLES_MAX * 32] = "";
         snprintf(dir, sizeof dir, "%s/node%ld", out, i);
         snprintf(name, sizeof name, "node%ld", i);
@@ -284,6 +307,7 @@ s_net_create(int argc, char **argv)
            g->chain_id, n, v, out, base, base + 2 * n - 1, out);
     free(g);
     free(cards);
+    free(node_org);
     return 0;
 }
 

@@ -3,16 +3,18 @@
 # ledger that only their owner changes; the title agency's node issues
 # titles and plates by its own rules, also for what happened while it was
 # down; the same event delivered twice, a node killed mid-flow and two
-# nodes holding one participant's key each commit one follow-up per event;
+# nodes of one organisation holding one participant's key each commit one
+# follow-up per event;
 # a follow-up whose endorser is offline is retried with backoff until it
 # is back.
 . "$(dirname "$0")/lib.sh"
 
 NET=$TEST_TMP/net
-ORGS=(agency seller buyer insurer)
-make_net "$NET" 4 --orgs "agency:title_agency+registration_authority,seller:dealer+issuer+validator,buyer,insurer:insurer"
+# buyer2 is the buyer organisation's second node.
+ORGS=(agency seller buyer buyer2 insurer)
+make_net "$NET" 5 --orgs "agency:title_agency+registration_authority,seller:dealer+issuer+validator,buyer,buyer,insurer:insurer"
 declare -A N DID
-for i in 0 1 2 3; do N[${ORGS[$i]}]=$NET/node$i; done
+for i in 0 1 2 3 4; do N[${ORGS[$i]}]=$NET/node$i; done
 CONTRACTS=$(cd "$(dirname "$0")/contracts" && pwd)
 RULES=$(cd "$(dirname "$0")/../../contracts/lib/rules" && pwd)   # the example rules
 WAIT_POLL_S=0.1
@@ -40,13 +42,14 @@ hold() {
   stop_config_node "${N[$o]}"
   jq ".identities = [${list%,}] | .endorse_timeout_ms = 1000" "${N[$o]}/node.json" >"$TEST_TMP/nj" && mv "$TEST_TMP/nj" "${N[$o]}/node.json"
   start_config_node "${N[$o]}"
-  wait_until 20000 all_alive 3
+  wait_until 20000 all_alive 4
 }
 
-step "four organisations; identities enrolled by their own nodes"
+step "four organisations on five nodes (two of the buyer's); identities enrolled by their own nodes"
 for o in "${ORGS[@]}"; do start_config_node "${N[$o]}"; done
-wait_until 30000 all_alive 3
-for o in "${ORGS[@]}"; do
+wait_until 30000 all_alive 4
+[ "$(nstatus "${N[buyer2]}" | jq -r .org.name)" = buyer ] || fail "node3 is not the buyer organisation's"
+for o in agency seller buyer insurer; do
   case $o in seller) r=seller ;; buyer) r=buyer ;; *) r=owner ;; esac
   DID[$o]=$(jf "$(node "$o" --json identity new --name "$o" --role $r --out "$TEST_TMP/$o.pem")" .did)
 done
@@ -117,7 +120,7 @@ wait_until 20000 is x 198 bal
 stop_config_node "${N[buyer]}"
 rm -f "${N[buyer]}/data/reactor.checkpoint"
 start_config_node "${N[buyer]}"
-wait_until 20000 all_alive 3
+wait_until 20000 all_alive 4
 ge() { [ "$("${@:2}")" -ge "$1" ]; }
 wait_until 20000 ge 2 reactors buyer already_done
 [ "$(bal)" = 198 ] || fail "a replayed event paid again: balance $(bal)"
@@ -132,13 +135,13 @@ wait_until 30000 is x 396 bal
 [ "$(reactors buyer pending)" = 0 ] || wait_until 20000 is x 0 reactors buyer pending
 [ "$(bal)" = 396 ] || fail "balance $(bal) after the restart, not 396"
 
-step "two nodes holding one participant's key commit one follow-up per event"
-hold seller buyer
-before=$(( $(reactors seller already_done) + $(reactors buyer already_done) ))
+step "two nodes of one organisation holding one participant's key commit one follow-up per event"
+hold buyer2 buyer
+before=$(( $(reactors buyer2 already_done) + $(reactors buyer already_done) ))
 node seller wallet issue --to "${DID[buyer]}" 100 >/dev/null
 wait_until 20000 is x 495 bal
-settled() { [ "$(reactors seller pending)" = 0 ] && [ "$(reactors buyer pending)" = 0 ] \
-  && [ $(( $(reactors seller already_done) + $(reactors buyer already_done) )) -gt "$before" ]; }
+settled() { [ "$(reactors buyer2 pending)" = 0 ] && [ "$(reactors buyer pending)" = 0 ] \
+  && [ $(( $(reactors buyer2 already_done) + $(reactors buyer already_done) )) -gt "$before" ]; }
 wait_until 30000 settled
 [ "$(bal)" = 495 ] || fail "two nodes paid twice: balance $(bal)"
 
