@@ -146,6 +146,7 @@ wait_until 30000 settled
 [ "$(bal)" = 495 ] || fail "two nodes paid twice: balance $(bal)"
 
 step "a follow-up whose endorser is offline is retried with backoff until it is back"
+hold buyer2   # only the buyer's own node acts for the buyer from here
 node seller wallet issue --to "${DID[buyer]}" 100000 >/dev/null   # the title fee and premiums
 as buyer title onboard --vin 3HGCM82633A004354 --make Honda --model Fit --year 2021 --agency "${DID[agency]}" >/dev/null
 wait_until 20000 is x valid vehicle 3HGCM82633A004354 .title.status
