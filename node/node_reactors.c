@@ -50,6 +50,7 @@
 #define REACTOR_BACKOFF_MS 1000      /* before the second attempt; doubles */
 #define REACTOR_RULES_SCAN_MAX 256   /* rules read per identity per block */
 #define REACTOR_CAUSE_MAX 96
+#define REACTOR_CHECKPOINT_MS 1000   /* the checkpoint file is rewritten at most this often */
 
 typedef struct s_attempt s_attempt_t;
 
@@ -59,7 +60,8 @@ struct node_reactors {
     char dids[CONFIG_IDENTITIES_MAX + 1][VL_DID_BUF];
     size_t n_keys;
     char checkpoint_path[PATH_MAX + 32];
-    uint64_t checkpoint;             /* every event at or below is settled */
+    uint64_t checkpoint;             /* every event at or below is settled (on disk) */
+    int64_t checkpoint_ms;           /* when it was last written (monotonic) */
     uint64_t seen;                   /* highest height handed to the rules */
     s_attempt_t *attempts;           /* live follow-ups (list) */
     uint64_t rules, runs, proposed, done, duplicates, failed, retries, nothing;
@@ -93,16 +95,21 @@ s_log(const s_attempt_t *a, const char *what, const char *detail)
 }
 
 /* The checkpoint advances to the lowest height with a live follow-up
- * (minus one), or to what the rules have seen. */
+ * (minus one), or to what the rules have seen; it is written at most every
+ * REACTOR_CHECKPOINT_MS (and when the node stops): after a crash the rules
+ * run again over at most that much, and the cause records make that
+ * harmless. A file per block on every node would cost more than it saves. */
 static void
-s_checkpoint(node_reactors_t *r)
+s_checkpoint(node_reactors_t *r, bool force)
 {
     uint64_t h = r->seen;
     for (s_attempt_t *a = r->attempts; a; a = a->next)
         if (a->height - 1 < h)
             h = a->height - 1;
-    if (h <= r->checkpoint)
+    int64_t now = vl_mono_ms();
+    if (h <= r->checkpoint || (!force && now - r->checkpoint_ms < REACTOR_CHECKPOINT_MS))
         return;
+    r->checkpoint_ms = now;
     char tmp[PATH_MAX + 40];
     snprintf(tmp, sizeof tmp, "%s.tmp", r->checkpoint_path);
     FILE *f = fopen(tmp, "w");
@@ -128,7 +135,7 @@ s_finish(s_attempt_t *a)
     json_decref(a->rule);
     json_decref(a->event);
     free(a);
-    s_checkpoint(r);
+    s_checkpoint(r, false);
 }
 
 static int
@@ -280,11 +287,13 @@ s_scan_cb(void *arg, const char *key, size_t key_len, const char *value, size_t 
 {
     (void) key;
     (void) key_len;
-    (void) version;
     s_scan_t *s = arg;
     json_t *rule = json_loadb(value, value_len, 0, NULL);
-    if (json_is_object(rule))
+    if (json_is_object(rule)) {
+        /* Where the rule was written: it answers only what commits later. */
+        json_object_set_new(rule, "_block", json_integer((json_int_t) version.block));
         json_array_append_new(s->rules, rule);
+    }
     else
         json_decref(rule);
     return 0;
@@ -321,6 +330,10 @@ s_on_tx(node_reactors_t *r, json_t *const *rules, uint64_t height, const uint8_t
             json_t *rule;
             json_array_foreach(rules[k], i, rule) {
                 if (strcmp(json_string_value(json_object_get(rule, "topic")) ?: "", topic) != 0)
+                    continue;
+                /* A rule answers what commits after it exists, also when a
+                 * replay reaches further back. */
+                if ((json_int_t) height <= json_integer_value(json_object_get(rule, "_block")))
                     continue;
                 if (!payload)
                     payload = json_loads(ev->payload_json ? ev->payload_json : "null",
@@ -412,7 +425,7 @@ node_reactors_on_commit(void *arg, const commit_event_t *event)
                 s_on_tx(r, rules, height, vb->effects[i].txid, vb->view->txs[i]->result);
     s_free_rules(r, rules);
     r->seen = height;
-    s_checkpoint(r);
+    s_checkpoint(r, false);
 }
 
 /* --- lifecycle --------------------------------------------------------------- */
@@ -489,7 +502,7 @@ node_reactors_replay(node_reactors_t *r)
     }
     s_free_rules(r, rules);
     r->seen = tip;
-    s_checkpoint(r);
+    s_checkpoint(r, true);
 }
 
 void
@@ -498,6 +511,8 @@ node_reactors_destroy(node_reactors_t **self_p)
     node_reactors_t *r = self_p ? *self_p : NULL;
     if (!r)
         return;
+    if (r->checkpoint_path[0])
+        s_checkpoint(r, true);   /* a clean stop leaves nothing to replay */
     while (r->attempts) {
         s_attempt_t *a = r->attempts;
         r->attempts = a->next;
