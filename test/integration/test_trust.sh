@@ -222,6 +222,20 @@ wait_until 30000 same_state
 node buyer verify --peers >/dev/null || fail "the caught-up buyer's replica differs"
 money_conserved
 
+step "an organisation's own endorsement rule decides what its node signs"
+as lender contract deploy --name lender_terms --file "$(dirname "$0")/contracts/lender_terms.lua" >/dev/null
+stop_config_node "${N[lender]}"
+jq '.endorsement_rules = {"wallet.transfer": "lender_terms"}' "${N[lender]}/node.json" >"$TEST_TMP/nj" && mv "$TEST_TMP/nj" "${N[lender]}/node.json"
+start_config_node "${N[lender]}"
+wait_until 30000 all_alive
+before=$(jf "$(node insurer --json wallet balance "${DID[insurer]}")" .balance)
+expect_fail 1 "organisation 'lender' does not endorse wallet.transfer: its rule 'lender_terms' says: transfers over 500 cents need a loan officer" \
+  as lender wallet transfer --to "${DID[insurer]}" 600
+as lender wallet transfer --to "${DID[insurer]}" 400 >/dev/null
+wait_until 20000 same_state
+[ "$(jf "$(node insurer --json wallet balance "${DID[insurer]}")" .balance)" = $((before + 400)) ] || fail "only the 400 cents should have moved"
+money_conserved
+
 step "every replica holds the same chain"
 for o in "${ORGS[@]}"; do node "$o" verify --peers >/dev/null || fail "verify --peers failed on $o"; done
 for o in "${ORGS[@]}"; do stop_config_node "${N[$o]}"; done
