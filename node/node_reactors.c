@@ -64,6 +64,8 @@ struct node_reactors {
     int64_t checkpoint_ms;           /* when it was last written (monotonic) */
     uint64_t seen;                   /* highest height handed to the rules */
     s_attempt_t *attempts;           /* live follow-ups (list) */
+    json_t *rules_of[CONFIG_IDENTITIES_MAX + 1];   /* owned: the held identities' rules */
+    bool rules_loaded;               /* rules_of is current (reloaded when a block writes reactor/) */
     uint64_t rules, runs, proposed, done, duplicates, failed, retries, nothing;
 };
 
@@ -360,7 +362,7 @@ s_on_tx(node_reactors_t *r, json_t *const *rules, uint64_t height, const uint8_t
     }
 }
 
-/* The rules of every held identity, read once per block. */
+/* The rules of every held identity, read from the ledger. */
 static void
 s_load_rules(node_reactors_t *r, json_t **rules)
 {
@@ -405,6 +407,18 @@ s_settle(node_reactors_t *r, const uint8_t txid[32], int code)
     }
 }
 
+/* True when a valid transaction of the block wrote a rule. */
+static bool
+s_writes_rules(const validated_block_t *vb)
+{
+    for (size_t i = 0; i < vb->view->n_txs; i++)
+        for (size_t w = 0; vb->effects[i].code == VL__TX_CODE__TX_VALID
+                           && w < vb->effects[i].n_writes; w++)
+            if (strncmp(vb->effects[i].writes[w]->key, "reactor/", 8) == 0)
+                return true;
+    return false;
+}
+
 void
 node_reactors_on_commit(void *arg, const commit_event_t *event)
 {
@@ -416,14 +430,18 @@ node_reactors_on_commit(void *arg, const commit_event_t *event)
     for (size_t i = 0; i < vb->view->n_txs; i++)
         if (r->attempts)
             s_settle(r, vb->effects[i].txid, vb->effects[i].code);
-    json_t *rules[CONFIG_IDENTITIES_MAX + 1];
-    s_load_rules(r, rules);
+    /* The rules are read again only when a block changes one, not per block. */
+    if (!r->rules_loaded || s_writes_rules(vb)) {
+        if (r->rules_loaded)
+            s_free_rules(r, r->rules_of);
+        s_load_rules(r, r->rules_of);
+        r->rules_loaded = true;
+    }
     if (r->rules > 0)
         for (size_t i = 0; i < vb->view->n_txs; i++)
             if (vb->effects[i].code == VL__TX_CODE__TX_VALID && vb->view->txs
                 && vb->view->txs[i])
-                s_on_tx(r, rules, height, vb->effects[i].txid, vb->view->txs[i]->result);
-    s_free_rules(r, rules);
+                s_on_tx(r, r->rules_of, height, vb->effects[i].txid, vb->view->txs[i]->result);
     r->seen = height;
     s_checkpoint(r, false);
 }
@@ -513,6 +531,8 @@ node_reactors_destroy(node_reactors_t **self_p)
         return;
     if (r->checkpoint_path[0])
         s_checkpoint(r, true);   /* a clean stop leaves nothing to replay */
+    if (r->rules_loaded)
+        s_free_rules(r, r->rules_of);
     while (r->attempts) {
         s_attempt_t *a = r->attempts;
         r->attempts = a->next;
