@@ -192,6 +192,17 @@ cli_load_key(cli_t *cli)
 }
 
 int
+cli_did_or_signer(cli_t *cli, const char *usage, const char *arg, const char **did)
+{
+    if (arg && !vl_did_valid(arg))
+        return cli_usage(usage, "'%s' is not a DID (did:vl: and 40 hex digits)", arg);
+    if (!arg && cli_load_key(cli) != CLI_OK)
+        return CLI_FAIL;
+    *did = arg ? arg : cli->did;
+    return CLI_OK;
+}
+
+int
 cli_call(cli_t *cli, const char *method, json_t *params, json_t **result)
 {
     if (cli_connect(cli) != CLI_OK)

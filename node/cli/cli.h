@@ -80,6 +80,11 @@ int cli_connect(cli_t *cli);
 /* Loads the signing key: --key, else DATA/node.key. CLI_OK or CLI_FAIL. */
 int cli_load_key(cli_t *cli);
 
+/* The DID a read is about: arg when given (bad usage unless it is a DID),
+ * else the signer's (the key is loaded). CLI_OK with *did (borrowed from
+ * arg or cli), CLI_USAGE or CLI_FAIL with the reason printed. */
+int cli_did_or_signer(cli_t *cli, const char *usage, const char *arg, const char **did);
+
 /* client_call with messages: on failure prints why and returns CLI_FAIL. */
 int cli_call(cli_t *cli, const char *method, json_t *params, json_t **result);
 

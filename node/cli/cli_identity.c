@@ -236,13 +236,9 @@ s_show(cli_t *cli, int argc, char **argv)
             return cli_usage(s_usage, "unexpected argument '%s' to identity show", argv[i]);
         did = argv[i];
     }
-    if (did && !vl_did_valid(did))
-        return cli_usage(s_usage, "'%s' is not a DID (did:vl: and 40 hex digits)", did);
-    if (!did) {
-        if (cli_load_key(cli) != CLI_OK)
-            return CLI_FAIL;
-        did = cli->did;
-    }
+    int checked = cli_did_or_signer(cli, s_usage, did, &did);
+    if (checked != CLI_OK)
+        return checked;
     json_t *params = json_pack("{s:s}", "did", did), *doc = NULL;
     int rc = cli_call(cli, "identity.get", params, &doc);
     json_decref(params);

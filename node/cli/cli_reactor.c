@@ -100,13 +100,9 @@ s_list(cli_t *cli, int argc, char **argv)
     if (argc > 2)
         return cli_usage(s_usage, "reactor list takes at most one DID");
     const char *did = argc == 2 ? argv[1] : NULL;
-    if (did && !vl_did_valid(did))
-        return cli_usage(s_usage, "'%s' is not a DID (did:vl: and 40 hex digits)", did);
-    if (!did) {
-        if (cli_load_key(cli) != CLI_OK)
-            return CLI_FAIL;
-        did = cli->did;
-    }
+    int checked = cli_did_or_signer(cli, s_usage, did, &did);
+    if (checked != CLI_OK)
+        return checked;
     json_t *args = json_pack("{s:s}", "did", did), *rules = NULL;
     int rc = cli_query(cli, "reactor", "list", args, &rules);
     json_decref(args);

@@ -82,11 +82,12 @@ s_b64(const uint8_t *data, size_t len)
     return vl_base64_encode(data, len);
 }
 
-/* endorse: checks the proposal's signature; the function name picks the
- * misbehaviour: "wrongtx" signs a result for another txid, "badsig" sends a
- * signature that does not verify. */
+/* Decodes params.proposal (a base64 SignedProposal), checks its signature
+ * and records it as the last call. NULL with *sp and *p (owned by the
+ * caller) on success, else the error reply. */
 static json_t *
-s_endorse(fake_t *f, json_t *id, json_t *params)
+s_open_proposal(fake_t *f, json_t *id, json_t *params, Vl__SignedProposal **sp_out,
+                Vl__Proposal **p_out)
 {
     const char *b64 = json_string_value(json_object_get(params, "proposal"));
     uint8_t *bytes = NULL;
@@ -98,18 +99,36 @@ s_endorse(fake_t *f, json_t *id, json_t *params)
     if (!sp)
         return s_error(id, -32602, "proposal does not decode");
     Vl__Proposal *p = vl__proposal__unpack(NULL, sp->proposal.len, sp->proposal.data);
-    json_t *reply = NULL;
     if (!p || p->creator.len != 32 || sp->signature.len != 64
         || !vl_verify(p->creator.data, sp->proposal.data, sp->proposal.len, sp->signature.data)) {
-        reply = s_error(id, -32010, "bad proposal signature");
-        goto done;
+        vl__proposal__free_unpacked(p, NULL);
+        vl__signed_proposal__free_unpacked(sp, NULL);
+        return s_error(id, -32010, "bad proposal signature");
     }
     pthread_mutex_lock(&f->lock);
-    bool refuse = f->refuse;
     snprintf(f->last_function, sizeof f->last_function, "%s.%s", p->contract, p->function);
     free(f->last_args);
     f->last_args = strdup(p->args_json);
     vl_did_from_public(p->creator.data, f->last_creator);
+    pthread_mutex_unlock(&f->lock);
+    *sp_out = sp;
+    *p_out = p;
+    return NULL;
+}
+
+/* endorse: checks the proposal's signature; the function name picks the
+ * misbehaviour: "wrongtx" signs a result for another txid, "badsig" sends a
+ * signature that does not verify. */
+static json_t *
+s_endorse(fake_t *f, json_t *id, json_t *params)
+{
+    Vl__SignedProposal *sp = NULL;
+    Vl__Proposal *p = NULL;
+    json_t *reply = s_open_proposal(f, id, params, &sp, &p);
+    if (reply)
+        return reply;
+    pthread_mutex_lock(&f->lock);
+    bool refuse = f->refuse;
     pthread_mutex_unlock(&f->lock);
     if (refuse) {
         reply = s_error(id, -32001, "the contract says no");
@@ -157,31 +176,16 @@ done:
 static json_t *
 s_transact(fake_t *f, json_t *id, json_t *params, bool *silent)
 {
-    const char *b64 = json_string_value(json_object_get(params, "proposal"));
-    uint8_t *bytes = NULL;
-    size_t len = 0;
-    if (!b64 || vl_base64_decode(b64, &bytes, &len) != 0)
-        return s_error(id, -32602, "proposal must be base64");
     if (!json_is_true(json_object_get(params, "wait"))
         || !json_is_integer(json_object_get(params, "timeout_ms")))
-        return free(bytes), s_error(id, -32602, "expected wait and timeout_ms");
-    Vl__SignedProposal *sp = vl__signed_proposal__unpack(NULL, len, bytes);
-    free(bytes);
-    if (!sp)
-        return s_error(id, -32602, "proposal does not decode");
-    Vl__Proposal *p = vl__proposal__unpack(NULL, sp->proposal.len, sp->proposal.data);
-    json_t *reply = NULL;
-    if (!p || p->creator.len != 32 || sp->signature.len != 64
-        || !vl_verify(p->creator.data, sp->proposal.data, sp->proposal.len, sp->signature.data)) {
-        reply = s_error(id, -32010, "bad proposal signature");
-        goto done;
-    }
+        return s_error(id, -32602, "expected wait and timeout_ms");
+    Vl__SignedProposal *sp = NULL;
+    Vl__Proposal *p = NULL;
+    json_t *reply = s_open_proposal(f, id, params, &sp, &p);
+    if (reply)
+        return reply;
     pthread_mutex_lock(&f->lock);
     bool refuse = f->refuse;
-    snprintf(f->last_function, sizeof f->last_function, "%s.%s", p->contract, p->function);
-    free(f->last_args);
-    f->last_args = strdup(p->args_json);
-    vl_did_from_public(p->creator.data, f->last_creator);
     if (!refuse)
         f->submits++;
     bool hush = f->silent_submit;
