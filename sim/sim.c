@@ -26,6 +26,8 @@
  *       without waiting (bounded by N and T): test load that makes blocks.
  *   vledger-sim probe sub|push|garbage ... — hostile-peer checks for tests
  *       (see s_probe).
+ *   vledger-sim run ... / bench ... — scenarios under faults with invariant
+ *       checks and a report (run.c), and the throughput benchmark (bench.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,12 +52,18 @@
 #include "deploy.h"
 #include "genesis.h"
 #include "probe_endorse.h"
+#include "run.h"
 
 static const char *s_usage =
     "usage: vledger-sim net create --nodes N [--validators V] [--orgs NAME[:ROLE+ROLE...],...]\n"
     "                              --out DIR [--base-port P]\n"
     "                              [--degree D] [--full-mesh-max F] [--bootstrap K]\n"
     "                              [--block-max-txs B] [--heartbeat-ms H]\n"
+    "       vledger-sim run --nodes N [--validators V] --scenario sale|market|load|churn\n"
+    "                       [--duration SECONDS] [--rate TX_PER_S] [--workers W]\n"
+    "                       [--faults kill,pause,partition,delay,byzantine] [--seed S]\n"
+    "                       [--report DIR] [--vledgerd PATH] [--keep]\n"
+    "       vledger-sim bench [--nodes N] [--validators V] [--duration SECONDS] [--clients K]\n"
     "       vledger-sim load --node ENDPOINT --count N [--timeout-ms T]\n"
     "       vledger-sim probe sub --key PEM --server-key B64 --endpoint E [--ms T]\n"
     "       vledger-sim probe push --key PEM --server-key B64 --endpoint SYNC\n"
@@ -669,6 +677,10 @@ main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "net") && !strcmp(argv[2], "create"))
         return s_net_create(argc - 3, argv + 3);
+    if (argc >= 2 && !strcmp(argv[1], "run"))
+        return sim_run(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "bench"))
+        return sim_bench(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "load"))
         return s_load(argc - 2, argv + 2);
     if (argc >= 3 && !strcmp(argv[1], "probe") && !strcmp(argv[2], "endorse-one"))
