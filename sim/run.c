@@ -310,7 +310,7 @@ s_parse(int argc, char **argv, run_opts_t *o)
         else if (!strcmp(a, "--report")) o->report = v;
         else if (!strcmp(a, "--vledgerd")) o->vledgerd = v;
         else {
-            fprintf(stderr, "vledger-sim: bad option or value: %s %s (--nodes 5-%d, --validators "
+            fprintf(stderr, "vledger-sim: bad option or value: %s %s (--nodes 5-%d: at least 5, the sale's five organisations; --validators "
                             "1-N, --duration 1-3600 s, --workers 1-%d)\n%s", a, v, SIM_NODES_MAX,
                     SIM_WORKERS_MAX, s_usage);
             return 2;

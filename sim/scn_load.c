@@ -90,12 +90,18 @@ s_setup(sim_scn_t *s, vl_err_t *err)
         return vl_err_set(err, VL_ERR_INVALID, "load set-up: node%d's key: %s", issuer, e.msg);
     client_t *slots[SIM_NODES_MAX] = { 0 };
     int rc = 0;
+    /* Parties live on the nodes running now (churn starts some later). */
+    int up[SIM_NODES_MAX], n_up = 0;
+    for (int i = 0; i < net->n; i++)
+        if (sim_node_up(net, i))
+            up[n_up++] = i;
     for (int p = 0; p < workers * st->per_worker && rc == 0; p++) {
         s_payer_t *py = &st->payers[p];
-        py->node = p % net->n;
+        int k = p % n_up;
+        py->node = up[k];
         /* Payees rotate over the other nodes, so every pair of
          * organisations carries some of the traffic. */
-        int payee_node = net->n > 1 ? (py->node + 1 + (p / net->n) % (net->n - 1)) % net->n : 0;
+        int payee_node = n_up > 1 ? up[(k + 1 + (p / n_up) % (n_up - 1)) % n_up] : up[0];
         vl_key_t *payee = vl_key_generate();
         py->key = vl_key_generate();
         st->n = p + 1;
