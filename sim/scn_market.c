@@ -224,7 +224,7 @@ s_setup_parties(sim_scn_t *s, m_state_t *st, client_t **slots, vl_err_t *err)
         int node = nodes[(p - M_TRADER0) % n_nodes];
         rc = s_make_party(s, st, slots, p, node, name, "buyer", err);
         json_t *args = json_pack("{s:s, s:I}", "to", st->party[p].did, "cents",
-                                 (json_int_t) (p == M_LENDER ? 0 : MARKET_ISSUE_CENTS));
+                                 (json_int_t) MARKET_ISSUE_CENTS);
         char step[80];
         snprintf(step, sizeof step, "issuing money to %s", name);
         if (rc == 0)
