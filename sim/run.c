@@ -87,7 +87,7 @@ typedef struct {
 } run_fault_t;
 
 static void
-s_faultsim_net_rpc(sim_net_t *net, json_t *params)
+s_faults_rpc(sim_net_t *net, json_t *params)
 {
     for (int i = 0; i < net->n; i++)
         if (sim_node_up(net, i))
@@ -121,7 +121,7 @@ s_fault_start(sim_net_t *net, run_fault_t *rf, uint64_t seed, json_t *byzantine_
         }
         if (len < sizeof rf->note)
             snprintf(rf->note + len, sizeof rf->note - len, "} | rest");
-        s_faultsim_net_rpc(net, json_pack("{s:I, s:o}", "seed", (json_int_t) (seed & 0x7fffffff),
+        s_faults_rpc(net, json_pack("{s:I, s:o}", "seed", (json_int_t) (seed & 0x7fffffff),
                                     "partition", set));
         break;
     }
@@ -178,7 +178,7 @@ s_fault_end(sim_net_t *net, run_fault_t *rf)
         rc = sim_node_resume(net, f->node, &err);
         break;
     case SIM_FAULT_PARTITION:
-        s_faultsim_net_rpc(net, json_object());
+        s_faults_rpc(net, json_object());
         break;
     case SIM_FAULT_DELAY:
         for (int s = 0; s < f->n_set; s++)

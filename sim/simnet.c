@@ -409,18 +409,18 @@ sim_net_stop_all(sim_net_t *net)
         vl_err_t err = { "" };
         if (net->node[i].pid > 0)
             sim_node_stop(net, i, 10000, &err);
+        client_destroy(&net->own_client[i]);
     }
 }
 
 json_t *
 sim_net_rpc(sim_net_t *net, int i, const char *method, json_t *params)
 {
-    client_t *c = NULL;
     json_t *r = NULL;
     vl_err_t err = { "" };
-    if (sim_net_client(net, i, &c, 5000))
-        client_call(c, method, params, &r, &err);
-    client_destroy(&c);
+    client_t *c = sim_net_client(net, i, &net->own_client[i], 5000);
+    if (c && client_call(c, method, params, &r, &err) == VL_ERR_TIMEOUT)
+        client_destroy(&net->own_client[i]);   /* a late answer must not meet the next call */
     json_decref(params);
     return r;
 }

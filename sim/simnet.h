@@ -56,6 +56,7 @@ typedef struct {
     int n;
     int validators;
     sim_node_t node[SIM_NODES_MAX];
+    client_t *own_client[SIM_NODES_MAX];   /* sim_net_rpc's, main thread only */
     pthread_mutex_t lock;
 } sim_net_t;
 
@@ -98,7 +99,8 @@ bool sim_node_up(sim_net_t *net, int i);
  * up. timeout_ms bounds each call. */
 client_t *sim_net_client(sim_net_t *net, int i, client_t **slot, int timeout_ms);
 
-/* One call to node i (a client of its own, 5 s); the result (owned) or
+/* One call to node i from the main thread (through net->own_client[i],
+ * kept between calls; 5 s); the result (owned) or
  * NULL when the node is not up or the call failed. params: owned (taken). */
 json_t *sim_net_rpc(sim_net_t *net, int i, const char *method, json_t *params);
 
@@ -109,7 +111,8 @@ int sim_net_find_org(const sim_net_t *net, const char *org);
  * many). */
 int sim_net_reap(sim_net_t *net);
 
-/* Stops every node (SIGCONT first for a paused one). */
+/* Stops every node (SIGCONT first for a paused one) and closes the main
+ * thread's clients. */
 void sim_net_stop_all(sim_net_t *net);
 
 #endif
