@@ -55,7 +55,7 @@
 #include "did.h"
 #include "scenario.h"
 
-#define MARKET_TRADERS_PER_WORKER 2
+#define MARKET_TRADERS_PER_WORKER 4
 #define MARKET_TRADERS_MIN 8
 #define MARKET_TRADERS_MAX 512
 #define MARKET_VEHICLES_MAX 48         /* per worker */
@@ -63,8 +63,10 @@
 #define MARKET_NODE_WAIT_MS 1000       /* for a party's node to be up */
 #define MARKET_CATCH_UP_MS 2000        /* for it to reach the previous step's height */
 #define MARKET_RIVALS 2
+#define MARKET_STAFF_MAX 4             /* identities per staff role */
 
-enum { M_AGENCY, M_LENDER, M_INSURER, M_TRADER0 };
+/* Staff roles: the agency, the lender, the insurer (a pool of each). */
+enum { M_AGENCY, M_LENDER, M_INSURER, M_ROLES };
 
 typedef struct {
     int node;
@@ -78,6 +80,7 @@ typedef struct {
     int holder;                 /* an operator key's holder, or -1 */
     char owner_key[24], holder_key[24];
     vl_key_t *comp[2];          /* owned: its components' keys, once recorded */
+    bool maybe;                 /* its onboarding's outcome is unknown: not a fact yet */
     int devices;
     uint64_t deploys;
 } m_vehicle_t;
@@ -85,8 +88,10 @@ typedef struct {
 typedef struct {
     vl_key_t **keys;            /* owned: [n_parties], loaded on first use */
     client_t *slots[SIM_NODES_MAX];
+    int staff[M_ROLES];         /* its agency, lender and insurer (party indices) */
     uint64_t rnd;
     long long height;           /* of the last step's commit */
+    client_tx_fate_t fate;      /* of the last step */
     m_vehicle_t veh[MARKET_VEHICLES_MAX];
     int n_veh;
     uint64_t made;
@@ -94,6 +99,8 @@ typedef struct {
 
 typedef struct {
     int n_parties;
+    int staff;                  /* identities per staff role: parties [0, M_ROLES * staff) */
+    int trader0;                /* the first trader's party index */
     m_party_t *party;           /* owned */
     int workers;
     m_worker_t *w;              /* owned: [workers] */
@@ -190,26 +197,32 @@ s_setup_parties(sim_scn_t *s, m_state_t *st, client_t **slots, vl_err_t *err)
         issuer = net->node[i].issuer ? i : -1;
     if (issuer < 0)
         return vl_err_set(err, VL_ERR_STATE, "market set-up: no organisation holds issuer");
+    static const char *const roles[M_ROLES][2] = {
+        { "title_agency", "registration_authority" }, { "lender", NULL }, { "insurer", NULL },
+    };
     int rc = 0;
-    for (int p = 0; p < M_TRADER0 && rc == 0; p++) {
-        int node = sim_net_find_org(net, named[p]);
+    for (int p = 0; p < st->trader0 && rc == 0; p++) {
+        int role = p / st->staff, node = sim_net_find_org(net, named[role]);
         if (node < 0)
             return vl_err_set(err, VL_ERR_STATE, "market set-up: the network has no "
-                              "organisation '%s' (market needs the demo's --orgs)", named[p]);
-        rc = s_make_party(s, st, slots, p, node, named[p], "owner", err);
-    }
-    static const struct {
-        int party;
-        const char *role;
-    } enrol[] = { { M_AGENCY, "title_agency" }, { M_AGENCY, "registration_authority" },
-                  { M_LENDER, "lender" }, { M_INSURER, "insurer" } };
-    for (size_t k = 0; k < sizeof enrol / sizeof enrol[0] && rc == 0; k++) {
-        json_t *args = json_pack("{s:s, s:s}", "did", st->party[enrol[k].party].did, "role",
-                                 enrol[k].role);
-        char step[80];
-        snprintf(step, sizeof step, "enrolling %s as %s", named[enrol[k].party], enrol[k].role);
-        rc = s_node_key_tx(s, slots, st->party[enrol[k].party].node, step, "identity", "enrol",
-                           args, err);
+                              "organisation '%s' (market needs the demo's --orgs)", named[role]);
+        char name[32];
+        snprintf(name, sizeof name, "%s-%d", named[role], p % st->staff);
+        rc = s_make_party(s, st, slots, p, node, name, "owner", err);
+        for (int r = 0; r < 2 && roles[role][r] && rc == 0; r++) {
+            json_t *args = json_pack("{s:s, s:s}", "did", st->party[p].did, "role",
+                                     roles[role][r]);
+            char step[80];
+            snprintf(step, sizeof step, "enrolling %s as %s", name, roles[role][r]);
+            rc = s_node_key_tx(s, slots, node, step, "identity", "enrol", args, err);
+            json_decref(args);
+        }
+        /* A lender finances loans: it needs money too. */
+        json_t *args = json_pack("{s:s, s:I}", "to", st->party[p].did, "cents",
+                                 (json_int_t) (MARKET_ISSUE_CENTS * 10));
+        if (rc == 0 && role == M_LENDER)
+            rc = s_node_key_tx(s, slots, issuer, "issuing money to a lender", "wallet", "issue",
+                               args, err);
         json_decref(args);
     }
     int nodes[SIM_NODES_MAX];
@@ -218,10 +231,10 @@ s_setup_parties(sim_scn_t *s, m_state_t *st, client_t **slots, vl_err_t *err)
         return vl_err_set(err, VL_ERR_STATE, "market set-up: no node for traders");
     static const char *const buyer_cond[3] = { "price_ceiling", "mileage_ceiling",
                                                "delivery_location" };
-    for (int p = M_TRADER0; p < st->n_parties && rc == 0; p++) {
+    for (int p = st->trader0; p < st->n_parties && rc == 0; p++) {
         char name[32];
-        snprintf(name, sizeof name, "trader-%d", p - M_TRADER0);
-        int node = nodes[(p - M_TRADER0) % n_nodes];
+        snprintf(name, sizeof name, "trader-%d", p - st->trader0);
+        int node = nodes[(p - st->trader0) % n_nodes];
         rc = s_make_party(s, st, slots, p, node, name, "buyer", err);
         json_t *args = json_pack("{s:s, s:I}", "to", st->party[p].did, "cents",
                                  (json_int_t) MARKET_ISSUE_CENTS);
@@ -230,8 +243,8 @@ s_setup_parties(sim_scn_t *s, m_state_t *st, client_t **slots, vl_err_t *err)
         if (rc == 0)
             rc = s_node_key_tx(s, slots, issuer, step, "wallet", "issue", args, err);
         json_decref(args);
-        if (rc == 0 && (p - M_TRADER0) % 3 == 1) {
-            const char *cond = buyer_cond[((p - M_TRADER0) / 3) % 3];
+        if (rc == 0 && (p - st->trader0) % 3 == 1) {
+            const char *cond = buyer_cond[((p - st->trader0) / 3) % 3];
             char rel[64], cname[40], attach[64], *source = NULL;
             snprintf(rel, sizeof rel, "conditions/%s.lua", cond);
             snprintf(cname, sizeof cname, "bc_%.16s", st->party[p].did + 7);
@@ -251,13 +264,6 @@ s_setup_parties(sim_scn_t *s, m_state_t *st, client_t **slots, vl_err_t *err)
             }
         }
     }
-    /* The lender finances every loan: it needs money too. */
-    json_t *args = json_pack("{s:s, s:I}", "to", st->party[M_LENDER].did, "cents",
-                             (json_int_t) (MARKET_ISSUE_CENTS * 20));
-    if (rc == 0)
-        rc = s_node_key_tx(s, slots, issuer, "issuing money to the lender", "wallet", "issue",
-                           args, err);
-    json_decref(args);
     return rc;
 }
 
@@ -272,7 +278,9 @@ s_setup(sim_scn_t *s, vl_err_t *err)
     int traders = st->workers * MARKET_TRADERS_PER_WORKER;
     traders = traders < MARKET_TRADERS_MIN ? MARKET_TRADERS_MIN : traders;
     traders = traders > MARKET_TRADERS_MAX ? MARKET_TRADERS_MAX : traders;
-    st->n_parties = M_TRADER0 + traders;
+    st->staff = st->workers < MARKET_STAFF_MAX ? st->workers : MARKET_STAFF_MAX;
+    st->trader0 = M_ROLES * st->staff;
+    st->n_parties = st->trader0 + traders;
     st->party = calloc((size_t) st->n_parties, sizeof *st->party);
     st->w = calloc((size_t) st->workers, sizeof *st->w);
     if (!st->party || !st->w)
@@ -285,12 +293,15 @@ s_setup(sim_scn_t *s, vl_err_t *err)
     client_t *slots[SIM_NODES_MAX] = { 0 };
     int rc = s_setup_parties(s, st, slots, err);
     sim_scn_clients_destroy(slots);
-    for (int k = 0; k < st->workers; k++)
+    for (int k = 0; k < st->workers; k++) {
         st->w[k].rnd = s->seed ^ (0x3a2c0000ULL + (uint64_t) k * 0x9e3779b97f4a7c15ULL);
+        for (int r = 0; r < M_ROLES; r++)
+            st->w[k].staff[r] = r * st->staff + k % st->staff;
+    }
     if (rc == 0 && !s->quiet)
-        fprintf(stderr, "market: %d traders on %d nodes, agency/lender/insurer at nodes %d/%d/%d\n",
-                traders, s->net->n, st->party[M_AGENCY].node, st->party[M_LENDER].node,
-                st->party[M_INSURER].node);
+        fprintf(stderr, "market: %d traders on %d nodes; %d each of agency, lender, insurer "
+                "identities at nodes %d, %d, %d\n", traders, s->net->n, st->staff,
+                st->party[0].node, st->party[st->staff].node, st->party[2 * st->staff].node);
     return rc;
 }
 
@@ -344,6 +355,7 @@ s_act(sim_scn_t *s, m_state_t *st, m_worker_t *w, int p, const char *contract,
                                        vl_wall_ms() + MARKET_NODE_WAIT_MS)
                       : NULL;
     if (!c || !args) {
+        if (getenv("SCN_DEBUG")) fprintf(stderr, "DBG %s.%s skipped key %p c %p args %p\n", contract, function, (void *) key, (void *) c, (void *) args); /* DEBUG-REMOVE */
         json_decref(args);
         return VL_ERR_STATE;
     }
@@ -351,6 +363,8 @@ s_act(sim_scn_t *s, m_state_t *st, m_worker_t *w, int p, const char *contract,
     json_t *out = NULL;
     vl_err_t e = { "" };
     int rc = sim_transact(s, c, key, contract, function, args, &out, &e);
+    w->fate = client_last_tx_fate(c);
+    if (getenv("SCN_DEBUG")) fprintf(stderr, "DBG %s.%s rc=%d fate=%d %s\n", contract, function, rc, (int) w->fate, rc ? e.msg : ""); /* DEBUG-REMOVE */
     json_decref(args);
     if (rc == 0) {
         w->height = (long long) json_integer_value(json_object_get(out, "height"));
@@ -398,9 +412,9 @@ s_party_of(m_state_t *st, const char *did)
 static int
 s_other_trader(m_state_t *st, m_worker_t *w, int not, int also_not)
 {
-    int n = st->n_parties - M_TRADER0, best = -1;
+    int n = st->n_parties - st->trader0, best = -1;
     for (int tries = 0; tries < 8; tries++) {
-        int p = M_TRADER0 + (int) s_pick(w, (uint64_t) n);
+        int p = st->trader0 + (int) s_pick(w, (uint64_t) n);
         if (p == not || p == also_not)
             continue;
         best = p;
@@ -416,7 +430,7 @@ s_agency_register(sim_scn_t *s, m_state_t *st, m_worker_t *w, const char *vin)
 {
     char plate[16];
     snprintf(plate, sizeof plate, "M-%06llu", (unsigned long long) (sim_rand(&w->rnd) % 1000000));
-    s_act(s, st, w, M_AGENCY, "title", "register",
+    s_act(s, st, w, w->staff[M_AGENCY], "title", "register",
           json_pack("{s:s, s:s}", "vin", vin, "plate", plate), NULL);
 }
 
@@ -430,7 +444,7 @@ s_new_vehicle(sim_scn_t *s, m_state_t *st, m_worker_t *w, int worker)
     m_vehicle_t *v = &w->veh[w->n_veh];
     memset(v, 0, sizeof *v);
     v->holder = -1;
-    v->owner = M_TRADER0 + (int) s_pick(w, (uint64_t) (st->n_parties - M_TRADER0));
+    v->owner = st->trader0 + (int) s_pick(w, (uint64_t) (st->n_parties - st->trader0));
     sim_scn_vin('M', worker, w->made++, &w->rnd, v->vin);
     static const char *const makes[4] = { "Honda", "Toyota", "Volvo", "Skoda" };
     json_t *args = json_pack("{s:s, s:s, s:s, s:i, s:{s:i, s:s, s:s}, s:s}", "vin", v->vin,
@@ -438,23 +452,24 @@ s_new_vehicle(sim_scn_t *s, m_state_t *st, m_worker_t *w, int worker)
                              2000 + (int) s_pick(w, 25), "extra", "mileage",
                              (int) (5000 + s_pick(w, 150000)), "color", "blue", "location",
                              s_pick(w, 2) ? "Berlin" : "Paris", "agency",
-                             st->party[M_AGENCY].did);
+                             st->party[w->staff[M_AGENCY]].did);
     int rc = s_act(s, st, w, v->owner, "title", "onboard", args, NULL);
-    if (rc == VL_ERR_STATE)
-        return;
-    /* Whatever its outcome, the VIN may exist now: it is a fact to check. */
-    sim_scn_add_vin(s, v->vin);
+    if (rc != 0 && w->fate != CLIENT_TX_UNKNOWN)
+        return;   /* it cannot exist: forget it */
+    v->maybe = rc != 0;
+    if (rc == 0)
+        sim_scn_add_vin(s, v->vin);
     w->n_veh++;
     if (rc != 0)
         return;
     char number[24];
     snprintf(number, sizeof number, "T-%s", v->vin + 9);
-    if (s_act(s, st, w, M_AGENCY, "title", "answer",
+    if (s_act(s, st, w, w->staff[M_AGENCY], "title", "answer",
               json_pack("{s:s, s:s, s:s}", "vin", v->vin, "decision", "issue", "number", number),
               NULL) != 0)
         return;
     if (s_act(s, st, w, v->owner, "title", "request_registration",
-              json_pack("{s:s, s:s}", "vin", v->vin, "authority", st->party[M_AGENCY].did),
+              json_pack("{s:s, s:s}", "vin", v->vin, "authority", st->party[w->staff[M_AGENCY]].did),
               NULL) == 0)
         s_agency_register(s, st, w, v->vin);
 }
@@ -473,6 +488,10 @@ s_refresh(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v, json_t **d
     int rc = c ? client_call(c, "vehicle.get", params, &d, &e) : VL_ERR_STATE;
     json_decref(params);
     int p = rc == 0 ? s_party_of(st, s_str(d, "owner")) : -1;
+    if (rc == 0 && v->maybe) {
+        sim_scn_add_vin(s, v->vin);
+        v->maybe = false;
+    }
     if (p >= 0)
         v->owner = p;
     if (doc && p >= 0)
@@ -493,7 +512,7 @@ static void
 s_settle(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v, const char *id, int buyer,
          bool financed)
 {
-    int order[3] = { v->owner, buyer, M_LENDER };
+    int order[3] = { v->owner, buyer, w->staff[M_LENDER] };
     int n = financed ? 3 : 2;
     for (int k = n - 1; k > 0; k--) {
         int j = (int) s_pick(w, (uint64_t) k + 1), t = order[k];
@@ -511,7 +530,7 @@ s_settle(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v, const char 
 static void
 s_sale_action(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
 {
-    if (s_refresh(s, st, w, v, NULL) < M_TRADER0)
+    if (s_refresh(s, st, w, v, NULL) < st->trader0)
         return;
     int seller = v->owner, buyer = s_other_trader(st, w, seller, -1);
     if (buyer < 0)
@@ -538,7 +557,7 @@ s_sale_action(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
                              "months", 12, "period_ms", (json_int_t) 2592000000LL);
     if (financed)
         json_object_set_new(args, "finance", json_pack("{s:s, s:I}", "lender",
-                                                       st->party[M_LENDER].did, "amount",
+                                                       st->party[w->staff[M_LENDER]].did, "amount",
                                                        (json_int_t) (price / 2)));
     json_t *res = NULL;
     if (s_act(s, st, w, buyer, "sale", "request", args, &res) != 0)
@@ -560,6 +579,7 @@ s_sale_action(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
         long long at = (long long) json_integer_value(json_object_get(last, "price"));
         bool last_open = !strcmp(s_str(last, "status"), "open");
         bool agreed = !strcmp(status, "agreed");
+        if (getenv("SCN_DEBUG")) { char *d = json_dumps(sale, JSON_COMPACT); fprintf(stderr, "DBGSALE move %d rounds %d by %d open %d: %.300s\n", move, rounds, by, last_open, d ? d : "null"); free(d); } /* DEBUG-REMOVE */
         json_decref(sale);
         if (agreed)
             break;
@@ -590,7 +610,7 @@ s_sale_action(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
 static void
 s_insurance(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
 {
-    if (s_refresh(s, st, w, v, NULL) < M_TRADER0)
+    if (s_refresh(s, st, w, v, NULL) < st->trader0)
         return;
     bool low = s_pick(w, 5) == 0;
     char policy[32];
@@ -599,7 +619,7 @@ s_insurance(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
     json_t *res = NULL;
     int rc = s_act(s, st, w, v->owner, "insurance", "request",
                    json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:I}", "vin", v->vin, "provider",
-                             st->party[M_INSURER].did, "policy", policy, "coverage",
+                             st->party[w->staff[M_INSURER]].did, "policy", policy, "coverage",
                              low ? 1000000 : 3000000, "premium", 9000 + (int) s_pick(w, 5000),
                              "period_ms", (json_int_t) 2592000000LL, "valid_until",
                              (json_int_t) (vl_wall_ms() + 365LL * 86400000LL)), &res);
@@ -614,9 +634,9 @@ s_insurance(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
                  json_pack("{s:s, s:s, s:i}", "vin", v->vin, "id", id, "coverage", 3000000),
                  NULL) != 0)
         return;
-    s_act(s, st, w, M_INSURER, "insurance", "approve",
+    s_act(s, st, w, w->staff[M_INSURER], "insurance", "approve",
           json_pack("{s:s, s:s, s:s}", "vin", v->vin, "id", id, "provider",
-                    st->party[M_INSURER].did), NULL);
+                    st->party[w->staff[M_INSURER]].did), NULL);
 }
 
 /* The newest unrevoked key of did on doc, into out ("" when none). */
@@ -636,7 +656,7 @@ static void
 s_keys(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
 {
     json_t *doc = NULL;
-    if (s_refresh(s, st, w, v, &doc) < M_TRADER0)
+    if (s_refresh(s, st, w, v, &doc) < st->trader0)
         return;
     s_key_of(doc, st->party[v->owner].did, v->owner_key, sizeof v->owner_key);
     if (v->holder >= 0)
@@ -674,7 +694,7 @@ s_keys(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
 static void
 s_pairing(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
 {
-    if (s_refresh(s, st, w, v, NULL) < M_TRADER0)
+    if (s_refresh(s, st, w, v, NULL) < st->trader0)
         return;
     static const char *const names[2] = { "head_unit", "key_ecu" };
     if (!v->comp[0]) {
@@ -785,7 +805,7 @@ s_rivals_step(m_rival_t *r, int n, int phase)
 static void
 s_rivals(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
 {
-    if (s_refresh(s, st, w, v, NULL) < M_TRADER0 || st->n_parties - M_TRADER0 < 3)
+    if (s_refresh(s, st, w, v, NULL) < st->trader0 || st->n_parties - st->trader0 < 3)
         return;
     int seller = v->owner, n = 0;
     m_rival_t r[MARKET_RIVALS];
@@ -798,6 +818,7 @@ s_rivals(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
         r[n] = (m_rival_t) { .s = s, .st = st, .vin = v->vin, .buyer = b, .price = price,
                              .confirm_rc = VL_ERR_STATE };
         r[n].w.rnd = sim_rand(&w->rnd);
+        memcpy(r[n].w.staff, w->staff, sizeof w->staff);
         r[n].w.height = w->height;
         n++;
     }
@@ -862,7 +883,21 @@ s_work(sim_scn_t *s, int worker, int64_t end_ms)
     sim_scn_clients_destroy(w->slots);
 }
 
+/* Vehicles whose onboarding's outcome was unknown become facts if they exist. */
+static int
+s_finish(sim_scn_t *s, int64_t deadline_ms, vl_err_t *err)
+{
+    m_state_t *st = s->state;
+    for (int k = 0; st && k < st->workers && vl_wall_ms() < deadline_ms; k++)
+        for (int v = 0; v < st->w[k].n_veh; v++)
+            if (st->w[k].veh[v].maybe)
+                s_refresh(s, st, &st->w[k], &st->w[k].veh[v], NULL);
+    for (int k = 0; st && k < st->workers; k++)
+        sim_scn_clients_destroy(st->w[k].slots);
+    return 0;
+}
+
 const sim_scenario_t sim_scenario_market = {
-    .name = "market", .prepare = NULL, .setup = s_setup, .work = s_work, .finish = NULL,
+    .name = "market", .prepare = NULL, .setup = s_setup, .work = s_work, .finish = s_finish,
     .destroy = s_destroy,
 };

@@ -137,6 +137,22 @@ sim_net_create(sim_net_t *net, const char *self, const char *vledgerd, const cha
     return 0;
 }
 
+/* The last line of the file at path into out ("" if none). */
+static void
+s_last_line(const char *path, char *out, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    out[0] = '\0';
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0])
+            snprintf(out, size, "%.200s", line);
+    }
+    if (f)
+        fclose(f);
+}
+
 /* The api endpoint in DIR/nodeI/data/endpoints.json written by process pid
  * (the file carries the pid), or false. */
 static bool
@@ -232,8 +248,10 @@ sim_node_wait_ready(sim_net_t *net, int i, int timeout_ms, vl_err_t *err)
             nd->state = SIM_NODE_DOWN;
             nd->pid = 0;
             pthread_mutex_unlock(&net->lock);
-            return vl_err_set(err, VL_ERR_IO, "node%d exited at start (exit %d); see %s", i,
-                              WIFEXITED(status) ? WEXITSTATUS(status) : -1, log);
+            char last[256] = "";
+            s_last_line(log, last, sizeof last);
+            return vl_err_set(err, VL_ERR_IO, "node%d exited at start (exit %d): %s (%s)", i,
+                              WIFEXITED(status) ? WEXITSTATUS(status) : -1, last, log);
         }
         if (s_read_api(nd, pid, api, sizeof api)) {
             vl_err_t e2 = { "" };

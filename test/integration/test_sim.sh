@@ -77,7 +77,7 @@ held market
 injected market byzantine
 [ "$(rj market .invariants.checked.vehicles_checked)" -gt 0 ] || fail "market made no vehicle"
 
-step "the sale through every party's own node, the agency's node killed on the way"
+step "the sale through every party's own node, parties' nodes killed -9 on the way"
 sim sale --nodes 5 --scenario sale --duration 20 --faults kill --seed 4
 held sale
 injected sale kill
