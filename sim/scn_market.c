@@ -63,7 +63,7 @@
 #define MARKET_NODE_WAIT_MS 1000       /* for a party's node to be up */
 #define MARKET_CATCH_UP_MS 2000        /* for it to reach the previous step's height */
 #define MARKET_RIVALS 2
-#define MARKET_STAFF_MAX 4             /* identities per staff role */
+#define MARKET_STAFF_MAX 8             /* identities per staff role */
 
 /* Staff roles: the agency, the lender, the insurer (a pool of each). */
 enum { M_AGENCY, M_LENDER, M_INSURER, M_ROLES };
@@ -355,7 +355,6 @@ s_act(sim_scn_t *s, m_state_t *st, m_worker_t *w, int p, const char *contract,
                                        vl_wall_ms() + MARKET_NODE_WAIT_MS)
                       : NULL;
     if (!c || !args) {
-        if (getenv("SCN_DEBUG")) fprintf(stderr, "DBG %s.%s skipped key %p c %p args %p\n", contract, function, (void *) key, (void *) c, (void *) args); /* DEBUG-REMOVE */
         json_decref(args);
         return VL_ERR_STATE;
     }
@@ -364,7 +363,6 @@ s_act(sim_scn_t *s, m_state_t *st, m_worker_t *w, int p, const char *contract,
     vl_err_t e = { "" };
     int rc = sim_transact(s, c, key, contract, function, args, &out, &e);
     w->fate = client_last_tx_fate(c);
-    if (getenv("SCN_DEBUG")) fprintf(stderr, "DBG %s.%s rc=%d fate=%d %s\n", contract, function, rc, (int) w->fate, rc ? e.msg : ""); /* DEBUG-REMOVE */
     json_decref(args);
     if (rc == 0) {
         w->height = (long long) json_integer_value(json_object_get(out, "height"));
@@ -578,12 +576,11 @@ s_sale_action(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
         int by = s_party_of(st, s_str(last, "by")), other = by == seller ? buyer : seller;
         long long at = (long long) json_integer_value(json_object_get(last, "price"));
         bool last_open = !strcmp(s_str(last, "status"), "open");
-        bool agreed = !strcmp(status, "agreed");
-        if (getenv("SCN_DEBUG")) { char *d = json_dumps(sale, JSON_COMPACT); fprintf(stderr, "DBGSALE move %d rounds %d by %d open %d: %.300s\n", move, rounds, by, last_open, d ? d : "null"); free(d); } /* DEBUG-REMOVE */
+        bool agreed = !strcmp(status, "agreed"), negotiating = !strcmp(status, "negotiating");
         json_decref(sale);
         if (agreed)
             break;
-        if (strcmp(status, "negotiating") != 0 || by < 0)
+        if (!negotiating || by < 0)
             return;
         if (last_open && move >= rounds) {
             if (s_act(s, st, w, other, "sale", "accept",

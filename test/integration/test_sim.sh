@@ -84,20 +84,24 @@ injected sale kill
 [ "$(rj sale .invariants.checked.vehicles_checked)" -ge 1 ] || fail "the sale made no vehicle"
 
 step "a replica that diverges is found and named, and the run exits 1"
-# node4 folds a wrong state hash into its next block (test-only flag): it
-# halts loudly; the run must not call that a pass.
+# Each node's second process folds a wrong state hash into its next block
+# (test-only flag): the node the first kill restarts diverges and halts
+# loudly; the run must not call that a pass, and must name it.
 cat >"$TEST_TMP/vledgerd-skew" <<EOF
 #!/usr/bin/env bash
-case "\$*" in *node4/node.json*) exec "$VLEDGERD" "\$@" --test-skew-state ;; esac
+n=\$(cat "\$2.starts" 2>/dev/null || echo 0); echo \$((n + 1)) >"\$2.starts"
+[ "\$n" = 0 ] || exec "$VLEDGERD" "\$@" --test-skew-state
 exec "$VLEDGERD" "\$@"
 EOF
 chmod +x "$TEST_TMP/vledgerd-skew"
-SIM_VLEDGERD=$TEST_TMP/vledgerd-skew sim skew --nodes 5 --scenario load --duration 6 --workers 4 --seed 1
+SIM_VLEDGERD=$TEST_TMP/vledgerd-skew sim skew --nodes 5 --scenario load --duration 10 --workers 4 --faults kill --seed 1
 [ "$rc" = 1 ] || fail "a diverged replica passed (exit $rc)"
 [ "$(rj skew .invariants.ok)" = false ] || fail "invariants ok with a diverged replica"
-rj skew '.invariants.violations[] | "\(.check) \(.node)"' | grep -q 'node4' ||
-  fail "node4 not named: $(rj skew .invariants.violations)"
+victim=$(rj skew '[.faults.injected[] | select(.kind == "kill") | .nodes[0]][0]')
+rj skew '.invariants.violations[] | "\(.check) \(.node)"' | grep -q "node$victim\$" ||
+  fail "node$victim (restarted diverged) not named: $(rj skew .invariants.violations)"
 grep -q '^VIOLATION ' "$TEST_TMP/skew.out" || fail "no VIOLATION line"
+note "diverged node$victim: $(rj skew '[.invariants.violations[] | .check] | unique | join(", ")')"
 
 step "bench ends with its RESULT line"
 out=$("$VLEDGER_SIM" bench --duration 3 --clients 16 --vledgerd "$VLEDGERD" 2>&1) || fail "bench failed: $out"
