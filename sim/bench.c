@@ -104,7 +104,7 @@ sim_bench(int argc, char **argv)
     sim_scn_t scn = { .net = net, .rec = setup_rec, .seed = 1, .workers = clients,
                       .timeout_ms = 20000, .vins = json_array(), .dids = json_array() };
     pthread_mutex_init(&scn.lock, NULL);
-    sim_up_t up = { self, vledgerd, dir, nodes, validators, false };
+    sim_up_t up = { self, vledgerd, dir, nodes, validators, false, false };
     printf("vledger-sim bench: %d nodes (%d validators), %d clients, %d s per phase; network in "
            "%s\n", nodes, validators, clients, duration, dir);
     fflush(stdout);

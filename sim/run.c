@@ -45,7 +45,7 @@ typedef struct {
     double rate;
     uint64_t seed;
     const char *scenario, *faults, *report, *vledgerd;
-    bool keep;
+    bool keep, plan_only;
 } run_opts_t;
 
 typedef struct {
@@ -60,7 +60,8 @@ static const char *s_usage =
     "usage: vledger-sim run --nodes N [--validators V] --scenario sale|market|load|churn\n"
     "                       [--duration SECONDS] [--rate TX_PER_S] [--workers W]\n"
     "                       [--faults kill,pause,partition,delay,byzantine] [--seed S]\n"
-    "                       [--report DIR] [--vledgerd PATH] [--keep]\n";
+    "                       [--report DIR] [--vledgerd PATH] [--keep] [--plan]\n"
+    "  --plan  print the faults the seed plans for this network (JSON) and exit\n";
 
 static void
 s_nap(int ms)
@@ -280,8 +281,8 @@ s_parse(int argc, char **argv, run_opts_t *o)
                         .scenario = NULL, .faults = "", .workers = 0 };
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--keep")) {
-            o->keep = true;
+        if (!strcmp(a, "--keep") || !strcmp(a, "--plan")) {
+            *(!strcmp(a, "--keep") ? &o->keep : &o->plan_only) = true;
             continue;
         }
         if (!v) {
@@ -412,9 +413,9 @@ sim_run(int argc, char **argv)
                         .dids = json_array() };
     pthread_mutex_init(&scn.lock, NULL);
     bool churn = !strcmp(o.scenario, "churn");
-    sim_up_t bring_up = { self, vledgerd, dir, o.nodes, o.validators, churn };
-    printf("vledger-sim run: %s, %d nodes (%d validators), seed %llu, %d s, faults %s; network "
-           "in %s\n", o.scenario, o.nodes, o.validators, (unsigned long long) o.seed,
+    sim_up_t bring_up = { self, vledgerd, dir, o.nodes, o.validators, churn, o.plan_only };
+    fprintf(o.plan_only ? stderr : stdout, "vledger-sim run: %s, %d nodes (%d validators), seed "
+           "%llu, %d s, faults %s; network in %s\n", o.scenario, o.nodes, o.validators, (unsigned long long) o.seed,
            o.duration_s, kinds ? o.faults : "none", dir);
     fflush(stdout);
     if (sim_up(net, &bring_up, ops, &scn, &err) != 0) {
@@ -438,6 +439,19 @@ sim_run(int argc, char **argv)
     }
     for (size_t i = 0; i < n_faults; i++)
         faults[i].f = plan[i];
+    if (o.plan_only) {
+        /* What this seed does to this network, without running it. */
+        for (size_t i = 0; i < n_faults; i++)
+            faults[i].started = true;
+        json_t *p = s_faults_json(faults, n_faults);
+        char *text = json_dumps(p, JSON_INDENT(2));
+        printf("%s\n", text ? text : "[]");
+        free(text);
+        json_decref(p);
+        exit_code = 0;
+        o.keep = false;
+        goto out;
+    }
 
     /* The load phase. */
     t0 = vl_wall_ms();

@@ -62,7 +62,7 @@ static const char *s_usage =
     "       vledger-sim run --nodes N [--validators V] --scenario sale|market|load|churn\n"
     "                       [--duration SECONDS] [--rate TX_PER_S] [--workers W]\n"
     "                       [--faults kill,pause,partition,delay,byzantine] [--seed S]\n"
-    "                       [--report DIR] [--vledgerd PATH] [--keep]\n"
+    "                       [--report DIR] [--vledgerd PATH] [--keep] [--plan]\n"
     "       vledger-sim bench [--nodes N] [--validators V] [--duration SECONDS] [--clients K]\n"
     "       vledger-sim load --node ENDPOINT --count N [--timeout-ms T]\n"
     "       vledger-sim probe sub --key PEM --server-key B64 --endpoint E [--ms T]\n"

@@ -215,7 +215,7 @@ sim_node_spawn(sim_net_t *net, int i, const char *const *flags, vl_err_t *err)
         for (int f = 0; f < nd->n_flags; f++)
             argv[argc++] = nd->flags[f];
         argv[argc] = NULL;
-        execv(argv[0], (char *const *) argv);
+        execvp(argv[0], (char *const *) argv);
         _exit(127);
     }
     pthread_mutex_lock(&net->lock);

@@ -43,26 +43,24 @@ s_orgs_spec(int nodes, int validators, char *out, size_t size)
 /* The vledgerd next to this binary in a build tree (BUILD/sim/vledger-sim
  * -> BUILD/node/vledgerd), else on PATH. */
 static void
-s_default_vledgerd(char *out, size_t size)
+s_default_vledgerd(char out[static SIM_PATH_MAX])
 {
-    char self[SIM_PATH_MAX];
+    char self[SIM_PATH_MAX], cand[3][SIM_PATH_MAX];
+    int n_cand = 0;
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(out, size, "%.480s/../node/vledgerd", self);
-            if (access(out, X_OK) == 0)
-                return;
-            snprintf(out, size, "%.480s/vledgerd", self);
-            if (access(out, X_OK) == 0)
-                return;
-        }
+    char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
+    if (slash) {
+        *slash = '\0';
+        snprintf(cand[n_cand++], SIM_PATH_MAX, "%.480s/../node/vledgerd", self);
+        snprintf(cand[n_cand++], SIM_PATH_MAX, "%.480s/vledgerd", self);
     }
-    snprintf(out, size, "/usr/local/bin/vledgerd");
-    if (access(out, X_OK) != 0)
-        snprintf(out, size, "vledgerd");
+    snprintf(cand[n_cand++], SIM_PATH_MAX, "/usr/local/bin/vledgerd");
+    for (int i = 0; i < n_cand; i++)
+        if (access(cand[i], X_OK) == 0) {
+            memcpy(out, cand[i], SIM_PATH_MAX);
+            return;
+        }
+    memcpy(out, "vledgerd", sizeof "vledgerd");   /* PATH decides */
 }
 
 /* Every node sees all its peers alive (the mesh formed). */
@@ -103,7 +101,7 @@ sim_paths(const char *vledgerd_opt, char *self, char *vledgerd, char *dir, vl_er
     if (vledgerd_opt)
         snprintf(vledgerd, SIM_PATH_MAX, "%s", vledgerd_opt);
     else
-        s_default_vledgerd(vledgerd, SIM_PATH_MAX);
+        s_default_vledgerd(vledgerd);
     ssize_t n = readlink("/proc/self/exe", self, SIM_PATH_MAX - 1);
     if (n <= 0)
         return vl_err_set(err, VL_ERR_IO, "cannot find its own binary: %s", strerror(errno));
@@ -125,6 +123,8 @@ sim_up(sim_net_t *net, const sim_up_t *up, const sim_scenario_t *ops, sim_scn_t 
     vl_err_t e = { "" };
     if (sim_net_create(net, up->self, up->vledgerd, up->dir, up->nodes, orgs, NULL, &e) != 0)
         return vl_err_set(err, VL_ERR_IO, "net create: %s", e.msg);
+    if (up->create_only)
+        return 0;
     if (ops->prepare && ops->prepare(scn, &e) != 0)
         return vl_err_set(err, VL_ERR_IO, "%s: prepare: %s", ops->name, e.msg);
     for (int i = 0; i < net->n; i++) {

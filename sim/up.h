@@ -24,6 +24,7 @@ typedef struct {
     const char *dir;            /* the run's directory (made by sim_paths) */
     int nodes, validators;
     bool churn;                 /* a quarter of the followers start later (they join) */
+    bool create_only;           /* net create and nothing more (the fault plan alone) */
 } sim_up_t;
 
 /* self <- this binary; vledgerd <- vledgerd_opt, else the one next to this
@@ -31,8 +32,8 @@ typedef struct {
  * $TMPDIR or /tmp. Each buffer SIM_PATH_MAX. */
 int sim_paths(const char *vledgerd_opt, char *self, char *vledgerd, char *dir, vl_err_t *err);
 
-/* net create, prepare, start, mesh, setup (scn filled by the caller). The
- * error names the step. */
+/* net create, prepare, start, mesh, setup (scn filled by the caller); with
+ * create_only, net create alone. The error names the step. */
 int sim_up(sim_net_t *net, const sim_up_t *up, const sim_scenario_t *ops, sim_scn_t *scn,
            vl_err_t *err);
 
