@@ -16,7 +16,8 @@
  *       |  admitted: pending until its commit is seen here
  *       v
  *   committed VALID: done | MVCC/PHANTOM, an organisation the gateway could
- *   not reach, or endorsers whose replicas disagreed: retried (the rule runs
+ *   not reach, another organisation's refusal (its replica may lag behind
+ *   ours), or endorsers whose replicas disagreed: retried (the rule runs
  *   again) after 1 s, doubling, at most REACTOR_TRIES attempts | refused,
  *   other codes: failed (logged).
  *
@@ -197,10 +198,15 @@ s_transacted(void *arg, int rc, const uint8_t *txid, const char *result_json,
         s_log(a, "reactor.already_done", err->msg);
         s_finish(a);
     } else if (rc == VL_ERR_TIMEOUT || rc == VL_ERR_LIMIT || rc == VL_ERR_NOMEM
-               || rc == VL_ERR_IO || rc == VL_ERR_STATE || strstr(err->msg, "endorsers disagree")) {
+               || rc == VL_ERR_IO || rc == VL_ERR_STATE || strstr(err->msg, "endorsers disagree")
+               || strstr(err->msg, "refused to endorse")) {
         /* An organisation did not answer, the node was busy, or replicas
-         * at different heights computed different results: worth another
-         * try once they move on. */
+         * at different heights computed different results — or another
+         * organisation's node refused what ran here: its replica has not
+         * yet committed the block whose event this rule answers (the
+         * follow-up then fails there, e.g. "no registration is pending").
+         * Worth another try once they move on; a refusal that stands
+         * fails after REACTOR_TRIES like any other. */
         s_retry(a, err->msg);
     } else {
         r->failed++;

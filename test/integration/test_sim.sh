@@ -78,8 +78,8 @@ held market
 injected market byzantine
 [ "$(rj market .invariants.checked.vehicles_checked)" -gt 0 ] || fail "market made no vehicle"
 
-step "the sale through every party's own node, parties' nodes killed -9 on the way"
-sim sale --nodes 5 --scenario sale --duration 15 --faults kill --seed 4
+step "the sale through every party's own node, two flows at once, parties' nodes killed -9 on the way"
+sim sale --nodes 5 --scenario sale --duration 15 --workers 2 --faults kill --seed 4
 held sale
 injected sale kill
 [ "$(rj sale .invariants.checked.vehicles_checked)" -ge 1 ] || fail "the sale made no vehicle"
