@@ -244,14 +244,21 @@ sim_scn_register(sim_scn_t *s, int i, client_t **slots, const vl_key_t *key, con
 int
 sim_scn_read_contract(const char *rel, char **text, vl_err_t *err)
 {
-    char tried[2][PATH_MAX + 64];
-    snprintf(tried[0], sizeof tried[0], "contracts/lib/%s", rel);
-    /* The binary is BUILD/sim/vledger-sim, BUILD one level under the sources. */
+    /* $VLEDGER_CONTRACTS, the sources' contracts/lib from the working
+     * directory or from a build tree (BUILD/sim/vledger-sim, BUILD one
+     * level under the sources), then an installed tree (PREFIX/bin ->
+     * PREFIX/share/vledger/contracts). */
+    char tried[4][PATH_MAX + 64];
+    const char *env = getenv("VLEDGER_CONTRACTS");
+    snprintf(tried[0], sizeof tried[0], "%s/%s", env && *env ? env : "contracts/lib", rel);
+    snprintf(tried[1], sizeof tried[1], "contracts/lib/%s", rel);
     char exe[PATH_MAX] = "";
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
-    snprintf(tried[1], sizeof tried[1], "%s/../../contracts/lib/%s", dirname(exe), rel);
-    for (int k = 0; k < 2; k++) {
+    const char *bin = dirname(exe);
+    snprintf(tried[2], sizeof tried[2], "%s/../../contracts/lib/%s", bin, rel);
+    snprintf(tried[3], sizeof tried[3], "%s/../share/vledger/contracts/%s", bin, rel);
+    for (int k = 0; k < 4; k++) {
         FILE *f = fopen(tried[k], "rb");
         if (!f)
             continue;
@@ -279,8 +286,9 @@ sim_scn_read_contract(const char *rel, char **text, vl_err_t *err)
         *text = buf;
         return 0;
     }
-    return vl_err_set(err, VL_ERR_NOT_FOUND, "contract file %s not found (looked in %s and %s)",
-                      rel, tried[0], tried[1]);
+    return vl_err_set(err, VL_ERR_NOT_FOUND, "contract file %s not found (looked in %s, %s and "
+                      "%s; set VLEDGER_CONTRACTS to the contracts/lib directory)", rel, tried[0],
+                      tried[2], tried[3]);
 }
 
 int
