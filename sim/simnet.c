@@ -66,14 +66,15 @@ sim_net_create(sim_net_t *net, const char *self, const char *vledgerd, const cha
     snprintf(out, sizeof out, "%.400s/net", dir);
     snprintf(log, sizeof log, "%s/net-create.log", dir);
     snprintf(net->dir, sizeof net->dir, "%.400s", out);
-    /* Ports: a random base, tried again when one of them is taken. */
+    /* Ports: a random base below Linux's ephemeral range (32768 up), which
+     * the nodes' own API and event sockets and every outgoing connection
+     * draw from — a gossip port there can be taken between net create
+     * and the node's start. Tried again when one of them is taken. */
     int rc = VL_ERR_IO;
     for (int attempt = 0; attempt < 8 && rc != 0; attempt++) {
         uint8_t r[2];
         vl_random_bytes(r, sizeof r);
-        int base = 20000 + (int) (((unsigned) r[0] << 8 | r[1]) % 40) * 1000;
-        if (base + 2 * nodes > 65000)
-            base = 20000;
+        int base = 20000 + (int) (((unsigned) r[0] << 8 | r[1]) % 24) * 512;
         snprintf(port, sizeof port, "%d", base);
         const char *argv[SIM_CREATE_ARGS_MAX] = { self, "net", "create", "--nodes", nodes_s,
                                                   "--out", out, "--base-port", port };
