@@ -32,6 +32,7 @@
 #include "faultplan.h"
 #include "invariants.h"
 #include "report.h"
+#include "sampler.h"
 #include "scenario.h"
 #include "up.h"
 
@@ -39,6 +40,7 @@
 #define RUN_FINISH_MS 60000         /* flows in progress after the load phase */
 #define RUN_CONVERGE_MS 60000       /* replicas reaching one tip */
 #define RUN_TICK_MS 100
+#define RUN_STALE_MS 2500          /* no heartbeat for this long: not answering */
 
 typedef struct {
     int nodes, validators, duration_s, workers;
@@ -88,15 +90,6 @@ typedef struct {
 } run_fault_t;
 
 static void
-s_faults_rpc(sim_net_t *net, json_t *params)
-{
-    for (int i = 0; i < net->n; i++)
-        if (sim_node_up(net, i))
-            json_decref(sim_net_rpc(net, i, "test.faults", json_incref(params)));
-    json_decref(params);
-}
-
-static void
 s_fault_start(sim_net_t *net, run_fault_t *rf, uint64_t seed, json_t *byzantine_dids)
 {
     sim_fault_t *f = &rf->f;
@@ -122,8 +115,15 @@ s_fault_start(sim_net_t *net, run_fault_t *rf, uint64_t seed, json_t *byzantine_
         }
         if (len < sizeof rf->note)
             snprintf(rf->note + len, sizeof rf->note - len, "} | rest");
-        s_faults_rpc(net, json_pack("{s:I, s:o}", "seed", (json_int_t) (seed & 0x7fffffff),
-                                    "partition", set));
+        /* On the set's own nodes only: a node holding the partition cuts
+         * both directions of its links (gossip/faults.h), and the set is
+         * the smaller side. */
+        json_t *p = json_pack("{s:I, s:o}", "seed", (json_int_t) (seed & 0x7fffffff), "partition",
+                              set);
+        for (int s = 0; s < f->n_set; s++)
+            if (sim_node_up(net, f->set[s]))
+                json_decref(sim_net_rpc(net, f->set[s], "test.faults", json_incref(p)));
+        json_decref(p);
         break;
     }
     case SIM_FAULT_DELAY: {
@@ -179,8 +179,6 @@ s_fault_end(sim_net_t *net, run_fault_t *rf)
         rc = sim_node_resume(net, f->node, &err);
         break;
     case SIM_FAULT_PARTITION:
-        s_faults_rpc(net, json_object());
-        break;
     case SIM_FAULT_DELAY:
         for (int s = 0; s < f->n_set; s++)
             if (sim_node_up(net, f->set[s]))
@@ -330,32 +328,32 @@ s_parse(int argc, char **argv, run_opts_t *o)
     return 0;
 }
 
+/* Heights (as the nodes publish them) and /proc usage, one sample. */
 static void
-s_sample(sim_net_t *net, sim_report_in_t *in, sim_usage_t *usage, int64_t t, int *lo, int *hi,
-         int *up)
+s_sample(sim_net_t *net, sim_sampler_t *sampler, sim_report_in_t *in, sim_usage_t *usage,
+         int64_t t, int *lo, int *hi, int *up)
 {
     *lo = -1;
     *hi = -1;
     *up = 0;
     int *h = calloc((size_t) net->n, sizeof *h);
+    if (!h)
+        return;
+    sim_sampler_heights(sampler, h, RUN_STALE_MS);
     for (int i = 0; i < net->n; i++) {
-        h[i] = -1;
         pthread_mutex_lock(&net->lock);
         pid_t pid = net->node[i].pid;
         pthread_mutex_unlock(&net->lock);
         sim_usage_sample(&usage[i], pid);
-        if (!sim_node_up(net, i))
+        if (h[i] < 0 || !sim_node_up(net, i)) {
+            h[i] = -1;
             continue;
-        json_t *st = sim_net_rpc(net, i, "status", NULL);
-        if (st) {
-            h[i] = (int) json_integer_value(json_object_get(st, "height"));
-            (*up)++;
-            if (*lo < 0 || h[i] < *lo)
-                *lo = h[i];
-            if (h[i] > *hi)
-                *hi = h[i];
         }
-        json_decref(st);
+        (*up)++;
+        if (*lo < 0 || h[i] < *lo)
+            *lo = h[i];
+        if (h[i] > *hi)
+            *hi = h[i];
     }
     if (in->n_samples < SIM_SAMPLES_MAX)
         in->samples[in->n_samples++] = (sim_sample_t) { t, h };
@@ -400,6 +398,7 @@ sim_run(int argc, char **argv)
     run_worker_t *workers = calloc((size_t) o.workers, sizeof *workers);
     rin.samples = calloc(SIM_SAMPLES_MAX, sizeof *rin.samples);
     json_t *byz = json_array(), *summary = NULL;
+    sim_sampler_t *sampler = NULL;
     int exit_code = 1;
     size_t n_faults = 0;
     int64_t t0 = 0, run_end = 0;
@@ -454,6 +453,10 @@ sim_run(int argc, char **argv)
     }
 
     /* The load phase. */
+    if (!(sampler = sim_sampler_start(net, &err))) {
+        fprintf(stderr, "vledger-sim: %s\n", err.msg);
+        goto out;
+    }
     t0 = vl_wall_ms();
     sim_rec_restart(rec, t0);
     run_end = t0 + (int64_t) o.duration_s * 1000;
@@ -467,7 +470,7 @@ sim_run(int argc, char **argv)
     }
     run_churn_t ch = { .next_ms = (int64_t) o.duration_s * 100, .rng = o.seed ^ 0xc4u };
     bool in_fault[SIM_NODES_MAX] = { false };
-    int64_t next_sample = 0;
+    int64_t next_sample = 1000;   /* the sampler's first heartbeats come within a second */
     uint64_t last_committed = 0;
     for (;;) {
         int64_t now = vl_wall_ms() - t0;
@@ -513,7 +516,7 @@ sim_run(int argc, char **argv)
         pthread_mutex_unlock(&net->lock);
         if (now >= next_sample) {
             int lo, hi, up;
-            s_sample(net, &rin, usage, now, &lo, &hi, &up);
+            s_sample(net, sampler, &rin, usage, now, &lo, &hi, &up);
             uint64_t committed = rec->count[SIM_OUT_COMMITTED];
             char in_force[256] = "";
             size_t len = 0;
@@ -559,7 +562,7 @@ sim_run(int argc, char **argv)
     sim_inv_check(net, rec, scn.vins, scn.dids, allowed, RUN_CONVERGE_MS, &summary);
     {
         int lo, hi, up;
-        s_sample(net, &rin, usage, vl_wall_ms() - t0, &lo, &hi, &up);
+        s_sample(net, sampler, &rin, usage, vl_wall_ms() - t0, &lo, &hi, &up);
     }
     sim_dissemination(net, &rin.dissemination_p50, &rin.dissemination_p99);
     rin.scenario = o.scenario;
