@@ -153,7 +153,7 @@ s_fault_start(sim_net_t *net, run_fault_t *rf, uint64_t seed, json_t *byzantine_
         }
         rc = sim_node_stop(net, f->node, 10000, &err);
         if (rc == 0)
-            rc = sim_node_start(net, f->node, flags, RUN_START_MS, &err);
+            rc = sim_node_spawn(net, f->node, flags, &err);
         snprintf(rf->note, sizeof rf->note, "node%d byzantine: %s", f->node, mode);
         break;
     }
@@ -173,7 +173,7 @@ s_fault_end(sim_net_t *net, run_fault_t *rf)
     int rc = 0;
     switch (f->kind) {
     case SIM_FAULT_KILL:
-        rc = sim_node_start(net, f->node, NULL, RUN_START_MS, &err);
+        rc = sim_node_spawn(net, f->node, NULL, &err);
         break;
     case SIM_FAULT_PAUSE:
         rc = sim_node_resume(net, f->node, &err);
@@ -187,7 +187,7 @@ s_fault_end(sim_net_t *net, run_fault_t *rf)
     case SIM_FAULT_BYZANTINE:
         rc = sim_node_stop(net, f->node, 10000, &err);
         if (rc == 0)
-            rc = sim_node_start(net, f->node, NULL, RUN_START_MS, &err);
+            rc = sim_node_spawn(net, f->node, NULL, &err);
         break;
     default:
         break;
@@ -249,7 +249,7 @@ s_churn_tick(sim_net_t *net, run_churn_t *c, int64_t now, int64_t end, bool *in_
             if (pick-- > 0)
                 continue;
             vl_err_t err = { "" };
-            int rc = join ? sim_node_start(net, i, NULL, RUN_START_MS, &err)
+            int rc = join ? sim_node_spawn(net, i, NULL, &err)
                           : sim_node_stop(net, i, 10000, &err);
             if (rc != 0)
                 fprintf(stderr, "vledger-sim: churn node%d: %s\n", i, err.msg);
@@ -506,6 +506,7 @@ sim_run(int argc, char **argv)
             if (nd->pid > 0 && waitpid(nd->pid, &status, WNOHANG) == nd->pid) {
                 nd->state = SIM_NODE_DOWN;
                 nd->pid = 0;
+                nd->starting = false;
                 pthread_mutex_unlock(&net->lock);
                 sim_rec_violation(rec, "node_exited", i, -1, "node%d exited by itself (%s %d); "
                                   "see its log", i, WIFEXITED(status) ? "exit" : "signal",
@@ -514,6 +515,7 @@ sim_run(int argc, char **argv)
             }
         }
         pthread_mutex_unlock(&net->lock);
+        sim_net_poll_starting(net);   /* restarted nodes become usable without a wait */
         if (now >= next_sample) {
             int lo, hi, up;
             s_sample(net, sampler, &rin, usage, now, &lo, &hi, &up);
@@ -549,6 +551,10 @@ sim_run(int argc, char **argv)
             faults[i].ended = true;
             faults[i].ended_at = vl_wall_ms() - t0;
         }
+    /* Every node restarted on the way answers before the checks. */
+    for (int i = 0; i < net->n; i++)
+        if (net->node[i].starting && sim_node_wait_ready(net, i, RUN_START_MS, &err) != 0)
+            sim_rec_violation(rec, "node_exited", i, -1, "%s", err.msg);
     if (churn)
         printf("churn: %d joins, %d leaves\n", ch.joins, ch.leaves);
     if (ops->finish && ops->finish(&scn, vl_wall_ms() + RUN_FINISH_MS, &err) != 0)

@@ -222,6 +222,7 @@ sim_node_spawn(sim_net_t *net, int i, const char *const *flags, vl_err_t *err)
     pthread_mutex_lock(&net->lock);
     nd->pid = pid;
     nd->state = SIM_NODE_PAUSED;   /* not answering yet: workers leave it alone */
+    nd->starting = true;
     nd->starts++;
     nd->api[0] = '\0';
     pthread_mutex_unlock(&net->lock);
@@ -248,6 +249,7 @@ sim_node_wait_ready(sim_net_t *net, int i, int timeout_ms, vl_err_t *err)
             pthread_mutex_lock(&net->lock);
             nd->state = SIM_NODE_DOWN;
             nd->pid = 0;
+            nd->starting = false;
             pthread_mutex_unlock(&net->lock);
             char last[256] = "";
             s_last_line(log, last, sizeof last);
@@ -265,6 +267,7 @@ sim_node_wait_ready(sim_net_t *net, int i, int timeout_ms, vl_err_t *err)
                 pthread_mutex_lock(&net->lock);
                 snprintf(nd->api, sizeof nd->api, "%s", api);
                 nd->state = SIM_NODE_UP;
+                nd->starting = false;
                 pthread_mutex_unlock(&net->lock);
                 return 0;
             }
@@ -273,6 +276,37 @@ sim_node_wait_ready(sim_net_t *net, int i, int timeout_ms, vl_err_t *err)
     }
     return vl_err_set(err, VL_ERR_TIMEOUT, "node%d did not answer within %d ms of its start; see %s",
                       i, timeout_ms, log);
+}
+
+int
+sim_net_poll_starting(sim_net_t *net)
+{
+    int exited = 0;
+    for (int i = 0; i < net->n; i++) {
+        sim_node_t *nd = &net->node[i];
+        pthread_mutex_lock(&net->lock);
+        pid_t pid = nd->starting ? nd->pid : 0;
+        pthread_mutex_unlock(&net->lock);
+        if (pid <= 0)
+            continue;
+        int status;
+        char api[CLIENT_ENDPOINT_MAX];
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            pthread_mutex_lock(&net->lock);
+            nd->state = SIM_NODE_DOWN;
+            nd->pid = 0;
+            nd->starting = false;
+            pthread_mutex_unlock(&net->lock);
+            exited++;
+        } else if (s_read_api(nd, pid, api, sizeof api)) {
+            pthread_mutex_lock(&net->lock);
+            snprintf(nd->api, sizeof nd->api, "%s", api);
+            nd->state = SIM_NODE_UP;
+            nd->starting = false;
+            pthread_mutex_unlock(&net->lock);
+        }
+    }
+    return exited;
 }
 
 static int
@@ -305,6 +339,7 @@ s_signal_and_reap(sim_net_t *net, int i, int sig, int timeout_ms, vl_err_t *err)
     pthread_mutex_lock(&net->lock);
     nd->state = SIM_NODE_DOWN;
     nd->pid = 0;
+    nd->starting = false;
     nd->api[0] = '\0';
     pthread_mutex_unlock(&net->lock);
     return 0;

@@ -47,6 +47,7 @@ typedef struct {
     char flags[SIM_ARGS_MAX][40];     /* test-only flags of its current process */
     int n_flags;
     int starts;                       /* processes started for it so far */
+    bool starting;                    /* spawned, its API not yet seen */
 } sim_node_t;
 
 typedef struct {
@@ -79,6 +80,11 @@ int sim_node_start(sim_net_t *net, int i, const char *const *flags, int timeout_
  * wait_ready waits for its API as sim_node_start does. */
 int sim_node_spawn(sim_net_t *net, int i, const char *const *flags, vl_err_t *err);
 int sim_node_wait_ready(sim_net_t *net, int i, int timeout_ms, vl_err_t *err);
+
+/* For every node spawned and not yet ready: up once its process wrote its
+ * endpoints (no call: a busy node must not hold the caller up), down if it
+ * exited. Returns how many exited at start. */
+int sim_net_poll_starting(sim_net_t *net);
 
 /* kill -9 and reap. */
 int sim_node_kill(sim_net_t *net, int i, vl_err_t *err);
