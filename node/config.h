@@ -110,6 +110,7 @@ typedef struct {
     bool test_lie_endorse;        /* --test-lie-endorse: sign results not computed here */
     int test_byzantine;           /* --test-byzantine MODE: NODE_BYZ_* (node_internal.h) */
     bool test_skew_state;         /* --test-skew-state: fold the next block's state wrongly */
+    bool test_withhold_blocks;    /* --test-withhold-blocks: never publish our own blocks */
 } node_config_t;
 
 /* Defaults for every field but the paths. */

@@ -183,6 +183,7 @@ node_new(const node_config_t *config, vl_err_t *err)
     node->cut_timer = -1;
     node->drain_timer = -1;
     node->admit_timer = -1;
+    node->held_block_timer = -1;
     if (genesis_load(config->genesis_path, &node->genesis, err) != 0)
         goto fail;
     node->key = vl_key_load_pem(config->key_path, err);
@@ -336,6 +337,7 @@ node_run(node_t *node, int signal_fd)
             (unsigned long long) ledger_height(node->ledger), node_failed(node));
 done:
     s_detach(node);
+    node_gossip_release(node);
     evloop_destroy(&node->loop);
     return rc;
 }

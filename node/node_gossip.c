@@ -2,8 +2,14 @@
  * node_gossip.c — the node's gossip wiring. With "gossip" in node.json the
  * node joins the mesh (gossip/):
  *
- *   - blocks this node built are published (ENV_BLOCK) once committed
- *     (node_gossip_on_commit, a commit subscriber);
+ *   - a block this node committed is published (ENV_BLOCK) by its
+ *     proposer only (node_gossip_on_commit, a commit subscriber): every
+ *     validator commits it, each with its own certificate, so each
+ *     publishing would carry every block across the mesh once per
+ *     validator. Another validator holds its copy and publishes it only
+ *     if no copy of that height came by gossip within
+ *     NODE_BLOCK_FALLBACK_MS (a proposer that crashed right after
+ *     committing);
  *   - a peer's block, first copy by gossip or pulled, has its signatures
  *     checked on the worker pool (node_preverify_block) and is then offered
  *     to the commit pipeline's reorder window and drained in height order;
@@ -29,13 +35,71 @@
 
 #define RESENDS_PER_TICK 256
 
+#define NODE_BLOCK_FALLBACK_MS 1000
+
+static void
+s_drop_held(node_t *node)
+{
+    if (node->held_block_timer >= 0 && node->loop)
+        evloop_timer_end(node->loop, node->held_block_timer);
+    node->held_block_timer = -1;
+    free(node->held_block);
+    node->held_block = NULL;
+    node->held_block_len = 0;
+}
+
+static int
+s_held_due(evloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    node_t *node = arg;
+    node->held_block_timer = -1;
+    if (node->held_block && node->block_gossip_height < node->held_block_height) {
+        gossip_publish(node->gossip, VL__ENVELOPE_TYPE__ENV_BLOCK, node->held_block,
+                       node->held_block_len);
+        node->blocks_published_late++;
+    }
+    s_drop_held(node);
+    return 0;
+}
+
 void
 node_gossip_on_commit(void *arg, const commit_event_t *event)
 {
     node_t *node = arg;
-    if (node->gossip && event->source == COMMIT_LOCAL)
-        gossip_publish(node->gossip, VL__ENVELOPE_TYPE__ENV_BLOCK, event->block->commit.block,
-                       event->block->commit.block_len);
+    if (!node->gossip || event->source != COMMIT_LOCAL)
+        return;
+    const ledger_block_t *b = &event->block->commit;
+    const Vl__BlockHeader *h = event->block->view->header;
+    bool proposer = h->proposer.len == VL_PUBKEY_SIZE
+                    && memcmp(h->proposer.data, vl_key_public(node->key), VL_PUBKEY_SIZE) == 0;
+    if (proposer) {
+        if (!node->config.test_withhold_blocks)
+            gossip_publish(node->gossip, VL__ENVELOPE_TYPE__ENV_BLOCK, b->block, b->block_len);
+        return;
+    }
+    s_drop_held(node);   /* a newer block: the older one's fate no longer matters */
+    node->held_block = malloc(b->block_len ? b->block_len : 1);
+    if (!node->held_block || !node->loop) {
+        s_drop_held(node);
+        gossip_publish(node->gossip, VL__ENVELOPE_TYPE__ENV_BLOCK, b->block, b->block_len);
+        return;
+    }
+    memcpy(node->held_block, b->block, b->block_len);
+    node->held_block_len = b->block_len;
+    node->held_block_height = h->height;
+    node->held_block_timer = evloop_timer(node->loop, NODE_BLOCK_FALLBACK_MS, 1, s_held_due, node);
+    if (node->held_block_timer < 0) {
+        gossip_publish(node->gossip, VL__ENVELOPE_TYPE__ENV_BLOCK, b->block, b->block_len);
+        s_drop_held(node);
+    }
+}
+
+void
+node_gossip_release(node_t *node)
+{
+    s_drop_held(node);
 }
 
 void
@@ -101,6 +165,8 @@ s_receive_block(node_t *node, const uint8_t *bytes, size_t len, const uint8_t *o
 {
     uint64_t h = 0, tip = ledger_height(node->ledger);
     bool parsed = block_view_height(bytes, len, &h);
+    if (parsed && origin && h > node->block_gossip_height)
+        node->block_gossip_height = h;   /* a copy of h is out: no need to publish ours */
     if (origin)   /* arrival time, apart from validation and the synced commit */
         vl_info("node", "block.gossip", "height=%llu tip=%llu", (unsigned long long) h,
                 (unsigned long long) tip);
@@ -322,5 +388,17 @@ node_gossip_status(node_t *node, json_t *status)
     s_count(g, "claims_accepted", s->claims_accepted);
     s_count(g, "claims_refused", s->claims_refused);
     s_count(g, "direct_heartbeats", s->direct_heartbeats);
+    s_count(g, "blocks_published_late", node->blocks_published_late);
+    /* Envelopes by type: copies received (each one CURVE-decrypted) and
+     * first copies delivered (each one signature-checked). */
+    static const char *const type_names[] = { "unknown", "tx", "proposal", "vote", "block",
+                                              "event", "heartbeat", "join", "claim" };
+    json_t *rx = json_object(), *dl = json_object();
+    for (size_t t = 0; t < sizeof type_names / sizeof type_names[0] && t < GOSSIP_TYPES; t++) {
+        s_count(rx, type_names[t], s->by_type_received[t]);
+        s_count(dl, type_names[t], s->by_type_delivered[t]);
+    }
+    json_object_set_new(g, "received_by_type", rx);
+    json_object_set_new(g, "delivered_by_type", dl);
     json_object_set_new(status, "gossip", g);
 }

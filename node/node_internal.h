@@ -77,6 +77,13 @@ struct node_t {
     char endpoints_path[PATH_MAX + 32];
     int heartbeat_tick;           /* housekeeping ticks since the last heartbeat */
     uint64_t blocks_received;     /* ENV_BLOCK first copies delivered to us */
+    uint64_t block_gossip_height; /* highest block height gossip brought us */
+    uint8_t *held_block;          /* owned: a block we committed but did not propose,
+                                     published only if its proposer's copy never comes */
+    size_t held_block_len;
+    uint64_t held_block_height;
+    int held_block_timer;         /* evloop timer id, -1 when none */
+    uint64_t blocks_published_late;   /* held blocks published (the proposer's never came) */
     uint64_t blocks_pulled;       /* blocks that arrived through pulls */
     uint64_t txs_resent;          /* re-gossips of our pending txs */
     uint64_t txs_served;          /* txs answered by id over the sync ROUTER */
@@ -223,6 +230,8 @@ int node_verify(node_t *node, bool peers, node_verify_fn cb, void *arg);
 int node_gossip_new(node_t *node, vl_err_t *err);
 /* Commit subscriber: publishes blocks this node built. */
 void node_gossip_on_commit(void *arg, const commit_event_t *event);
+/* Frees a block held for late publication (node_gossip.c); before the loop goes. */
+void node_gossip_release(node_t *node);
 /* Gossips a tx we admitted from a client or built ourselves. */
 void node_gossip_tx(node_t *node, const uint8_t *bytes, size_t len);
 /* Re-gossips our pending transactions that are due (housekeeping timer). */

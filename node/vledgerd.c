@@ -115,6 +115,9 @@ s_usage(FILE *out)
             "                       messages)\n"
             "  --test-skew-state    fold the next block's state hash wrongly (a diverged\n"
             "                       replica: verify and the next block must catch it)\n"
+            "  --test-withhold-blocks  never publish the blocks this node proposed (a\n"
+            "                       proposer that dies right after committing: the other\n"
+            "                       validators must publish them)\n"
             "\n"
             "SIGTERM or SIGINT stop the node cleanly (exit 0). Logs go to stderr, one\n"
             "key=value line per event.\n");
@@ -353,7 +356,7 @@ main(int argc, char **argv)
     size_t n_identities = 0;
     bool dev = false, test_faults = false, test_lie = false;
     int byzantine = 0;
-    bool test_skew = false;
+    bool test_skew = false, test_withhold = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             s_usage(stdout);
@@ -379,6 +382,8 @@ main(int argc, char **argv)
             test_lie = true;
         else if (strcmp(argv[i], "--test-skew-state") == 0)
             test_skew = true;
+        else if (strcmp(argv[i], "--test-withhold-blocks") == 0)
+            test_withhold = true;
         else if (strcmp(argv[i], "--test-byzantine") == 0 && i + 1 < argc) {
             const char *m = argv[++i];
             byzantine = !strcmp(m, "equivocate") ? 1 : !strcmp(m, "unknown") ? 2
@@ -449,7 +454,8 @@ main(int argc, char **argv)
     config.test_lie_endorse = test_lie;
     config.test_byzantine = byzantine;
     config.test_skew_state = test_skew;
-    if (test_faults || test_lie || byzantine || test_skew)
+    config.test_withhold_blocks = test_withhold;
+    if (test_faults || test_lie || byzantine || test_skew || test_withhold)
         fprintf(stderr, "vledgerd: test-only switches on (%s%s%s): not for production\n",
                 test_faults ? "--test-faults " : "", test_lie ? "--test-lie-endorse " : "",
                 byzantine ? "--test-byzantine" : "");
