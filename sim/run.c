@@ -602,6 +602,7 @@ sim_run(int argc, char **argv)
 
 out:
     (void) run_end;
+    sim_sampler_stop(&sampler);   /* before net goes: the thread reads it */
     sim_net_stop_all(net);
     if (ops->destroy)
         ops->destroy(&scn);
