@@ -32,6 +32,7 @@ sim_rec_restart(sim_rec_t *rec, int64_t start_ms)
     memset(rec->count, 0, sizeof rec->count);
     memset(rec->per_second, 0, sizeof rec->per_second);
     rec->n_latency = 0;
+    rec->n_sorted = 0;
     json_object_clear(rec->invalid_codes);
     pthread_mutex_unlock(&rec->lock);
 }
@@ -130,7 +131,10 @@ sim_rec_percentile(sim_rec_t *rec, double p)
     pthread_mutex_lock(&rec->lock);
     double v = 0;
     if (rec->n_latency) {
-        qsort(rec->latency_ms, rec->n_latency, sizeof *rec->latency_ms, s_cmp);
+        if (rec->n_sorted != rec->n_latency) {
+            qsort(rec->latency_ms, rec->n_latency, sizeof *rec->latency_ms, s_cmp);
+            rec->n_sorted = rec->n_latency;
+        }
         size_t k = (size_t) (p / 100.0 * (double) (rec->n_latency - 1) + 0.5);
         v = rec->latency_ms[k < rec->n_latency ? k : rec->n_latency - 1];
     }

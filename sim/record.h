@@ -42,6 +42,7 @@ typedef struct {
     uint64_t per_second[SIM_REC_SECONDS_MAX];   /* committed, by second of the run */
     double *latency_ms;                   /* committed: send to commit answer */
     size_t n_latency;
+    size_t n_sorted;                      /* latency_ms[0..n_sorted) is sorted */
     sim_acked_t *acked;                   /* every acknowledged tx */
     size_t n_acked, cap_acked;
     json_t *violations;                   /* [{check, node, height, detail}] */
@@ -71,7 +72,7 @@ void sim_rec_violation(sim_rec_t *rec, const char *check, int node, long long he
 sim_outcome_t sim_outcome_of(int rc, client_tx_fate_t fate);
 
 /* Latency percentile p (0..100) over committed txs; 0 when none. Sorts the
- * samples (call after the run). */
+ * samples once, when new ones came (call after the run). */
 double sim_rec_percentile(sim_rec_t *rec, double p);
 
 #endif

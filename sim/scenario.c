@@ -351,3 +351,10 @@ sim_scn_vin(char tag, int worker, uint64_t n, uint64_t *rnd, char out[18])
         out[k] = alphabet[r % base];
     out[17] = '\0';
 }
+
+const char *
+sim_str(const json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "";
+}

@@ -81,6 +81,9 @@ void sim_scn_add_did(sim_scn_t *s, const char *did);
  * rate 0 returns true at once. *next_ms: the worker's schedule (0 at first). */
 bool sim_pace(sim_scn_t *s, int64_t *next_ms, int64_t end_ms);
 
+/* The string at key of o, or "" (borrowed from o). */
+const char *sim_str(const json_t *o, const char *key);
+
 /* splitmix64: the scenarios' seeded randomness (*state advances). */
 uint64_t sim_rand(uint64_t *state);
 

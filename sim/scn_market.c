@@ -373,13 +373,6 @@ s_act(sim_scn_t *s, m_state_t *st, m_worker_t *w, int p, const char *contract,
     return rc;
 }
 
-static const char *
-s_str(const json_t *o, const char *key)
-{
-    const char *v = json_string_value(json_object_get(o, key));
-    return v ? v : "";
-}
-
 /* A read through party p's node (any node up if it is away); owned. */
 static json_t *
 s_read(sim_scn_t *s, m_state_t *st, m_worker_t *w, int p, const char *contract, json_t *args)
@@ -485,7 +478,7 @@ s_refresh(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v, json_t **d
         s_catch_up(c, w->height);
     int rc = c ? client_call(c, "vehicle.get", params, &d, &e) : VL_ERR_STATE;
     json_decref(params);
-    int p = rc == 0 ? s_party_of(st, s_str(d, "owner")) : -1;
+    int p = rc == 0 ? s_party_of(st, sim_str(d, "owner")) : -1;
     if (rc == 0 && v->maybe) {
         sim_scn_add_vin(s, v->vin);
         v->maybe = false;
@@ -561,8 +554,8 @@ s_sale_action(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
     if (s_act(s, st, w, buyer, "sale", "request", args, &res) != 0)
         return;
     char id[40];
-    snprintf(id, sizeof id, "%s", s_str(res, "id"));
-    bool open = !strcmp(s_str(res, "status"), "negotiating");
+    snprintf(id, sizeof id, "%s", sim_str(res, "id"));
+    bool open = !strcmp(sim_str(res, "status"), "negotiating");
     json_decref(res);
     if (!open || !id[0])
         return;   /* the seller's conditions were not met: the buyer was told why */
@@ -572,10 +565,10 @@ s_sale_action(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
         json_t *sale = s_sale(s, st, w, buyer, v->vin, id);
         json_t *offers = json_object_get(sale, "offers");
         json_t *last = json_array_get(offers, json_array_size(offers) - 1);
-        const char *status = s_str(sale, "status");
-        int by = s_party_of(st, s_str(last, "by")), other = by == seller ? buyer : seller;
+        const char *status = sim_str(sale, "status");
+        int by = s_party_of(st, sim_str(last, "by")), other = by == seller ? buyer : seller;
         long long at = (long long) json_integer_value(json_object_get(last, "price"));
-        bool last_open = !strcmp(s_str(last, "status"), "open");
+        bool last_open = !strcmp(sim_str(last, "status"), "open");
         bool agreed = !strcmp(status, "agreed"), negotiating = !strcmp(status, "negotiating");
         json_decref(sale);
         if (agreed)
@@ -621,8 +614,8 @@ s_insurance(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
                              "period_ms", (json_int_t) 2592000000LL, "valid_until",
                              (json_int_t) (vl_wall_ms() + 365LL * 86400000LL)), &res);
     char id[40];
-    snprintf(id, sizeof id, "%s", s_str(res, "id"));
-    bool corrections = !strcmp(s_str(res, "status"), "needs_correction");
+    snprintf(id, sizeof id, "%s", sim_str(res, "id"));
+    bool corrections = !strcmp(sim_str(res, "status"), "needs_correction");
     json_decref(res);
     if (rc != 0 || !id[0])
         return;
@@ -644,8 +637,8 @@ s_key_of(const json_t *doc, const char *did, char *out, size_t size)
     out[0] = '\0';
     for (size_t i = json_array_size(keys); i > 0 && !out[0]; i--) {
         json_t *k = json_array_get(keys, i - 1);
-        if (!strcmp(s_str(k, "holder"), did) && !json_is_true(json_object_get(k, "revoked")))
-            snprintf(out, size, "%s", s_str(k, "key_id"));
+        if (!strcmp(sim_str(k, "holder"), did) && !json_is_true(json_object_get(k, "revoked")))
+            snprintf(out, size, "%s", sim_str(k, "key_id"));
     }
 }
 
@@ -664,7 +657,7 @@ s_keys(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
         if (s_act(s, st, w, v->owner, "keys", "issue",
                   json_pack("{s:s, s:s, s:s}", "vin", v->vin, "holder", st->party[v->owner].did,
                             "scope", "owner"), &res) == 0)
-            snprintf(v->owner_key, sizeof v->owner_key, "%s", s_str(res, "key_id"));
+            snprintf(v->owner_key, sizeof v->owner_key, "%s", sim_str(res, "key_id"));
         json_decref(res);
         return;
     }
@@ -675,7 +668,7 @@ s_keys(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
                      json_pack("{s:s, s:s, s:s}", "vin", v->vin, "holder", st->party[h].did,
                                "scope", "operator"), &res) == 0) {
             v->holder = h;
-            snprintf(v->holder_key, sizeof v->holder_key, "%s", s_str(res, "key_id"));
+            snprintf(v->holder_key, sizeof v->holder_key, "%s", sim_str(res, "key_id"));
         }
         json_decref(res);
         return;
@@ -734,10 +727,10 @@ s_pairing(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
                              "vehicle_position", "x", 0, "y", 0), &res);
     if (rc == 0) {
         v->devices++;
-        if (!strcmp(s_str(res, "status"), "awaiting_approval"))
+        if (!strcmp(sim_str(res, "status"), "awaiting_approval"))
             s_act(s, st, w, v->owner, "pairing", "approve",
                   json_pack("{s:s, s:s}", "vin", v->vin, "pairing_id",
-                            s_str(res, "pairing_id")), NULL);
+                            sim_str(res, "pairing_id")), NULL);
     }
     json_decref(res);
 }
@@ -767,8 +760,8 @@ s_rival(void *arg)
         if (s_act(r->s, r->st, &r->w, r->buyer, "sale", "request",
                   json_pack("{s:s, s:I}", "vin", r->vin, "price", (json_int_t) r->price),
                   &res) == 0
-            && !strcmp(s_str(res, "status"), "negotiating"))
-            snprintf(r->id, sizeof r->id, "%s", s_str(res, "id"));
+            && !strcmp(sim_str(res, "status"), "negotiating"))
+            snprintf(r->id, sizeof r->id, "%s", sim_str(res, "id"));
         json_decref(res);
     } else if (r->phase == 1 && r->id[0]) {
         r->agreed = s_act(r->s, r->st, &r->w, r->buyer, "sale", "accept",

@@ -322,13 +322,6 @@ s_act(sim_scn_t *s, const s_sale_t *st, s_worker_t *w, client_t **slots, int par
     return rc;
 }
 
-static const char *
-s_str(const json_t *o, const char *key)
-{
-    const char *v = json_string_value(json_object_get(o, key));
-    return v ? v : "";
-}
-
 /* The key id of the newest unrevoked key held by did, or NULL (borrowed from v). */
 static const char *
 s_key_of(const json_t *v, const char *did)
@@ -336,7 +329,7 @@ s_key_of(const json_t *v, const char *did)
     json_t *keys = json_object_get(v, "keys");
     for (size_t i = json_array_size(keys); i > 0; i--) {
         json_t *k = json_array_get(keys, i - 1);
-        if (strcmp(s_str(k, "holder"), did) == 0 && !json_is_true(json_object_get(k, "revoked")))
+        if (strcmp(sim_str(k, "holder"), did) == 0 && !json_is_true(json_object_get(k, "revoked")))
             return json_string_value(json_object_get(k, "key_id"));
     }
     return NULL;
@@ -362,11 +355,11 @@ s_sale_steps(sim_scn_t *s, const s_sale_t *st, s_worker_t *w, client_t **slots, 
         size_t i;
         json_t *sale;
         json_array_foreach(json_object_get(q, "sales"), i, sale) {
-            const char *status = s_str(sale, "status");
-            if (strcmp(s_str(sale, "buyer"), st->party[P_BUYER].did) == 0
+            const char *status = sim_str(sale, "status");
+            if (strcmp(sim_str(sale, "buyer"), st->party[P_BUYER].did) == 0
                 && (!strcmp(status, "requested") || !strcmp(status, "negotiating")
                     || !strcmp(status, "agreed")))
-                snprintf(f->sale_id, sizeof f->sale_id, "%s", s_str(sale, "id"));
+                snprintf(f->sale_id, sizeof f->sale_id, "%s", sim_str(sale, "id"));
         }
         json_decref(q);
         if (f->sale_id[0])
@@ -377,17 +370,17 @@ s_sale_steps(sim_scn_t *s, const s_sale_t *st, s_worker_t *w, client_t **slots, 
                          SALE_PRICE, "finance", "lender", st->party[P_LENDER].did, "amount",
                          SALE_FINANCED, "months", 12, "period_ms", (json_int_t) 2592000000LL);
         if (s_act(s, st, w, slots, P_BUYER, "sale", "request", args, &res) == 0)
-            snprintf(f->sale_id, sizeof f->sale_id, "%s", s_str(res, "id"));
+            snprintf(f->sale_id, sizeof f->sale_id, "%s", sim_str(res, "id"));
         json_decref(res);
         return 1;
     }
-    const char *status = s_str(q, "status");
+    const char *status = sim_str(q, "status");
     json_t *offers = json_object_get(q, "offers");
     json_t *last = json_array_get(offers, json_array_size(offers) - 1);
     json_t *conf = json_object_get(q, "confirmations");
     if (!strcmp(status, "negotiating") && json_array_size(offers) == 1
-        && !strcmp(s_str(last, "by"), st->party[P_SELLER].did)
-        && !strcmp(s_str(last, "status"), "open")) {
+        && !strcmp(sim_str(last, "by"), st->party[P_SELLER].did)
+        && !strcmp(sim_str(last, "status"), "open")) {
         s_stage(f, "buyer's offer");
         args = json_pack("{s:s, s:s, s:i}", "vin", f->vin, "id", f->sale_id, "price", SALE_OFFER);
         s_act(s, st, w, slots, P_BUYER, "sale", "offer", args, NULL);
@@ -445,13 +438,13 @@ s_step(sim_scn_t *s, const s_sale_t *st, s_worker_t *w, client_t **slots)
         sim_scn_add_vin(s, f->vin);
         f->vin_added = true;
     }
-    const char *owner = s_str(v, "owner");
+    const char *owner = sim_str(v, "owner");
     json_t *title = json_object_get(v, "title"), *reg = json_object_get(v, "registration");
     json_t *ins = json_object_get(v, "insurance");
-    const char *reg_status = s_str(reg, "status");
+    const char *reg_status = sim_str(reg, "status");
     int result = 1;
     if (!strcmp(owner, st->party[P_SELLER].did)) {
-        if (strcmp(s_str(title, "status"), "valid") != 0) {
+        if (strcmp(sim_str(title, "status"), "valid") != 0) {
             s_stage(f, "the agency's rule to issue the title");
             sim_scn_nap(SALE_POLL_MS);
         } else if (!strcmp(reg_status, "pending")) {
@@ -466,13 +459,13 @@ s_step(sim_scn_t *s, const s_sale_t *st, s_worker_t *w, client_t **slots)
         }
     } else if (!strcmp(owner, st->party[P_BUYER].did)) {
         const char *key_id = s_key_of(v, owner);
-        if (strcmp(reg_status, "registered") != 0 || strcmp(s_str(reg, "holder"), owner) != 0) {
+        if (strcmp(reg_status, "registered") != 0 || strcmp(sim_str(reg, "holder"), owner) != 0) {
             s_stage(f, "the agency's rule to register to the buyer");
             sim_scn_nap(SALE_POLL_MS);
-        } else if (strcmp(s_str(ins, "state"), "active") != 0 && f->insurance_asked) {
+        } else if (strcmp(sim_str(ins, "state"), "active") != 0 && f->insurance_asked) {
             s_stage(f, "the insurer's rule to approve");
             sim_scn_nap(SALE_POLL_MS);
-        } else if (strcmp(s_str(ins, "state"), "active") != 0) {
+        } else if (strcmp(sim_str(ins, "state"), "active") != 0) {
             s_stage(f, "insurance request");
             char policy[40];
             snprintf(policy, sizeof policy, "POL-%s", f->vin + 9);
@@ -494,12 +487,12 @@ s_step(sim_scn_t *s, const s_sale_t *st, s_worker_t *w, client_t **slots)
                 if (!json_is_true(json_object_get(res, "allowed")))
                     sim_rec_violation(s->rec, "sale_key_use", -1, -1,
                                       "vehicle %s: the buyer's key use was denied: %.120s",
-                                      f->vin, s_str(res, "message"));
+                                      f->vin, sim_str(res, "message"));
             }
             json_decref(res);
         }
     } else {
-        snprintf(f->stage, sizeof f->stage, "owned by neither party (%.40s)", owner);
+        snprintf(f->stage, sizeof f->stage, "owned by neither party (%.36s)", owner);
         result = -1;
     }
     json_decref(v);
