@@ -49,6 +49,10 @@ const char *const config_keys_help[] = {
     "identities", "[\"KEYFILE\", ...]: participants' keys (PEM, mode 600, relative to node.json) "
     "whose reactor rules this node runs and signs follow-ups for (docs/reactors.md; at most 16)",
     "endorse_timeout_ms", "the gateway's wait for each organisation (100-60000, default 5000)",
+    "reactor_retry_ms", "a reactor follow-up's first retry after this long, doubling "
+                        "(100-60000, default 1000; docs/reactors.md)",
+    "reactor_patience_ms", "a follow-up waiting for an organisation whose node does not answer "
+                           "is retried this long (1000-86400000, default 600000)",
     NULL, NULL,
 };
 
@@ -151,6 +155,8 @@ config_defaults(node_config_t *c)
     c->mempool_max_txs = CONFIG_MEMPOOL_MAX_TXS_DEFAULT;
     c->mempool_max_bytes = CONFIG_MEMPOOL_MAX_BYTES_DEFAULT;
     c->endorse_timeout_ms = CONFIG_ENDORSE_TIMEOUT_MS_DEFAULT;
+    c->reactor_retry_ms = CONFIG_REACTOR_RETRY_MS_DEFAULT;
+    c->reactor_patience_ms = CONFIG_REACTOR_PATIENCE_MS_DEFAULT;
     orderer_config_defaults(&c->orderer);
     gossip_config_defaults(&c->gossip);
 }
@@ -365,7 +371,8 @@ config_load(const char *path, node_config_t *out, vl_err_t *err)
     const char *name = NULL, *data = NULL, *keyf = NULL, *gen = NULL, *api = NULL, *ev = NULL;
     const char *org = NULL, *metrics = NULL;
     int64_t max_txs = (int64_t) c->orderer.block_max_txs, timeout = c->orderer.block_timeout_ms,
-            pool = (int64_t) c->mempool_max_txs, endorse_timeout = c->endorse_timeout_ms;
+            pool = (int64_t) c->mempool_max_txs, endorse_timeout = c->endorse_timeout_ms,
+            retry = c->reactor_retry_ms, patience = c->reactor_patience_ms;
     if (vl_json_get_str(doc, "name", false, &name, &e) || vl_json_get_str(doc, "data", true, &data, &e)
         || vl_json_get_str(doc, "key", true, &keyf, &e)
         || vl_json_get_str(doc, "genesis", true, &gen, &e)
@@ -375,6 +382,8 @@ config_load(const char *path, node_config_t *out, vl_err_t *err)
         || vl_json_get_int(doc, "block_timeout_ms", false, &timeout, &e)
         || vl_json_get_int(doc, "mempool_max_txs", false, &pool, &e)
         || vl_json_get_int(doc, "endorse_timeout_ms", false, &endorse_timeout, &e)
+        || vl_json_get_int(doc, "reactor_retry_ms", false, &retry, &e)
+        || vl_json_get_int(doc, "reactor_patience_ms", false, &patience, &e)
         || vl_json_get_str(doc, "org", false, &org, &e)
         || vl_json_get_str(doc, "metrics", false, &metrics, &e)
         || (api && config_check_endpoint("api", api, true, &e))
@@ -392,9 +401,12 @@ config_load(const char *path, node_config_t *out, vl_err_t *err)
     if (org)
         snprintf(c->org, sizeof c->org, "%s", org);
     if (max_txs < 1 || max_txs > 10000 || timeout < 1 || timeout > 60000 || pool < 1
-        || pool > 1000000 || endorse_timeout < 100 || endorse_timeout > 60000) {
+        || pool > 1000000 || endorse_timeout < 100 || endorse_timeout > 60000 || retry < 100
+        || retry > 60000 || patience < 1000 || patience > 86400000) {
         vl_err_set(err, rc, "config %s: block_max_txs must be 1-10000, block_timeout_ms 1-60000, "
-                            "mempool_max_txs 1-1000000, endorse_timeout_ms 100-60000", path);
+                            "mempool_max_txs 1-1000000, endorse_timeout_ms 100-60000, "
+                            "reactor_retry_ms 100-60000, reactor_patience_ms 1000-86400000",
+                   path);
         goto done;
     }
     if (name)
@@ -419,6 +431,8 @@ config_load(const char *path, node_config_t *out, vl_err_t *err)
     c->orderer.block_timeout_ms = (int) timeout;
     c->mempool_max_txs = (size_t) pool;
     c->endorse_timeout_ms = (int) endorse_timeout;
+    c->reactor_retry_ms = (int) retry;
+    c->reactor_patience_ms = (int) patience;
     *out = *c;
     rc = 0;
 done:

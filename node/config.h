@@ -35,7 +35,10 @@
  *     "endorsement_rules": { "settlement.settle": "agency_rules" },
  *                                        this organisation's own checks before it
  *                                        endorses (config_rule_t)
- *     "endorse_timeout_ms": 5000 }       the gateway's wait for each organisation
+ *     "endorse_timeout_ms": 5000,        the gateway's wait for each organisation
+ *     "reactor_retry_ms": 1000,          a reactor follow-up's first backoff
+ *     "reactor_patience_ms": 600000 }    how long one waits for an organisation
+ *                                        whose node does not answer
  *                                        (heartbeats slow to >= 10 ms per member,
  *                                        suspect/dead to >= 3 and 4 periods)
  */
@@ -56,6 +59,8 @@
 #define CONFIG_RULES_MAX 32
 #define CONFIG_IDENTITIES_MAX 16      /* participants' keys a node holds for its reactors */
 #define CONFIG_ENDORSE_TIMEOUT_MS_DEFAULT 5000
+#define CONFIG_REACTOR_RETRY_MS_DEFAULT 1000
+#define CONFIG_REACTOR_PATIENCE_MS_DEFAULT 600000
 
 /* One of this organisation's endorsement rules (node.json
  * "endorsement_rules": {"settlement.settle": "agency_rules", "sale.*": ...,
@@ -100,6 +105,8 @@ typedef struct {
     config_rule_t rules[CONFIG_RULES_MAX];
     size_t n_rules;
     int endorse_timeout_ms;       /* the gateway waits this long for each organisation */
+    int reactor_retry_ms;         /* a reactor follow-up's first backoff; doubles */
+    int reactor_patience_ms;      /* retries for an unreachable organisation stop after */
     /* "identities": key files of the participants whose reactor rules this
      * node runs (docs/reactors.md), besides its own key; also --identity. */
     char identities[CONFIG_IDENTITIES_MAX][PATH_MAX];

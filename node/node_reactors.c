@@ -15,11 +15,15 @@
  *   owner's key; the gateway (node_transact) gathers the endorsements
  *       |  admitted: pending until its commit is seen here
  *       v
- *   committed VALID: done | MVCC/PHANTOM, an organisation the gateway could
- *   not reach, another organisation's refusal (its replica may lag behind
- *   ours), or endorsers whose replicas disagreed: retried (the rule runs
- *   again) after 1 s, doubling, at most REACTOR_TRIES attempts | refused,
- *   other codes: failed (logged).
+ *   committed VALID: done | MVCC/PHANTOM, another organisation's refusal
+ *   (its replica may lag behind ours), or endorsers whose replicas
+ *   disagreed: retried (the rule runs again) after reactor_retry_ms,
+ *   doubling, at most REACTOR_TRIES attempts | an organisation the gateway
+ *   could not reach: retried the same way, the backoff capped at
+ *   REACTOR_BACKOFF_CAP times reactor_retry_ms (so a node that is back is
+ *   found soon), for up to reactor_patience_ms (its node may be down for a
+ *   while; the flow goes on when it is back) | refused, other codes: failed
+ *   (logged).
  *
  * Exactly once comes from the VM (vm.c s_record_cause): a cause already
  * recorded for that participant is refused ("already recorded": counted as
@@ -47,8 +51,8 @@
 #include "log.h"
 #include "tx.h"
 
-#define REACTOR_TRIES 5              /* attempts per follow-up */
-#define REACTOR_BACKOFF_MS 1000      /* before the second attempt; doubles */
+#define REACTOR_TRIES 5              /* failed attempts per follow-up, besides unanswered ones */
+#define REACTOR_BACKOFF_CAP 8        /* the doubling backoff stops at this many reactor_retry_ms */
 #define REACTOR_RULES_SCAN_MAX 256   /* rules read per identity per block */
 #define REACTOR_CAUSE_MAX 96
 #define REACTOR_CHECKPOINT_MS 1000   /* the checkpoint file is rewritten at most this often */
@@ -78,7 +82,9 @@ struct s_attempt {
     char cause[REACTOR_CAUSE_MAX];
     json_t *rule;                    /* owned */
     json_t *event;                   /* owned: {name, payload, txid, index, height} */
-    int tries;
+    int tries;                       /* attempts made */
+    int failures;                    /* of them, failed other than unanswered */
+    int64_t first_ms;                /* monotonic time of the first attempt */
     int timer;                       /* retry timer, -1 when none */
     bool submitted;                  /* waiting for its commit */
     uint8_t txid[VL_HASH_SIZE];
@@ -152,19 +158,29 @@ s_retry_fire(evloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-/* Another attempt after the backoff, or failed after the last. */
+/* Another attempt after the backoff, or failed after the last: after
+ * REACTOR_TRIES, or, when an organisation did not answer (unreachable),
+ * once the patience is spent. */
 static void
-s_retry(s_attempt_t *a, const char *why)
+s_retry(s_attempt_t *a, const char *why, bool unreachable)
 {
     node_reactors_t *r = a->r;
+    const node_config_t *cfg = &r->node->config;
     a->submitted = false;
-    if (a->tries >= REACTOR_TRIES || !r->node->loop) {
+    if (!unreachable)
+        a->failures++;
+    bool spent = unreachable ? vl_mono_ms() - a->first_ms >= cfg->reactor_patience_ms
+                             : a->failures >= REACTOR_TRIES;
+    if (spent || !r->node->loop) {
         r->failed++;
         s_log(a, "reactor.failed", why);
         s_finish(a);
         return;
     }
-    int64_t delay = (int64_t) REACTOR_BACKOFF_MS << (a->tries - 1);
+    int shift = a->tries - 1 < 16 ? a->tries - 1 : 16;
+    int64_t delay = (int64_t) cfg->reactor_retry_ms << shift;
+    if (delay > (int64_t) cfg->reactor_retry_ms * REACTOR_BACKOFF_CAP)
+        delay = (int64_t) cfg->reactor_retry_ms * REACTOR_BACKOFF_CAP;
     r->retries++;
     s_log(a, "reactor.retry", why);
     a->timer = evloop_timer(r->node->loop, delay, 1, s_retry_fire, a);
@@ -197,9 +213,10 @@ s_transacted(void *arg, int rc, const uint8_t *txid, const char *result_json,
         r->duplicates++;
         s_log(a, "reactor.already_done", err->msg);
         s_finish(a);
-    } else if (rc == VL_ERR_TIMEOUT || rc == VL_ERR_LIMIT || rc == VL_ERR_NOMEM
-               || rc == VL_ERR_IO || rc == VL_ERR_STATE || strstr(err->msg, "endorsers disagree")
-               || strstr(err->msg, "refused to endorse")) {
+    } else if (rc == VL_ERR_TIMEOUT) {
+        s_retry(a, err->msg, true);   /* an organisation's node did not answer */
+    } else if (rc == VL_ERR_LIMIT || rc == VL_ERR_NOMEM || rc == VL_ERR_IO || rc == VL_ERR_STATE
+               || strstr(err->msg, "endorsers disagree") || strstr(err->msg, "refused to endorse")) {
         /* An organisation did not answer, the node was busy, or replicas
          * at different heights computed different results — or another
          * organisation's node refused what ran here: its replica has not
@@ -207,7 +224,7 @@ s_transacted(void *arg, int rc, const uint8_t *txid, const char *result_json,
          * follow-up then fails there, e.g. "no registration is pending").
          * Worth another try once they move on; a refusal that stands
          * fails after REACTOR_TRIES like any other. */
-        s_retry(a, err->msg);
+        s_retry(a, err->msg, false);
     } else {
         r->failed++;
         s_log(a, "reactor.refused", err->msg);
@@ -261,7 +278,7 @@ s_ruled(void *arg, const vm_result_t *res)
         rc = node_transact(node, proposal, len, s_transacted, a);
     free(proposal);
     if (rc != 0)
-        s_retry(a, err.msg[0] ? err.msg : vl_strerror(rc));
+        s_retry(a, err.msg[0] ? err.msg : vl_strerror(rc), false);
 }
 
 static void
@@ -280,7 +297,7 @@ s_run_rule(s_attempt_t *a)
                   : VL_ERR_NOMEM;
     free(text);
     if (rc != 0)
-        s_retry(a, "the worker pool is busy");
+        s_retry(a, "the worker pool is busy", false);
 }
 
 /* --- events to rules ----------------------------------------------------------- */
@@ -354,7 +371,7 @@ s_on_tx(node_reactors_t *r, json_t *const *rules, uint64_t height, const uint8_t
                     continue;
                 }
                 *a = (s_attempt_t) { .r = r, .key = k, .height = height, .timer = -1,
-                                     .rule = json_incref(rule) };
+                                     .first_ms = vl_mono_ms(), .rule = json_incref(rule) };
                 snprintf(a->cause, sizeof a->cause, "%s:%zu", hex, e);
                 a->event = json_pack("{s:s, s:O, s:s, s:i, s:I}", "name", ev->name, "payload",
                                      payload ? payload : json_null(), "txid", hex, "index",
@@ -403,7 +420,7 @@ s_settle(node_reactors_t *r, const uint8_t txid[32], int code)
             s_finish(a);
         } else if (code == VL__TX_CODE__TX_MVCC_CONFLICT
                    || code == VL__TX_CODE__TX_PHANTOM_READ) {
-            s_retry(a, tx_code_name(code));
+            s_retry(a, tx_code_name(code), false);
         } else {
             r->failed++;
             s_log(a, "reactor.invalid", tx_code_name(code));

@@ -21,8 +21,9 @@
  *   sale          maybe a seller condition first (contract.deploy of
  *                 min_price | cash_only | accepted_lenders, attached to the
  *                 vehicle); buyer sale.request (cash or financed by L);
- *                 rounds of sale.offer by either side, judged by the other's
- *                 conditions; sale.accept (or sale.abort when nothing is
+ *                 seller sale.answer, judged by the seller's conditions;
+ *                 rounds of sale.offer by either side; sale.accept, judged
+ *                 by the accepter's conditions (or sale.abort when nothing is
  *                 acceptable); sale.confirm by seller, buyer and L in a
  *                 random order, the last one settling; A title.register for
  *                 the new owner
@@ -34,7 +35,8 @@
  *                 here); pairing.prepair of a device by its owner (now and
  *                 then too far away: refused); a key holder's device waits
  *                 for the owner's pairing.approve
- *   rival buyers  two buyers on different nodes request, accept and confirm
+ *   rival buyers  two buyers on different nodes request (the seller answers
+ *                 both), accept and confirm
  *                 one vehicle at the same moment (a thread per buyer, a
  *                 barrier before each step): exactly one settlement may
  *                 commit; the other ends invalid (MVCC) or refused, which is
@@ -555,9 +557,17 @@ s_sale_action(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
         return;
     char id[40];
     snprintf(id, sizeof id, "%s", sim_str(res, "id"));
+    json_decref(res);
+    res = NULL;
+    if (!id[0])
+        return;
+    /* The seller answers on its own node, judging the request by its conditions. */
+    if (s_act(s, st, w, seller, "sale", "answer", json_pack("{s:s, s:s}", "vin", v->vin, "id", id),
+              &res) != 0)
+        return;
     bool open = !strcmp(sim_str(res, "status"), "negotiating");
     json_decref(res);
-    if (!open || !id[0])
+    if (!open)
         return;   /* the seller's conditions were not met: the buyer was told why */
     /* Negotiation: up to four moves, then accept or give up. */
     int rounds = (int) s_pick(w, 4);
@@ -746,6 +756,7 @@ typedef struct {
     int phase;                  /* 0 request, 1 accept, 2 confirm */
     long long price;
     char id[40];
+    bool answered;              /* the seller offered (its conditions were met) */
     bool agreed;
     int confirm_rc;
 } m_rival_t;
@@ -760,10 +771,10 @@ s_rival(void *arg)
         if (s_act(r->s, r->st, &r->w, r->buyer, "sale", "request",
                   json_pack("{s:s, s:I}", "vin", r->vin, "price", (json_int_t) r->price),
                   &res) == 0
-            && !strcmp(sim_str(res, "status"), "negotiating"))
+            && !strcmp(sim_str(res, "status"), "requested"))
             snprintf(r->id, sizeof r->id, "%s", sim_str(res, "id"));
         json_decref(res);
-    } else if (r->phase == 1 && r->id[0]) {
+    } else if (r->phase == 1 && r->answered) {
         r->agreed = s_act(r->s, r->st, &r->w, r->buyer, "sale", "accept",
                           json_pack("{s:s, s:s}", "vin", r->vin, "id", r->id), NULL) == 0;
     } else if (r->phase == 2 && r->agreed) {
@@ -813,6 +824,17 @@ s_rivals(sim_scn_t *s, m_state_t *st, m_worker_t *w, m_vehicle_t *v)
         n++;
     }
     s_rivals_step(r, n, 0);
+    for (int k = 0; k < n; k++) {
+        json_t *res = NULL;
+        w->height = r[k].w.height > w->height ? r[k].w.height : w->height;
+        r[k].answered = r[k].id[0]
+                        && s_act(s, st, w, seller, "sale", "answer",
+                                 json_pack("{s:s, s:s}", "vin", v->vin, "id", r[k].id), &res) == 0
+                        && !strcmp(sim_str(res, "status"), "negotiating");
+        json_decref(res);
+    }
+    for (int k = 0; k < n; k++)
+        r[k].w.height = w->height;
     s_rivals_step(r, n, 1);
     for (int k = 0; k < n; k++) {
         w->height = r[k].w.height > w->height ? r[k].w.height : w->height;

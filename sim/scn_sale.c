@@ -17,9 +17,9 @@
  *           (agency's rule: title.answer issue)       -> title valid
  *   seller  title.request_registration {vin, authority}
  *           (agency's rule: title.register)           -> registered
- *   buyer   sale.request {vin, price 900000, finance {lender, 700000}, ...}
- *   buyer   sale.offer {vin, id, price 800000}
- *           (seller's rule counters 850000, buyer's rule accepts,
+ *   buyer   sale.request {vin, price 800000, finance {lender, 700000}, ...}
+ *           (seller's rule answers with its floor 850000, the seller's
+ *            conditions judged on its node; buyer's rule accepts;
  *            lender's rule confirms)                  -> agreed, lender confirmed
  *   seller  sale.confirm {vin, id}; buyer sale.confirm {vin, id}: settles
  *           (agency's rule: title.register for the buyer) -> registered to buyer
@@ -50,8 +50,7 @@
 #define SALE_FLOWS_MAX 3
 #define SALE_POLL_MS 100
 #define SALE_STUCK_MS 120000
-#define SALE_PRICE 900000
-#define SALE_OFFER 800000
+#define SALE_PRICE 800000
 #define SALE_FINANCED 700000
 #define SALE_YEAR_MS (365LL * 86400000LL)
 
@@ -65,7 +64,7 @@ static const struct {
       { "event.title.requested", "event.registration.requested" },
       { "on_title", "on_registration" } },
     { "seller", "seller", "seller_rules", "rules/seller.lua",
-      { "event.sale.offered", NULL }, { "on_offer", NULL } },
+      { "event.sale.requested", "event.sale.offered" }, { "on_request", "on_offer" } },
     { "buyer", "buyer", "buyer_rules", "rules/buyer.lua",
       { "event.sale.offered", NULL }, { "on_offer", NULL } },
     { "lender", "owner", "lender_rules", "rules/lender.lua",
@@ -375,16 +374,8 @@ s_sale_steps(sim_scn_t *s, const s_sale_t *st, s_worker_t *w, client_t **slots, 
         return 1;
     }
     const char *status = sim_str(q, "status");
-    json_t *offers = json_object_get(q, "offers");
-    json_t *last = json_array_get(offers, json_array_size(offers) - 1);
     json_t *conf = json_object_get(q, "confirmations");
-    if (!strcmp(status, "negotiating") && json_array_size(offers) == 1
-        && !strcmp(sim_str(last, "by"), st->party[P_SELLER].did)
-        && !strcmp(sim_str(last, "status"), "open")) {
-        s_stage(f, "buyer's offer");
-        args = json_pack("{s:s, s:s, s:i}", "vin", f->vin, "id", f->sale_id, "price", SALE_OFFER);
-        s_act(s, st, w, slots, P_BUYER, "sale", "offer", args, NULL);
-    } else if (!strcmp(status, "negotiating") || !strcmp(status, "requested")) {
+    if (!strcmp(status, "negotiating") || !strcmp(status, "requested")) {
         s_stage(f, "the seller's and buyer's rules to agree");
         sim_scn_nap(SALE_POLL_MS);
     } else if (!strcmp(status, "agreed") && !json_object_get(conf, "lender")) {

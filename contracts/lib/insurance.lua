@@ -1,4 +1,4 @@
---! policy {"*":"creator","request":"creator","correct":"creator","approve":"all(owner,arg:provider)","cancel":"all(creator,vehicle:insurance.insurer?)","set_rule":"all(creator,role:registration_authority)","verify":"any"}
+--! policy {"*":"creator","request":"creator","correct":"creator","approve":"all(owner,arg:provider)","cancel":"all(creator,vehicle:insurance.insurer?)","set_rule":"all(creator,role:registration_authority)","confirm_end":"creator","verify":"any"}
 -- insurance.lua — insurance association and premiums (seed 000 FIG. 6);
 -- the same path serves other third-party services (kind "parking").
 --
@@ -24,7 +24,12 @@
 --   coverage DEFAULT_MIN_COVERAGE cents).
 -- verify {vin, kind, coverage, valid_until, zone?} -> {ok, reason?, actions}
 -- on_sale {vin, seller, buyer}  from contract:settlement: removes the
---   seller's insurance and services, notifies the providers.
+--   seller's insurance and services from the vehicle; each one's service
+--   request becomes "ended_by_sale" and its provider is told
+--   ("<kind>.removed", to = provider).
+-- confirm_end {vin, id}  the provider confirms that a policy or permit the
+--   sale ended is cancelled on its side: the request becomes "ended" and the
+--   former holder is told ("<kind>.end_confirmed", to = holder). Once only.
 --
 -- Roles (insurer for insurance, service for parking, registration_authority
 -- for rules) are checked through identity.has_role (vl.call): an insurer
@@ -43,6 +48,7 @@
 --     cannot tell the kind, so a parking cancellation on an insured vehicle
 --     needs the insurer too); the owner's organisation through the guard;
 --   set_rule all(creator,role:registration_authority);
+--   confirm_end creator — the provider (writes only service_request/);
 --   verify   any — read-only;
 --   *        creator (on_sale runs only inside sale.confirm).
 
@@ -241,6 +247,23 @@ function M.cancel(args)
   return { vin = v.vin, [kind] = "cancelled" }
 end
 
+function M.confirm_end(args)
+  vl.require(type(args.vin) == "string", "vin must be a string")
+  vl.require(type(args.id) == "string", "id must be a string")
+  local req = vl.get(req_key(args.vin, args.id))
+  vl.require(req ~= nil, "no service request " .. args.id .. " for vehicle " .. args.vin)
+  vl.require(vl.creator() == req.provider, "only the provider " .. req.provider ..
+             " may confirm the end of " .. req.kind .. " " .. req.policy)
+  vl.require(req.status == "ended_by_sale", req.kind .. " " .. req.policy .. " of " ..
+             args.vin .. " is " .. req.status .. ", not ended by a sale")
+  req.status = "ended"
+  req.end_confirmed_at = vl.now()
+  vl.put(req_key(args.vin, req.id), req)
+  vl.emit(req.kind .. ".end_confirmed", { vin = args.vin, id = req.id, policy = req.policy,
+                                          by = req.provider, to = req.holder })
+  return { vin = args.vin, id = req.id, policy = req.policy, status = "ended" }
+end
+
 function M.set_rule(args)
   local me = vl.creator()
   vl.require(has_role(me, "registration_authority"),
@@ -262,8 +285,17 @@ function M.on_sale(args)
     if rec ~= nil then
       if rec.next_key then vl.del(rec.next_key) end
       local provider = rec.insurer or rec.provider
-      vl.emit(kind .. ".removed", { vin = v.vin, to = provider, holder = args.seller,
-                                    policy = rec.policy, reason = "sale " .. args.sale })
+      local req = rec.request and vl.get(req_key(v.vin, rec.request))
+      if req ~= nil then
+        req.status = "ended_by_sale"
+        req.ended_at = vl.now()
+        req.holder = args.seller
+        req.reason = "sale " .. tostring(args.sale)
+        vl.put(req_key(v.vin, req.id), req)
+      end
+      vl.emit(kind .. ".removed", { vin = v.vin, id = rec.request, to = provider,
+                                    holder = args.seller, policy = rec.policy,
+                                    reason = "sale " .. tostring(args.sale) })
       v[kind] = nil
     end
   end

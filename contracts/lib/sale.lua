@@ -1,4 +1,4 @@
---! policy {"*":"creator","request":"creator","offer":"creator","accept":"creator","confirm":"all(creator,vehicle:title.issuer?,lienholder?,vehicle:insurance.insurer?)","abort":"creator","expire":"creator","get":"any"}
+--! policy {"*":"creator","request":"creator","answer":"creator","offer":"creator","accept":"creator","confirm":"all(creator,vehicle:title.issuer?,lienholder?,vehicle:insurance.insurer?)","abort":"creator","expire":"creator","get":"any"}
 -- sale.lua — purchase request, seller/buyer conditions, negotiation,
 -- confirmation, abort and deadline (seed 000 FIG. 4A, 4B). The settlement
 -- itself is settlement.lua, called from the last confirmation.
@@ -14,30 +14,32 @@
 --   argument that differs is refused. authority defaults to the vehicle's
 --   registration authority and must hold registration_authority; a
 --   finance.lender must hold lender (identity.has_role for every role).
---   The seller's condition contracts (attached to the vehicle or to the
---   seller's NFT-DID) judge the request: unmet -> status
---   "conditions_unmet" and a "sale.notification" event to the buyer listing
---   the corrective actions (the request is recorded, so the notification is
---   on the ledger); met -> the seller's offer at the requested price, judged
---   by the buyer's condition contracts (attached to the buyer's NFT-DID):
---   unmet -> notification, the offer is "rejected" and either party may
---   counter. The sale's deadline (now + window_ms, default 7 days) is put
---   on the schedule; schedule.run_due expires it.
+--   The request is recorded (status "requested") and announced to the
+--   seller ("sale.requested", to = seller); the sale's deadline (now +
+--   window_ms, default 7 days) is put on the schedule; schedule.run_due
+--   expires it. Nothing of the seller's is judged here: the seller answers
+--   in its own transaction, on its own node.
+-- answer {vin, id?, price?}  the seller answers a request: the seller's
+--   condition contracts (attached to the vehicle or to the seller's NFT-DID)
+--   judge it in the seller's transaction. Unmet -> status "conditions_unmet"
+--   and a "sale.notification" to the buyer listing the corrective actions
+--   (on the ledger); met -> the seller's offer at price (default: the
+--   requested price; lower or higher is a counter-offer).
 -- offer {vin, id?, price}   a counter-offer by the party that did not make
---   the latest offer (any number of rounds), judged by the other side's
---   conditions.
--- accept {vin, id?}         the other party accepts the latest open offer.
--- confirm {vin, id?}        seller, buyer and (when financed) lender confirm
---   an agreed sale; the last confirmation runs settlement.settle atomically.
--- abort {vin, id?, reason?} any party ends an unsettled sale.
--- expire {vin, id}          anyone, after the deadline: ends the sale naming
---   who did not confirm.
+--   the latest offer (any number of rounds).
+-- accept {vin, id?}         the other party accepts the latest open offer;
+--   the accepting party's own condition contracts (the buyer's: attached to
+--   its NFT-DID; the seller's as in answer) judge the offer in its own
+--   transaction: unmet -> the offer is "rejected", the offerer is told the
+--   corrective actions ("sale.notification", "sale.offer_rejected") and
+--   either party may counter; met -> "agreed".
 -- get {vin, id?}            the sale id, or {vin, sales: [every sale of the vehicle]}.
 --
 -- Policies (the ledger adds its guards: a write to vehicle/<VIN> needs its
 -- owner's organisation, lowering a wallet needs its holder's, writing
 -- did/<DID> needs the identity's):
---   request, offer, accept, abort, expire  creator — the party acting; each
+--   request, answer, offer, accept, abort, expire  creator — the party
+--     acting; each
 --     writes the vehicle's purchase_requests, so the seller's (owner's)
 --     organisation endorses through the vehicle guard;
 --   confirm  all(creator, vehicle:title.issuer?, lienholder?,
@@ -58,9 +60,9 @@
 -- Condition contracts export condition(ctx) where ctx = {side, stage, sale,
 -- vehicle, price, buyer_balance}; they return nothing / true / {ok=true}
 -- when met, or {ok=false, reason, actions=[...]}; an error counts as unmet.
--- Contracts without a condition function are skipped. A condition contract
--- runs inside the creator's transaction, so the sale refuses the whole tx
--- if one changes the creator's wallet.
+-- Contracts without a condition function are skipped. A side's condition
+-- contracts run only inside that side's own transaction (answer, accept),
+-- and the sale refuses the whole tx if one changes the creator's wallet.
 
 local WINDOW_MS = 7 * 24 * 3600 * 1000
 local OPEN = { requested = true, negotiating = true, agreed = true }
@@ -207,24 +209,12 @@ local function summary(v, s)
   vl.put("vehicle/" .. v.vin, v)
 end
 
--- Records an offer by `by` and has the other side's conditions judge it.
+-- Records an open offer by `by`; the other side judges it when it accepts.
 local function add_offer(s, v, by, price)
-  local other = (by == s.seller) and "buyer" or "seller"
-  local offer = { round = #s.offers + 1, by = by, price = price, at = vl.now(), txid = vl.txid() }
-  local unmet = judge(other, s, v, "offer", price)
-  if #unmet > 0 then
-    offer.status = "rejected"
-    offer.unmet = unmet
-    local first = unmet[1].message
-    notify(by, s, "offer_rejected", { round = offer.round, unmet = unmet,
-                                      actions = actions_of(unmet), message = first })
-    notify(other == "buyer" and s.buyer or s.seller, s, "offer_rejected",
-           { round = offer.round, unmet = unmet, message = first })
-  else
-    offer.status = "open"
-    notify(by == s.seller and s.buyer or s.seller, s, "offer",
-           { round = offer.round, price = price, by = by })
-  end
+  local offer = { round = #s.offers + 1, by = by, price = price, at = vl.now(), txid = vl.txid(),
+                  status = "open" }
+  notify(by == s.seller and s.buyer or s.seller, s, "offer",
+         { round = offer.round, price = price, by = by })
   s.offers[#s.offers + 1] = offer
   s.status = "negotiating"
   vl.emit("sale.offered", { vin = s.vin, sale = s.id, round = offer.round, by = by,
@@ -293,27 +283,53 @@ function M.request(args)
     confirmations = vl.object({}), created_at = vl.now(), deadline = vl.now() + window,
     txid = vl.txid(),
   }
-  vl.emit("sale.requested", { vin = v.vin, sale = id, buyer = buyer, seller = v.owner,
-                              price = price, to = v.owner })
-  local unmet = judge("seller", s, v, "request", price)
-  if #unmet > 0 then
-    s.status = "conditions_unmet"
-    s.unmet = unmet
-    notify(buyer, s, "conditions_unmet", { unmet = unmet, actions = actions_of(unmet),
-                                           message = unmet[1].message })
-  else
-    add_offer(s, v, v.owner, price)
-    s.deadline_key = sched_key(s.deadline, "sale-" .. id)
-    vl.put(s.deadline_key, { kind = "sale_deadline", vin = v.vin, sale = id })
-  end
+  s.deadline_key = sched_key(s.deadline, "sale-" .. id)
+  vl.put(s.deadline_key, { kind = "sale_deadline", vin = v.vin, sale = id })
   vl.put(sale_key(v.vin, id), s)
   summary(v, s)
+  vl.emit("sale.requested", { vin = v.vin, sale = id, buyer = buyer, seller = v.owner,
+                              price = price, to = v.owner,
+                              lender = finance and finance.lender or nil,
+                              financed = finance and finance.amount or nil })
+  notify(v.owner, s, "purchase_request", { price = price, buyer = buyer })
   return reply(s)
 end
 
 local function require_open(s)
   vl.require(OPEN[s.status], "sale " .. s.id .. " of vehicle " .. s.vin .. " is " .. s.status)
   vl.require(vl.now() <= s.deadline, "sale " .. s.id .. " passed its deadline " .. s.deadline)
+end
+
+function M.answer(args)
+  local v = vehicle(args.vin)
+  local s = find(v.vin, args.id)
+  local me = vl.creator()
+  vl.require(me == s.seller, "only the seller " .. s.seller .. " may answer purchase request " ..
+             s.id)
+  require_open(s)
+  vl.require(s.status == "requested", "purchase request " .. s.id .. " was answered already (" ..
+             s.status .. ")")
+  vl.require(v.owner == s.seller, "vehicle " .. v.vin .. " is no longer owned by the seller " ..
+             s.seller)
+  local price = s.price
+  if args.price ~= nil and args.price ~= vl.null then price = cents(args.price, "price") end
+  local unmet = judge("seller", s, v, "request", s.price)
+  if #unmet > 0 then
+    s.status = "conditions_unmet"
+    s.unmet = unmet
+    s.ended_at = vl.now()
+    if s.deadline_key then vl.del(s.deadline_key) end
+    s.deadline_key = nil
+    notify(s.buyer, s, "conditions_unmet", { unmet = unmet, actions = actions_of(unmet),
+                                             message = unmet[1].message })
+    vl.emit("sale.conditions_unmet", { vin = v.vin, sale = s.id, to = s.buyer,
+                                       message = unmet[1].message })
+  else
+    add_offer(s, v, me, price)
+  end
+  vl.put(sale_key(v.vin, s.id), s)
+  summary(v, s)
+  return reply(s)
 end
 
 function M.offer(args)
@@ -325,6 +341,8 @@ function M.offer(args)
   require_open(s)
   vl.require(s.status ~= "agreed", "sale " .. s.id .. " is already agreed at " ..
              tostring(s.agreed_price) .. " cents; confirm or abort")
+  vl.require(s.status ~= "requested", "purchase request " .. s.id ..
+             " awaits the seller's answer (`vledger sale answer`)")
   local last = s.offers[#s.offers]
   vl.require(last == nil or last.by ~= me or last.status == "rejected",
              "you made the latest offer; wait for the other party to accept or counter")
@@ -347,6 +365,20 @@ function M.accept(args)
   vl.require(last.by ~= me, "you made the latest offer; the other party must accept or counter")
   vl.require(last.status == "open", "offer round " .. last.round .. " was rejected (" ..
              (last.unmet and last.unmet[1].message or "conditions") .. "); make a counter-offer")
+  local unmet = judge(who, s, v, "offer", last.price)
+  if #unmet > 0 then
+    last.status = "rejected"
+    last.unmet = unmet
+    local first = unmet[1].message
+    notify(last.by, s, "offer_rejected", { round = last.round, unmet = unmet,
+                                           actions = actions_of(unmet), message = first })
+    notify(me, s, "offer_rejected", { round = last.round, unmet = unmet, message = first })
+    vl.put(sale_key(v.vin, s.id), s)
+    summary(v, s)
+    vl.emit("sale.offer_rejected", { vin = v.vin, sale = s.id, round = last.round, by = me,
+                                     price = last.price, to = last.by, message = first })
+    return reply(s)
+  end
   last.status = "accepted"
   s.status = "agreed"
   s.agreed_price = last.price

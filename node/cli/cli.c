@@ -59,7 +59,7 @@ static const char *const s_help =
     "  contract policy show NAME | policy set --key vehicle/VIN --policy EXPR\n"
     "  reactor add --topic T --contract C [--function F] [--match K=V...] [--id ID]\n"
     "  reactor list [DID] | reactor remove ID | reactor status   rules run by the node\n"
-    "  sale request|offer|accept|confirm|abort  purchase (see `vledger sale help`)\n"
+    "  sale request|answer|offer|accept|confirm|abort  purchase (`vledger sale help`)\n"
     "  title, registration, keys, insurance, pairing, schedule   lifecycle verbs\n"
     "  rpc METHOD [PARAMS-JSON]                 call any API method, print the result\n"
     "  rpc --raw TEXT                           send TEXT verbatim, print the reply\n"

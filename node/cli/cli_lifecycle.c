@@ -4,6 +4,7 @@
  *   vledger sale request --vin VIN --price CENTS [--conditions F.lua]
  *                        [--finance LENDER-DID:CENTS] [--agency DID] [--authority DID]
  *                        [--months N] [--period-ms MS] [--window-ms MS]
+ *   vledger sale answer --vin VIN [--id ID] [--price CENTS]   (the seller)
  *   vledger sale offer --vin VIN --price CENTS [--id ID]
  *   vledger sale accept|confirm|abort --vin VIN [--id ID] [--reason TEXT]
  *   vledger sale show VIN [--id ID]; title show VIN   (query: no transaction)
@@ -18,6 +19,7 @@
  *   vledger insurance request --vin VIN --provider DID --policy P --coverage C
  *                        --premium C --period-ms MS --valid-until MS [--kind parking --zone Z]
  *   vledger insurance approve|correct --vin VIN --id ID [...]; cancel --vin VIN
+ *   vledger insurance confirm-end --vin VIN --id ID   (the provider, after a sale)
  *   vledger pairing components --vin VIN --component NAME=KEYFILE...
  *   vledger pairing prepair --vin VIN --device ID --component NAME=KEYFILE...
  *                        [--at X,Y] [--vehicle-at X,Y]
@@ -47,6 +49,7 @@ typedef struct {
 
 static const s_route_t s_routes[] = {
     { "sale", "request", "sale", "request" },
+    { "sale", "answer", "sale", "answer" },
     { "sale", "offer", "sale", "offer" },
     { "sale", "accept", "sale", "accept" },
     { "sale", "confirm", "sale", "confirm" },
@@ -66,6 +69,7 @@ static const s_route_t s_routes[] = {
     { "insurance", "approve", "insurance", "approve" },
     { "insurance", "correct", "insurance", "correct" },
     { "insurance", "cancel", "insurance", "cancel" },
+    { "insurance", "confirm-end", "insurance", "confirm_end" },
     { "insurance", "rule", "insurance", "set_rule" },
     { "pairing", "components", "pairing", "components" },
     { "pairing", "prepair", "pairing", "prepair" },
@@ -79,12 +83,12 @@ static const s_route_t s_routes[] = {
 static const char *const s_usage =
     "usage: vledger sale request --vin VIN --price CENTS [--conditions F.lua]\n"
     "                            [--finance LENDER-DID:CENTS] [--agency DID] [--authority DID]\n"
-    "       vledger sale offer|accept|confirm|abort --vin VIN [--id ID] [--price CENTS]\n"
+    "       vledger sale answer|offer|accept|confirm|abort --vin VIN [--id ID] [--price CENTS]\n"
     "       vledger sale show VIN [--id ID] | title show VIN    (reads: no transaction)\n"
     "       vledger title onboard|check|request|answer|respond --vin VIN [--OPTION VALUE...]\n"
     "       vledger registration request|issue --vin VIN [--authority DID|--plate PLATE]\n"
     "       vledger keys issue|revoke|use --vin VIN [--holder DID --scope S|--key-id K]\n"
-    "       vledger insurance request|approve|correct|cancel|rule --vin VIN [--OPTION VALUE...]\n"
+    "       vledger insurance request|approve|correct|cancel|confirm-end|rule --vin VIN [--OPTION VALUE...]\n"
     "       vledger pairing components|prepair|approve|common|unpair --vin VIN [...]\n"
     "       vledger schedule run | schedule arrears --vin VIN\n"
     "(each --some-option VALUE becomes the contract argument some_option; see\n"

@@ -240,7 +240,8 @@ bad "cannot serve metrics on $used" ".metrics = \"$used\" | .gossip = \"tcp://12
 "$VLEDGERD" --help >"$TEST_TMP/help.txt"
 for k in name org data key genesis api events gossip sync advertise peers metrics block_max_txs \
          block_timeout_ms mempool_max_txs gossip_degree gossip_full_mesh_max heartbeat_ms \
-         suspect_ms dead_ms endorsement_rules endorse_timeout_ms; do
+         suspect_ms dead_ms endorsement_rules endorse_timeout_ms reactor_retry_ms \
+         reactor_patience_ms; do
   grep -qE "^  $k " "$TEST_TMP/help.txt" || fail "vledgerd --help does not document '$k'"
 done
 

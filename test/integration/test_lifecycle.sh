@@ -53,15 +53,18 @@ sed "s/MIN_PRICE = 1000000/MIN_PRICE = 800000/" "$COND/min_price.lua" >"$TEST_TM
 sed "s/did:vl:0000000000000000000000000000000000000000/${DID[lender]}/" "$COND/accepted_lenders.lua" >"$TEST_TMP/lenders.lua"
 as seller contract deploy --name min_price --file "$TEST_TMP/min_price.lua" --attach vehicle:$VIN >/dev/null
 as seller contract deploy --name accepted_lenders --file "$TEST_TMP/lenders.lua" --attach vehicle:$VIN >/dev/null
+out=$(as buyer --json sale request --vin $VIN --price 500000)
+[ "$(jf "$out" .result.status)" = requested ] || fail "request not recorded for the seller: $out"
 expect_fail 1 "seller condition 'min_price' not met: price 500000 is below the minimum 800000" \
-  as buyer sale request --vin $VIN --price 500000
+  as seller sale answer --vin $VIN
 expect_fail 1 "does not hold the role lender" \
   as buyer sale request --vin $VIN --price 900000 --finance "${DID[insurer]}:1"
 
 step "purchase request with buyer conditions, negotiation, confirmations"
 sed "s/MAX_PRICE = 2000000/MAX_PRICE = 880000/" "$COND/price_ceiling.lua" >"$TEST_TMP/ceiling.lua"
-expect_fail 1 "buyer condition 'cond_" \
-  as buyer sale request --vin $VIN --price 900000 --finance "${DID[lender]}:800000" --conditions "$TEST_TMP/ceiling.lua" --months 2 --period-ms 1500
+as buyer sale request --vin $VIN --price 900000 --finance "${DID[lender]}:800000" --conditions "$TEST_TMP/ceiling.lua" --months 2 --period-ms 1500 >/dev/null
+as seller sale answer --vin $VIN >/dev/null
+expect_fail 1 "buyer condition 'cond_" as buyer sale accept --vin $VIN
 as buyer sale offer --vin $VIN --price 850000 >/dev/null
 as seller sale accept --vin $VIN >/dev/null
 expect_fail 1 "no sale nope for vehicle $VIN" as insurer sale confirm --vin $VIN --id nope

@@ -85,6 +85,7 @@ as agency title answer --vin $VIN --decision issue --number T-1 >/dev/null
 as seller registration request --vin $VIN --authority "${DID[agency]}" >/dev/null
 as agency registration issue --vin $VIN --plate VL-1 >/dev/null
 as buyer sale request --vin $VIN --price 900000 --finance "${DID[lender]}:700000" --months 12 --period-ms 2592000000 >/dev/null
+as seller sale answer --vin $VIN >/dev/null
 as buyer sale offer --vin $VIN --price 880000 >/dev/null
 as seller sale accept --vin $VIN >/dev/null
 as seller sale confirm --vin $VIN >/dev/null
@@ -134,6 +135,8 @@ as seller title onboard --vin $V2 --make Honda --model Civic --year 2020 --agenc
 as agency title answer --vin $V2 --decision issue --number T-2 >/dev/null
 a=$(jf "$(as buyer --json sale request --vin $V2 --price 100000)" .result.id)
 b=$(jf "$(as buyer2 --json sale request --vin $V2 --price 100000)" .result.id)
+as seller sale answer --vin $V2 --id "$a" >/dev/null
+as seller sale answer --vin $V2 --id "$b" >/dev/null
 as buyer sale accept --vin $V2 --id "$a" >/dev/null
 as buyer2 sale accept --vin $V2 --id "$b" >/dev/null
 as seller sale confirm --vin $V2 --id "$a" >/dev/null

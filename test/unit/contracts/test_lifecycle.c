@@ -388,43 +388,68 @@ test_sale_conditions(void)
             "{\"lender\":\"" INSURER "\",\"amount\":100}}",
             "lender " INSURER " does not hold the role lender");
 
-    /* seller: cash only */
+    /* A request is recorded and announced to the seller; nothing of the
+     * seller's is judged in the buyer's transaction. */
     s_deploy_condition(SELLER, "cash_only", "vehicle:" VIN, NULL, NULL);
     s_issue(BUYER, 1000);
     OK(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":5000}");
+    CHECK_CONTAINS(s_result, "\"status\":\"requested\"");
+    CHECK_CONTAINS(s_events, "sale.requested");
+    CHECK_CONTAINS(s_events, "\"kind\":\"purchase_request\"");
+    CHECK(strstr(s_events, "cash_only") == NULL);
+    REFUSED(BUYER, "sale", "answer", "{\"vin\":\"" VIN "\"}", "only the seller " SELLER);
+    REFUSED(BUYER, "sale", "offer", "{\"vin\":\"" VIN "\",\"price\":4000}",
+            "awaits the seller's answer (`vledger sale answer`)");
+    REFUSED(BUYER, "sale", "accept", "{\"vin\":\"" VIN "\"}", "has no offer to accept");
+    /* seller: cash only, judged in the seller's answer */
+    OK(SELLER, "sale", "answer", "{\"vin\":\"" VIN "\"}");
     CHECK_CONTAINS(s_result, "\"status\":\"conditions_unmet\"");
     CHECK_CONTAINS(s_result, "seller condition 'cash_only' not met: buyer wallet holds 1000 "
                              "cents, price is 5000");
     CHECK_CONTAINS(s_events, "sale.notification");
+    CHECK_CONTAINS(s_events, "sale.conditions_unmet");
     CHECK_CONTAINS(s_events, "add 4000 cents to the buyer wallet");
     CHECK_CONTAINS(s_events, "vledger wallet issue --to " BUYER " CENTS");
+    REFUSED(SELLER, "sale", "answer", "{\"vin\":\"" VIN "\"}", "no open sale of vehicle " VIN);
     OK(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":900,\"finance\":"
        "{\"lender\":\"" LENDER "\",\"amount\":100}}");
+    OK(SELLER, "sale", "answer", "{\"vin\":\"" VIN "\"}");
     CHECK_CONTAINS(s_result, "seller condition 'cash_only' not met: the seller accepts cash only");
 
     /* seller: minimum price (a second contract attached to the seller's DID) */
     s_deploy_condition(SELLER, "min_price", "did:" SELLER, "MIN_PRICE = 1000000", "MIN_PRICE = 800");
     OK(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":700}");
+    OK(SELLER, "sale", "answer", "{\"vin\":\"" VIN "\"}");
     CHECK_CONTAINS(s_result, "seller condition 'min_price' not met: price 700 is below the "
                              "minimum 800");
 
-    /* buyer: price ceiling, then negotiation */
+    /* buyer: price ceiling, judged when the buyer accepts; then negotiation */
     s_deploy_condition(BUYER, "price_ceiling", "did:" BUYER, "MAX_PRICE = 2000000",
                        "MAX_PRICE = 950");
     OK(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":1000}");
-    CHECK_CONTAINS(s_result, "\"offer\":\"rejected\"");
-    CHECK_CONTAINS(s_result, "buyer condition 'price_ceiling' not met: offer 1000 exceeds the "
-                             "price ceiling 950");
     char id[32];
     snprintf(id, sizeof id, "%s", strstr(s_result, "\"id\":\"") + 6);
     *strchr(id, '"') = '\0';
     char key[128];
     snprintf(key, sizeof key, "sale/" VIN "/%s", id);
+    OK(SELLER, "sale", "answer", "{\"vin\":\"" VIN "\"}");
+    CHECK_CONTAINS(s_result, "\"offer\":\"open\"");
+    CHECK_CONTAINS(s_result, "\"price\":1000");
+    REFUSED(SELLER, "sale", "answer", "{\"vin\":\"" VIN "\"}", "was answered already");
+    OK(BUYER, "sale", "accept", "{\"vin\":\"" VIN "\"}");
+    CHECK_CONTAINS(s_result, "\"offer\":\"rejected\"");
+    CHECK_CONTAINS(s_result, "buyer condition 'price_ceiling' not met: offer 1000 exceeds the "
+                             "price ceiling 950");
+    CHECK_CONTAINS(s_events, "sale.offer_rejected");
+    CHECK_STR(s_at(key, "status"), "negotiating");
     REFUSED(BUYER, "sale", "accept", "{\"vin\":\"" VIN "\"}", "was rejected");
     REFUSED(STRANGER, "sale", "offer", "{\"vin\":\"" VIN "\",\"id\":\"nope\",\"price\":5}",
             "no sale nope for vehicle " VIN);
-    /* buyer counters 850: below the seller's minimum */
+    /* buyer counters 790: below the seller's minimum, which the seller's
+     * acceptance judges */
     OK(BUYER, "sale", "offer", "{\"vin\":\"" VIN "\",\"price\":790}");
+    CHECK_CONTAINS(s_result, "\"offer\":\"open\"");
+    OK(SELLER, "sale", "accept", "{\"vin\":\"" VIN "\"}");
     CHECK_CONTAINS(s_result, "seller condition 'min_price' not met");
     OK(BUYER, "sale", "offer", "{\"vin\":\"" VIN "\",\"price\":850}");
     CHECK_CONTAINS(s_result, "\"offer\":\"open\"");
@@ -438,6 +463,14 @@ test_sale_conditions(void)
     CHECK_STR(s_at(key, "agreed_price"), "940");
     REFUSED(SELLER, "sale", "offer", "{\"vin\":\"" VIN "\",\"price\":999}", "already agreed");
 
+    /* the seller answers with a counter-offer of its own */
+    s_reset();
+    s_titled_vehicle(VIN, SELLER);
+    OK(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":800}");
+    OK(SELLER, "sale", "answer", "{\"vin\":\"" VIN "\",\"price\":850}");
+    CHECK_CONTAINS(s_result, "\"price\":850");
+    CHECK_CONTAINS(s_events, "sale.offered {\"by\":\"" SELLER "\"");
+
     /* buyer: mileage ceiling and delivery location judge a fresh vehicle */
     s_reset();
     s_titled_vehicle(VIN, SELLER);
@@ -446,6 +479,8 @@ test_sale_conditions(void)
     s_deploy_condition(BUYER, "delivery_location", "did:" BUYER, NULL, NULL);
     OK(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":1000,\"delivery\":"
        "{\"location\":\"Paris\"}}");
+    OK(SELLER, "sale", "answer", "{\"vin\":\"" VIN "\"}");
+    OK(BUYER, "sale", "accept", "{\"vin\":\"" VIN "\"}");
     CHECK_CONTAINS(s_result, "buyer condition 'mileage_ceiling' not met: mileage 42000 exceeds "
                              "the ceiling 40000");
     CHECK_CONTAINS(s_events, "delivery location Paris is not Berlin");
@@ -459,10 +494,12 @@ test_sale_conditions(void)
     s_enrol(OTHERBANK_NODE, STRANGER, "lender");
     OK(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":1000,\"finance\":"
        "{\"lender\":\"" STRANGER "\",\"amount\":500}}");
+    OK(SELLER, "sale", "answer", "{\"vin\":\"" VIN "\"}");
     CHECK_CONTAINS(s_result, "seller condition 'accepted_lenders' not met: lender " STRANGER
                              " is not accepted");
     OK(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":1000,\"finance\":"
        "{\"lender\":\"" LENDER "\",\"amount\":500}}");
+    OK(SELLER, "sale", "answer", "{\"vin\":\"" VIN "\"}");
     CHECK_CONTAINS(s_result, "\"offer\":\"open\"");
 }
 
@@ -474,9 +511,11 @@ test_sale_condition_moves_funds(void)
     s_titled_vehicle(VIN, SELLER);
     s_issue(BUYER, 1000);
     OK(SELLER, "contract", "deploy", "{\"name\":\"greedy\",\"attach\":\"vehicle:" VIN "\","
-       "\"source\":\"return {condition = function(c) vl.transfer(vl.creator(), '" SELLER
+       "\"source\":\"return {condition = function(c) vl.transfer(vl.creator(), '" BUYER
        "', 10) return true end}\"}");
-    REFUSED(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":500}",
+    s_issue(SELLER, 1000);
+    OK(BUYER, "sale", "request", "{\"vin\":\"" VIN "\",\"price\":500}");
+    REFUSED(SELLER, "sale", "answer", "{\"vin\":\"" VIN "\"}",
             "seller condition 'greedy' moved funds; refused");
 }
 
@@ -497,6 +536,7 @@ s_agree(long long price, const char *finance)
         snprintf(s_sale_id, sizeof s_sale_id, "%s", p + 6);
         *strchr(s_sale_id, '"') = '\0';
     }
+    OK(SELLER, "sale", "answer", "{\"vin\":\"" VIN "\"}");
     CHECK_CONTAINS(s_result, "\"offer\":\"open\"");
     OK(BUYER, "sale", "accept", "{\"vin\":\"" VIN "\"}");
 }
@@ -931,6 +971,12 @@ test_sale_removes_insurance(void)
     s_insure(T0 + 30 * DAY);
     s_issue(BUYER, 100000);
     long long total = s_total();
+    char req[64], rkey[128], ra[256];
+    snprintf(req, sizeof req, "%s", s_at("vehicle/" VIN, "insurance.request"));
+    CHECK(req[0] != '\0');
+    snprintf(rkey, sizeof rkey, "service_request/" VIN "/%s", req);
+    snprintf(ra, sizeof ra, "{\"vin\":\"" VIN "\",\"id\":\"%s\"}", req);
+    REFUSED(INSURER, "insurance", "confirm_end", ra, "is approved, not ended by a sale");
     s_agree(1000, NULL);
     char a[256];
     snprintf(a, sizeof a, "{\"vin\":\"" VIN "\",\"id\":\"%s\"}", s_sale_id);
@@ -939,6 +985,14 @@ test_sale_removes_insurance(void)
     CHECK_CONTAINS(s_events, "insurance.removed {\"holder\":\"" SELLER "\"");
     CHECK_CONTAINS(s_events, "\"to\":\"" INSURER "\"");
     CHECK_STR(s_at("vehicle/" VIN, "insurance"), "");
+    /* the seller's insurer confirms the cancellation, once */
+    CHECK_STR(s_at(rkey, "status"), "ended_by_sale");
+    REFUSED(SELLER, "insurance", "confirm_end", ra, "only the provider " INSURER);
+    OK(INSURER, "insurance", "confirm_end", ra);
+    CHECK_STR(s_at(rkey, "status"), "ended");
+    CHECK_CONTAINS(s_events, "insurance.end_confirmed");
+    CHECK_CONTAINS(s_events, "\"to\":\"" SELLER "\"");
+    REFUSED(INSURER, "insurance", "confirm_end", ra, "is ended, not ended by a sale");
     /* no premium is charged to the buyer for the seller's policy */
     s_now += DAY;
     REFUSED(STRANGER, "schedule", "run_due", "{}", "nothing is due");
@@ -1055,6 +1109,7 @@ test_sale_agency_is_the_title_issuer(void)
     *strchr(id, '"') = '\0';
     snprintf(key, sizeof key, "sale/" VIN "/%s", id);
     CHECK_STR(s_at(key, "agency"), AGENCY);
+    OK(SELLER, "sale", "answer", "{\"vin\":\"" VIN "\"}");
     OK(BUYER, "sale", "accept", "{\"vin\":\"" VIN "\"}");
     s_issue(BUYER, 10000);
     long long total = s_total();

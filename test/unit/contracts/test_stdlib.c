@@ -210,6 +210,7 @@ test_stdlib_listing(void)
     CHECK_STR(s_policy_of("title", "answer"), "all(creator,role:title_agency)");
     CHECK_STR(s_policy_of("title", "register"), "all(creator,role:registration_authority)");
     CHECK_STR(s_policy_of("sale", "request"), "creator");
+    CHECK_STR(s_policy_of("sale", "answer"), "creator");
     CHECK_STR(s_policy_of("sale", "offer"), "creator");
     CHECK_STR(s_policy_of("sale", "accept"), "creator");
     CHECK_STR(s_policy_of("sale", "abort"), "creator");
@@ -218,6 +219,7 @@ test_stdlib_listing(void)
     CHECK_STR(s_policy_of("insurance", "request"), "creator");
     CHECK_STR(s_policy_of("insurance", "approve"), "all(owner,arg:provider)");
     CHECK_STR(s_policy_of("insurance", "cancel"), "all(creator,vehicle:insurance.insurer?)");
+    CHECK_STR(s_policy_of("insurance", "confirm_end"), "creator");
     CHECK_STR(s_policy_of("insurance", "set_rule"), "all(creator,role:registration_authority)");
     CHECK_STR(s_policy_of("keys", "issue"), "owner");
     CHECK_STR(s_policy_of("keys", "revoke"), "owner");

@@ -376,7 +376,15 @@ test_config_load_settings(void)
     CHECK_EQ(s_load("{" BASE ", \"gossip\": \"tcp://*:1\", \"sync\": \"tcp://*:2\", "
                     "\"advertise\": \"h.example\"}", c, &err), 0);
     CHECK_STR(c->gossip.advertise_host, "h.example");
+    CHECK_EQ(c->reactor_retry_ms, CONFIG_REACTOR_RETRY_MS_DEFAULT);
+    CHECK_EQ(c->reactor_patience_ms, CONFIG_REACTOR_PATIENCE_MS_DEFAULT);
+    CHECK_EQ(s_load("{" BASE ", \"reactor_retry_ms\": 250, \"reactor_patience_ms\": 5000}", c,
+                    &err), 0);
+    CHECK_EQ(c->reactor_retry_ms, 250);
+    CHECK_EQ(c->reactor_patience_ms, 5000);
     struct { const char *text, *want; } bad[] = {
+        { "{" BASE ", \"reactor_retry_ms\": 99}", "reactor_retry_ms 100-60000" },
+        { "{" BASE ", \"reactor_patience_ms\": 999}", "reactor_patience_ms 1000-86400000" },
         { "{" BASE ", \"colour\": 1}", "unknown setting 'colour'" },
         { "{" BASE ", \"gossip\": \"tcp://0.0.0.0:1\", \"sync\": \"tcp://127.0.0.1:2\"}",
           "set 'advertise'" },
