@@ -25,6 +25,11 @@
  *   while; the flow goes on when it is back) | refused, other codes: failed
  *   (logged).
  *
+ * A rule of topic "time" fires when a committed block's time passes its
+ * `at` (and each `every_ms` after it): at most once per block, the latest
+ * time passed, with the cause "<rule hash>:<time>" — a replay or a second
+ * node of the organisation makes no second follow-up for that time.
+ *
  * Exactly once comes from the VM (vm.c s_record_cause): a cause already
  * recorded for that participant is refused ("already recorded": counted as
  * done, not failed), so replays, retries and two nodes of one organisation
@@ -68,6 +73,7 @@ struct node_reactors {
     uint64_t checkpoint;             /* every event at or below is settled (on disk) */
     int64_t checkpoint_ms;           /* when it was last written (monotonic) */
     uint64_t seen;                   /* highest height handed to the rules */
+    int64_t seen_time_ms;            /* that block's timestamp (time rules) */
     s_attempt_t *attempts;           /* live follow-ups (list) */
     json_t *rules_of[CONFIG_IDENTITIES_MAX + 1];   /* owned: the held identities' rules */
     bool rules_loaded;               /* rules_of is current (reloaded when a block writes reactor/) */
@@ -91,6 +97,8 @@ struct s_attempt {
 };
 
 static void s_run_rule(s_attempt_t *a);
+static void s_attempt(node_reactors_t *r, size_t k, json_t *rule, uint64_t height,
+                      const char *cause, json_t *event);
 
 /* --- bookkeeping ------------------------------------------------------------- */
 
@@ -365,24 +373,100 @@ s_on_tx(node_reactors_t *r, json_t *const *rules, uint64_t height, const uint8_t
                                          JSON_DECODE_ANY, NULL);
                 if (!s_matches(rule, payload))
                     continue;
-                s_attempt_t *a = calloc(1, sizeof *a);
-                if (!a) {
-                    r->failed++;
-                    continue;
-                }
-                *a = (s_attempt_t) { .r = r, .key = k, .height = height, .timer = -1,
-                                     .first_ms = vl_mono_ms(), .rule = json_incref(rule) };
-                snprintf(a->cause, sizeof a->cause, "%s:%zu", hex, e);
-                a->event = json_pack("{s:s, s:O, s:s, s:i, s:I}", "name", ev->name, "payload",
-                                     payload ? payload : json_null(), "txid", hex, "index",
-                                     (int) e, "height", (json_int_t) height);
-                a->next = r->attempts;
-                r->attempts = a;
-                s_run_rule(a);
+                char cause[REACTOR_CAUSE_MAX];
+                snprintf(cause, sizeof cause, "%s:%zu", hex, e);
+                s_attempt(r, k, rule, height, cause,
+                          json_pack("{s:s, s:O, s:s, s:i, s:I}", "name", ev->name, "payload",
+                                    payload ? payload : json_null(), "txid", hex, "index",
+                                    (int) e, "height", (json_int_t) height));
             }
         }
         json_decref(payload);
     }
+}
+
+/* A new attempt of rule (held key k) for event; runs the rule. */
+static void
+s_attempt(node_reactors_t *r, size_t k, json_t *rule, uint64_t height, const char *cause,
+          json_t *event)
+{
+    s_attempt_t *a = calloc(1, sizeof *a);
+    if (!a || !event) {
+        free(a);
+        json_decref(event);
+        r->failed++;
+        return;
+    }
+    *a = (s_attempt_t) { .r = r, .key = k, .height = height, .timer = -1,
+                         .first_ms = vl_mono_ms(), .rule = json_incref(rule), .event = event };
+    snprintf(a->cause, sizeof a->cause, "%s", cause);
+    a->next = r->attempts;
+    r->attempts = a;
+    s_run_rule(a);
+}
+
+/* The latest firing time of a time rule in (prev_ms, now_ms], or -1. */
+static int64_t
+s_due(const json_t *rule, int64_t prev_ms, int64_t now_ms)
+{
+    int64_t at = json_integer_value(json_object_get(rule, "at"));
+    int64_t every = json_integer_value(json_object_get(rule, "every_ms"));
+    if (at <= 0 || now_ms < at)
+        return -1;
+    int64_t t = every > 0 ? at + (now_ms - at) / every * every : at;
+    return t > prev_ms ? t : -1;
+}
+
+/* The time rules a block's time passes (prev_ms: the previous block's). */
+static void
+s_on_time(node_reactors_t *r, json_t *const *rules, uint64_t height, int64_t prev_ms,
+          int64_t now_ms)
+{
+    for (size_t k = 0; k < r->n_keys; k++) {
+        size_t i;
+        json_t *rule;
+        json_array_foreach(rules[k], i, rule) {
+            json_int_t stored = json_integer_value(json_object_get(rule, "_block"));
+            if (strcmp(json_string_value(json_object_get(rule, "topic")) ?: "", "time") != 0
+                || (json_int_t) height <= stored)
+                continue;
+            int64_t t = s_due(rule, prev_ms, now_ms);
+            if (t < 0)
+                continue;
+            /* The cause names the rule (owner, id, where it was stored) and the time. */
+            char who[VL_DID_BUF + 96], hex[65], cause[REACTOR_CAUSE_MAX];
+            uint8_t h[VL_HASH_SIZE];
+            int n = snprintf(who, sizeof who, "time|%s|%s|%lld", r->dids[k],
+                             json_string_value(json_object_get(rule, "id")) ?: "",
+                             (long long) stored);
+            vl_sha256(who, (size_t) n, h);
+            vl_hex_encode(h, 16, hex);
+            snprintf(cause, sizeof cause, "%s:%lld", hex, (long long) t);
+            json_t *event = json_pack("{s:s, s:{s:I, s:I, s:O}, s:s, s:i, s:I}", "name", "time",
+                                      "payload", "at", (json_int_t) t, "block_time",
+                                      (json_int_t) now_ms, "rule", json_object_get(rule, "id"),
+                                      "txid", "", "index", 0, "height", (json_int_t) height);
+            s_attempt(r, k, rule, height, cause, event);
+        }
+    }
+}
+
+/* The timestamp of committed block h, or 0 when it cannot be read. */
+static int64_t
+s_block_time(node_reactors_t *r, uint64_t h)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    block_view_t *view = NULL;
+    vl_err_t err = { "" };
+    int64_t t = 0;
+    if (h > 0 && ledger_block_get(r->node->ledger, h, &bytes, &len) == 0
+        && block_view_new(bytes, len, r->node->genesis.chain_id, BLOCK_VIEW_HEADER, &view,
+                          &err) == 0)
+        t = view->header->timestamp_ms;
+    block_view_destroy(&view);
+    free(bytes);
+    return t;
 }
 
 /* The rules of every held identity, read from the ledger. */
@@ -465,6 +549,10 @@ node_reactors_on_commit(void *arg, const commit_event_t *event)
             if (vb->effects[i].code == VL__TX_CODE__TX_VALID && vb->view->txs
                 && vb->view->txs[i])
                 s_on_tx(r, r->rules_of, height, vb->effects[i].txid, vb->view->txs[i]->result);
+    int64_t now_ms = vb->view->header->timestamp_ms;
+    if (r->rules > 0)
+        s_on_time(r, r->rules_of, height, r->seen_time_ms, now_ms);
+    r->seen_time_ms = now_ms;
     r->seen = height;
     s_checkpoint(r, false);
 }
@@ -519,6 +607,7 @@ node_reactors_replay(node_reactors_t *r)
         vl_info("reactor", "replay", "from=%" PRIu64 " to=%" PRIu64, r->seen + 1, tip);
     json_t *rules[CONFIG_IDENTITIES_MAX + 1];
     s_load_rules(r, rules);
+    r->seen_time_ms = s_block_time(r, r->seen);
     for (uint64_t h = r->seen + 1; r->rules > 0 && h <= tip; h++) {
         uint8_t *bytes = NULL;
         size_t len = 0;
@@ -538,10 +627,14 @@ node_reactors_replay(node_reactors_t *r)
                 && info.height == h && info.index == i && info.code == VL__TX_CODE__TX_VALID)
                 s_on_tx(r, rules, h, view->txids[i], view->txs[i]->result);
         }
+        s_on_time(r, rules, h, r->seen_time_ms, view->header->timestamp_ms);
+        r->seen_time_ms = view->header->timestamp_ms;
         block_view_destroy(&view);
         r->seen = h;
     }
     s_free_rules(r, rules);
+    if (r->seen != tip)
+        r->seen_time_ms = s_block_time(r, tip);
     r->seen = tip;
     s_checkpoint(r, true);
 }

@@ -3,12 +3,15 @@
 -- (docs/reactors.md). Keys: reactor/<DID>/<id> (reserved: only this system
 -- contract writes them, so a rule is always its owner's own).
 --
--- add {id?, topic, match?, contract, function?}
+-- add {id?, topic, match?, at?, every_ms?, contract, function?}
 --   Stores the creator's rule: when an event with topic `topic`
 --   ("event.<name>") commits whose payload has every field of `match`
 --   equal, the creator's node runs contract.function (default "react")
 --   read-only with {event, rule, self} and proposes the follow-up it
---   returns. id defaults to r<N> (the creator's next free number). The
+--   returns. Topic "time" is a scheduled time instead: the rule fires
+--   when block time reaches `at` (ms), and again every `every_ms` (at
+--   least 1000) after it when given; its event is {name "time",
+--   payload {at, block_time, rule}}. id defaults to r<N> (the creator's next free number). The
 --   creator must be registered, the contract deployed and the function
 --   name valid; match is an object of scalar fields. Emits "reactor.added"
 --   {owner, id, topic}. Refuses an id in use.
@@ -42,8 +45,21 @@ function M.add(args)
   vl.require(vl.get("did/" .. me) ~= nil,
              "identity " .. me .. " is not registered: run `vledger identity new` first")
   local topic = args.topic
-  vl.require(type(topic) == "string" and topic:match("^event%.[a-z0-9_.]+$") ~= nil and #topic <= 128,
-             "topic must be an event topic: event.<name> (e.g. event.sale.requested)")
+  vl.require(type(topic) == "string" and (topic == "time" or
+             (topic:match("^event%.[a-z0-9_.]+$") ~= nil and #topic <= 128)),
+             "topic must be an event topic: event.<name> (e.g. event.sale.requested), " ..
+             "or time (with at)")
+  local at, every = args.at, args.every_ms
+  if at == vl.null then at = nil end
+  if every == vl.null then every = nil end
+  if topic == "time" then
+    vl.require(math.type(at) == "integer" and at > 0,
+               "a time rule needs at: the block time (ms since the epoch) it fires at")
+    vl.require(every == nil or (math.type(every) == "integer" and every >= 1000),
+               "every_ms must be an integer of at least 1000")
+  else
+    vl.require(at == nil and every == nil, "at and every_ms go with topic time")
+  end
   vl.require(valid_name(args.contract), "contract must name a deployed contract")
   vl.require(vl.get("contract/" .. args.contract) ~= nil,
              "contract '" .. args.contract .. "' is not deployed: deploy it first with " ..
@@ -72,7 +88,7 @@ function M.add(args)
   local key = "reactor/" .. me .. "/" .. id
   vl.require(vl.get(key) == nil, "rule " .. id .. " of " .. me .. " exists already")
   local rule = { owner = me, id = id, topic = topic, match = match, contract = args.contract,
-                 ["function"] = fn, created_at = vl.now() }
+                 ["function"] = fn, created_at = vl.now(), at = at, every_ms = every }
   vl.put(key, rule)
   vl.emit("reactor.added", { owner = me, id = id, topic = topic })
   return rule

@@ -16,6 +16,7 @@
 static const char *const s_usage =
     "usage: vledger reactor add --topic event.NAME --contract C [--function F]\n"
     "                           [--match FIELD=VALUE...] [--id ID]\n"
+    "       vledger reactor add --topic time --at MS [--every-ms MS] --contract C [...]\n"
     "       vledger reactor list [DID]\n"
     "       vledger reactor remove ID\n"
     "       vledger reactor status\n";
@@ -26,11 +27,25 @@ static const char *const s_help =
     "                event.NAME commits whose payload has every --match field,\n"
     "                the node holding the signer's key runs C.F (default F:\n"
     "                react) on its replica and proposes the follow-up it\n"
-    "                returns, once per event (docs/reactors.md).\n"
+    "                returns, once per event (docs/reactors.md). --topic\n"
+    "                time: when block time reaches --at MS (ms since the\n"
+    "                epoch), and every --every-ms after it when given.\n"
     "reactor list    the rules of DID (default: the signer); a read.\n"
     "reactor remove  deletes one of the signer's rules.\n"
     "reactor status  the identities this node acts for and its reactors'\n"
     "                counters (runs, proposed, done, failed, retries).\n";
+
+/* args.key = the whole number v (cli_opt's m, v), or a usage error naming opt. */
+static int
+s_ms_opt(json_t *args, const char *key, const char *opt, int m, const char *v)
+{
+    char *end = NULL;
+    long long n = m > 0 ? strtoll(v, &end, 10) : 0;
+    if (m < 0 || !end || *end || end == v)
+        return cli_usage(s_usage, "%s needs a whole number of milliseconds", opt);
+    json_object_set_new(args, key, json_integer((json_int_t) n));
+    return CLI_OK;
+}
 
 static int
 s_add(cli_t *cli, int argc, char **argv)
@@ -44,6 +59,13 @@ s_add(cli_t *cli, int argc, char **argv)
         else if ((m = cli_opt(argc, argv, &i, "--contract", &v)) != 0) key = "contract";
         else if ((m = cli_opt(argc, argv, &i, "--function", &v)) != 0) key = "function";
         else if ((m = cli_opt(argc, argv, &i, "--id", &v)) != 0) key = "id";
+        else if ((m = cli_opt(argc, argv, &i, "--at", &v)) != 0) {
+            rc = s_ms_opt(args, "at", "--at", m, v);
+            continue;
+        } else if ((m = cli_opt(argc, argv, &i, "--every-ms", &v)) != 0) {
+            rc = s_ms_opt(args, "every_ms", "--every-ms", m, v);
+            continue;
+        }
         else if ((m = cli_opt(argc, argv, &i, "--match", &v)) != 0) {
             const char *eq = m > 0 ? strchr(v, '=') : NULL;
             if (!eq || eq == v) {

@@ -63,7 +63,11 @@ as agency contract deploy --name agency_rule --file "$RULES/agency.lua" >/dev/nu
 as agency reactor add --topic event.title.requested --contract agency_rule --function on_title --id title >/dev/null
 as agency reactor add --topic event.registration.requested --contract agency_rule --function on_registration --id plate >/dev/null
 expect_fail 1 "is not deployed" as agency reactor add --topic event.x --contract nosuch
-expect_fail 1 "topic must be an event topic" as agency reactor add --topic time --contract agency_rule
+expect_fail 1 "topic must be an event topic" as agency reactor add --topic sale.x --contract agency_rule
+expect_fail 1 "a time rule needs at" as agency reactor add --topic time --contract agency_rule
+expect_fail 1 "at and every_ms go with topic time" as agency reactor add --topic event.x --at 5 --contract agency_rule
+expect_fail 1 "every_ms must be an integer of at least 1000" as agency reactor add --topic time --at 5 --every-ms 10 --contract agency_rule
+expect_fail 2 "--at needs a whole number of milliseconds" as agency reactor add --topic time --at soon --contract agency_rule
 expect_fail 1 "exists already" as agency reactor add --topic event.x --contract agency_rule --id title
 expect_fail 1 "no rule title of ${DID[seller]}" as seller reactor remove title
 h=$(nstatus "${N[seller]}" | jq .height)
@@ -198,6 +202,27 @@ wait_until 40000 is x settled sale_status
 wait_until 30000 is x "${DID[buyer]}" vehicle $V1 .registration.holder
 [ "$(vehicle $V1 .owner)" = "${DID[buyer]}" ] || fail "owner: $(vehicle $V1 .owner)"
 note "settled and registered to the buyer once the agency's node was back ($(( $(reactors buyer retries) - r0 )) retries by the buyer's node)"
+
+step "a rule of a scheduled time fires once when block time reaches it"
+sed "s/did:vl:0000000000000000000000000000000000000000/${DID[seller]}/" "$CONTRACTS/pay_at.lua" >"$TEST_TMP/pay_at.lua"
+as buyer contract deploy --name pay_at --file "$TEST_TMP/pay_at.lua" >/dev/null
+sbal() { node seller --json wallet balance "${DID[seller]}" | jq -r .balance; }
+b0=$(sbal)
+at=$(( $(now_ms) + 1500 ))
+as buyer reactor add --topic time --at $at --contract pay_at --id payday >/dev/null
+# Blocks before and after the time: only a block whose time passes it fires the rule.
+until [ "$(now_ms)" -gt $(( at + 200 )) ]; do node seller wallet issue --to "${DID[insurer]}" 1 >/dev/null; done
+wait_until 20000 is x $(( b0 + 7 )) sbal
+for k in 1 2 3; do node seller wallet issue --to "${DID[insurer]}" 1 >/dev/null; done
+stop_config_node "${N[buyer]}"
+rm -f "${N[buyer]}/data/reactor.checkpoint"   # the replay passes the time again
+start_config_node "${N[buyer]}"
+wait_until 20000 all_alive 4
+node seller wallet issue --to "${DID[insurer]}" 1 >/dev/null
+wait_until 20000 ge 1 reactors buyer already_done
+wait_until 20000 is x 0 reactors buyer pending
+[ "$(sbal)" = $(( b0 + 7 )) ] || fail "the time rule paid $(( $(sbal) - b0 )) cents, not 7 once"
+note "time rule fired once at block time >= $at (a replay from height 0 found it made)"
 
 step "replicas agree; money conserved"
 same() { local a b; a=$(nstatus "${N[seller]}" | jq -r .state_hash); for o in "${ORGS[@]}"; do b=$(nstatus "${N[$o]}" | jq -r .state_hash); [ "$a" = "$b" ] || return 1; done; }
