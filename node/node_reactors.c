@@ -36,8 +36,10 @@
  * holding one key commit at most one follow-up per (cause, participant).
  *
  * Restart: DATA/reactor.checkpoint holds the height below which every
- * event has been handled and every follow-up settled; on start the blocks
- * above it are replayed through the same path.
+ * event has been handled and every follow-up settled, and the identities
+ * it covers; on start the blocks above it are replayed through the same
+ * path — for an identity the node did not hold before, from the block that
+ * stored its first rule.
  *
  * Loop thread only (commit subscriber, timers, callbacks); the rule
  * contracts run on the worker pool.
@@ -71,6 +73,8 @@ struct node_reactors {
     size_t n_keys;
     char checkpoint_path[PATH_MAX + 32];
     uint64_t checkpoint;             /* every event at or below is settled (on disk) */
+    bool covered[CONFIG_IDENTITIES_MAX + 1];   /* keys[k] was held when it was written */
+    bool identities_changed;         /* the file does not list every held identity yet */
     int64_t checkpoint_ms;           /* when it was last written (monotonic) */
     uint64_t seen;                   /* highest height handed to the rules */
     int64_t seen_time_ms;            /* that block's timestamp (time rules) */
@@ -124,18 +128,24 @@ s_checkpoint(node_reactors_t *r, bool force)
         if (a->height - 1 < h)
             h = a->height - 1;
     int64_t now = vl_mono_ms();
-    if (h <= r->checkpoint || (!force && now - r->checkpoint_ms < REACTOR_CHECKPOINT_MS))
+    if ((h <= r->checkpoint && !r->identities_changed)
+        || (!force && now - r->checkpoint_ms < REACTOR_CHECKPOINT_MS))
         return;
     r->checkpoint_ms = now;
     char tmp[PATH_MAX + 40];
     snprintf(tmp, sizeof tmp, "%s.tmp", r->checkpoint_path);
     FILE *f = fopen(tmp, "w");
-    if (!f || fprintf(f, "%" PRIu64 "\n", h) < 0 || fclose(f) != 0
-        || rename(tmp, r->checkpoint_path) != 0) {
+    bool ok = f && fprintf(f, "%" PRIu64 "\n", h) > 0;
+    for (size_t k = 0; ok && k < r->n_keys; k++)
+        ok = fprintf(f, "%s\n", r->dids[k]) > 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok || rename(tmp, r->checkpoint_path) != 0) {
         vl_warn("reactor", "checkpoint.failed", "path=%s", r->checkpoint_path);
         return;
     }
     r->checkpoint = h;
+    r->identities_changed = false;
 }
 
 static void
@@ -587,11 +597,28 @@ node_reactors_new(node_t *node, vl_err_t *err)
     }
     snprintf(r->checkpoint_path, sizeof r->checkpoint_path, "%s/reactor.checkpoint",
              node->config.data_dir);
+    /* "<height>\n<did>\n...": an identity not listed was not held then.
+     * A file without the list (an older node) covers every identity. */
     FILE *f = fopen(r->checkpoint_path, "r");
+    bool listed = false;
     if (f) {
-        if (fscanf(f, "%" SCNu64, &r->checkpoint) != 1)
+        char line[VL_DID_BUF + 8];
+        if (fscanf(f, "%" SCNu64 "\n", &r->checkpoint) != 1)
             r->checkpoint = 0;
+        while (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\n")] = '\0';
+            listed = true;
+            for (size_t k = 0; k < r->n_keys; k++)
+                if (strcmp(line, r->dids[k]) == 0)
+                    r->covered[k] = true;
+        }
         fclose(f);
+    }
+    for (size_t k = 0; k < r->n_keys; k++) {
+        if (!listed)
+            r->covered[k] = true;
+        if (!r->covered[k])
+            r->identities_changed = true;
     }
     r->seen = r->checkpoint;
     return r;
@@ -607,6 +634,20 @@ node_reactors_replay(node_reactors_t *r)
         vl_info("reactor", "replay", "from=%" PRIu64 " to=%" PRIu64, r->seen + 1, tip);
     json_t *rules[CONFIG_IDENTITIES_MAX + 1];
     s_load_rules(r, rules);
+    /* An identity this node did not hold at the checkpoint: its rules
+     * answer every event since the block that stored them. */
+    for (size_t k = 0; k < r->n_keys; k++) {
+        size_t i;
+        json_t *rule;
+        json_array_foreach(rules[k], i, rule) {
+            json_int_t stored = json_integer_value(json_object_get(rule, "_block"));
+            if (!r->covered[k] && stored >= 0 && (uint64_t) stored < r->seen) {
+                vl_info("reactor", "replay.identity", "did=%s from=%lld", r->dids[k],
+                        (long long) stored + 1);
+                r->seen = (uint64_t) stored;
+            }
+        }
+    }
     r->seen_time_ms = s_block_time(r, r->seen);
     for (uint64_t h = r->seen + 1; r->rules > 0 && h <= tip; h++) {
         uint8_t *bytes = NULL;

@@ -13,8 +13,16 @@
  * It prints every round and the medians. Bounded: ROUNDS rounds of BATCH
  * transactions, and every wait has a deadline.
  *
- *   bench_submit PATH/TO/vledgerd [BATCH] [ROUNDS]
+ * With SUBSCRIBERS > 0, that many external consumers (a thread and a SUB
+ * socket each, subscribed to every topic) listen to the node's event
+ * topics during the run; the bench adds the events each received per
+ * second of the submit phases. Run it with 0 and with 8 to see what they
+ * cost the node's throughput.
+ *
+ *   bench_submit PATH/TO/vledgerd [BATCH] [ROUNDS] [SUBSCRIBERS]
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -40,6 +48,50 @@ typedef struct {
     char org[80];          /* the node's organisation: the users join it */
     unsigned long vins;    /* vehicles registered so far (distinct VINs) */
 } bench_t;
+
+#define SUBSCRIBERS_MAX 32
+
+/* One external consumer of the event topics. */
+typedef struct {
+    void *ctx;                   /* borrowed */
+    const char *endpoint;        /* borrowed */
+    atomic_bool *stop;           /* borrowed */
+    atomic_ulong events;         /* whole messages received */
+    pthread_t thread;
+} subscriber_t;
+
+static void *
+s_subscriber(void *arg)
+{
+    subscriber_t *s = arg;
+    void *sub = zmq_socket(s->ctx, ZMQ_SUB);
+    int hwm = 0;
+    zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    zmq_connect(sub, s->endpoint);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    while (!atomic_load(s->stop)) {
+        zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll(&it, 1, 100) <= 0)
+            continue;
+        while (zmq_msg_recv(&m, sub, ZMQ_DONTWAIT) >= 0)
+            if (!zmq_msg_more(&m))
+                atomic_fetch_add(&s->events, 1);
+    }
+    zmq_msg_close(&m);
+    zmq_close(sub);
+    return NULL;
+}
+
+static unsigned long
+s_events_total(subscriber_t *subs, int n)
+{
+    unsigned long t = 0;
+    for (int i = 0; i < n; i++)
+        t += atomic_load(&subs[i].events);
+    return t;
+}
 
 static int
 s_cmp_double(const void *a, const void *b)
@@ -226,13 +278,15 @@ int
 main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_submit PATH/TO/vledgerd [BATCH] [ROUNDS]\n");
+        fprintf(stderr, "usage: bench_submit PATH/TO/vledgerd [BATCH] [ROUNDS] [SUBSCRIBERS]\n");
         return 2;
     }
     size_t batch = argc > 2 ? (size_t) atoi(argv[2]) : 2000;
     int rounds = argc > 3 ? atoi(argv[3]) : 5;
-    if (batch < 1 || batch > 20000 || rounds < 1 || rounds > 20) {
-        fprintf(stderr, "BATCH 1-20000, ROUNDS 1-20\n");
+    int n_subs = argc > 4 ? atoi(argv[4]) : 0;
+    if (batch < 1 || batch > 20000 || rounds < 1 || rounds > 20 || n_subs < 0
+        || n_subs > SUBSCRIBERS_MAX) {
+        fprintf(stderr, "BATCH 1-20000, ROUNDS 1-20, SUBSCRIBERS 0-%d\n", SUBSCRIBERS_MAX);
         return 2;
     }
     char dir[] = "/tmp/vlbench.XXXXXX";
@@ -282,7 +336,19 @@ main(int argc, char **argv)
     snprintf(b.org, sizeof b.org, "%s", org ? org : "dev");
     json_decref(status);
     client_destroy(&c);
+    atomic_bool stop = false;
+    subscriber_t subs[SUBSCRIBERS_MAX];
+    for (int i = 0; i < n_subs; i++) {
+        subs[i] = (subscriber_t) { .ctx = ctx, .endpoint = events, .stop = &stop };
+        atomic_init(&subs[i].events, 0);
+        if (pthread_create(&subs[i].thread, NULL, s_subscriber, &subs[i]) != 0) {
+            fprintf(stderr, "cannot start subscriber %d\n", i);
+            n_subs = i;
+            break;
+        }
+    }
 
+    double *events_rate = calloc((size_t) rounds * 2, sizeof(double));
     double *endorse_rate = calloc((size_t) rounds * 2, sizeof(double));
     double *commit_rate = calloc((size_t) rounds * 2, sizeof(double));
     double *lat = malloc(batch * sizeof(double));
@@ -291,7 +357,8 @@ main(int argc, char **argv)
     item_t *items = calloc(batch, sizeof *items);
     vl_key_t **keys = calloc(batch, sizeof *keys);
     int runs = 0, rc = 0;
-    printf("batch %zu txs, %d rounds (identity + vehicle register batches), node %s\n", batch, rounds, api);
+    printf("batch %zu txs, %d rounds (identity + vehicle register batches), %d subscribers, "
+           "node %s\n", batch, rounds, n_subs, api);
     for (int r = 0; r < rounds && rc == 0; r++) {
         for (size_t i = 0; i < batch; i++)
             keys[i] = vl_key_generate();
@@ -299,7 +366,9 @@ main(int argc, char **argv)
             s_make(&b, items, keys, batch, phase == 1);
             double e_ms = s_endorse_all(&b, items, batch);
             size_t invalid = 0;
+            unsigned long ev0 = s_events_total(subs, n_subs);
             double c_ms = e_ms < 0 ? -1 : s_submit_all(&b, items, batch, &invalid);
+            unsigned long ev1 = s_events_total(subs, n_subs);
             if (e_ms < 0 || c_ms < 0) {
                 fprintf(stderr, "round %d failed\n", r);
                 rc = 1;
@@ -311,10 +380,11 @@ main(int argc, char **argv)
             commit_rate[runs] = (double) batch / (c_ms / 1000.0);
             p50s[runs] = s_pct(lat, batch, 0.50);
             p99s[runs] = s_pct(lat, batch, 0.99);
+            events_rate[runs] = (double) (ev1 - ev0) / (c_ms / 1000.0);
             printf("round %d %-8s endorse %8.0f/s   submit->commit %8.0f tx/s   latency p50 %6.1f "
-                   "ms p99 %6.1f ms   invalid %zu\n",
+                   "ms p99 %6.1f ms   invalid %zu   events received %8.0f/s\n",
                    r, phase ? "vehicle" : "identity", endorse_rate[runs], commit_rate[runs],
-                   p50s[runs], p99s[runs], invalid);
+                   p50s[runs], p99s[runs], invalid, events_rate[runs]);
             runs++;
             s_free_items(items, batch);
         }
@@ -323,10 +393,13 @@ main(int argc, char **argv)
     }
     if (runs > 0)
         printf("median over %d batches: endorse %.0f/s, submitted-to-committed %.0f tx/s, latency "
-               "p50 %.1f ms, p99 %.1f ms\n",
+               "p50 %.1f ms, p99 %.1f ms, events received by %d subscribers %.0f/s\n",
                runs, s_pct(endorse_rate, (size_t) runs, 0.5),
                s_pct(commit_rate, (size_t) runs, 0.5), s_pct(p50s, (size_t) runs, 0.5),
-               s_pct(p99s, (size_t) runs, 0.5));
+               s_pct(p99s, (size_t) runs, 0.5), n_subs, s_pct(events_rate, (size_t) runs, 0.5));
+    atomic_store(&stop, true);
+    for (int i = 0; i < n_subs; i++)
+        pthread_join(subs[i].thread, NULL);
     kill(pid, SIGTERM);
     int st;
     waitpid(pid, &st, 0);
@@ -341,6 +414,7 @@ main(int argc, char **argv)
     free(keys);
     free(lat);
     free(endorse_rate);
+    free(events_rate);
     free(commit_rate);
     free(p50s);
     free(p99s);

@@ -224,6 +224,19 @@ wait_until 20000 is x 0 reactors buyer pending
 [ "$(sbal)" = $(( b0 + 7 )) ] || fail "the time rule paid $(( $(sbal) - b0 )) cents, not 7 once"
 note "time rule fired once at block time >= $at (a replay from height 0 found it made)"
 
+step "a node given a participant's key later acts on what happened since the participant's rules were stored"
+N[late]=${N[insurer]}   # late acts through the insurer organisation's node
+DID[late]=$(jf "$(node insurer --json identity new --name late --role owner --out "$TEST_TMP/late.pem")" .did)
+as late contract deploy --name tip_late --file "$CONTRACTS/tip_rule.lua" >/dev/null
+as late reactor add --topic event.wallet.issued --contract tip_late --match to="${DID[late]}" >/dev/null
+node seller wallet issue --to "${DID[late]}" 100 >/dev/null
+lbal() { node seller --json wallet balance "${DID[late]}" | jq -r .balance; }
+[ "$(lbal)" = 100 ] || fail "a rule ran before any node held its owner's key: balance $(lbal)"
+hold insurer late
+wait_until 20000 is x 99 lbal
+grep -q "mod=reactor ev=replay.identity did=${DID[late]}" "$TEST_TMP/node4.log" || fail "the insurer's node did not replay for the new identity"
+note "the insurer's node, given late's key, answered the issue made before"
+
 step "replicas agree; money conserved"
 same() { local a b; a=$(nstatus "${N[seller]}" | jq -r .state_hash); for o in "${ORGS[@]}"; do b=$(nstatus "${N[$o]}" | jq -r .state_hash); [ "$a" = "$b" ] || return 1; done; }
 wait_until 20000 same
