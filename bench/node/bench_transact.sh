@@ -5,6 +5,8 @@
 # seller's, money from the bank. Prints each run's RESULT line.
 #
 #   bench/node/bench_transact.sh [BUILD_DIR] [CLIENTS...]   (default: build 64 8)
+#   GATEWAY=I, PAYEE_NODE=J: the payers' and payees' nodes (default 2, the
+#   buyer's, a follower; and 1, the seller's, a validator); DURATION=S.
 set -euo pipefail
 build=${1:-build}; shift || true
 clients=("$@"); [ ${#clients[@]} -gt 0 ] || clients=(64 8)
@@ -26,7 +28,7 @@ done
 alive() { [ "$("$build/node/cli/vledger" --data "$dir/net/node$1/data" --json status | jq '[.peers[] | select(.state == "alive")] | length')" -ge 4 ]; }
 for i in 0 1 2 3 4; do for _ in $(seq 100); do alive $i && break; sleep 0.1; done; done
 for k in "${clients[@]}"; do
-  "$build/bench/node/bench_transact" --node "$(api 2)" --payee-node "$(api 1)" \
+  "$build/bench/node/bench_transact" --node "$(api "${GATEWAY:-2}")" --payee-node "$(api "${PAYEE_NODE:-1}")" \
     --issuer-node "$(api 3)" --issuer-key "$dir/net/node3/node.key" --clients "$k" --duration "${DURATION:-10}"
 done
 # Signature checks per committed transaction on each node (the expected
