@@ -415,15 +415,12 @@ s_attempt(node_reactors_t *r, size_t k, json_t *rule, uint64_t height, const cha
     s_run_rule(a);
 }
 
-/* The latest firing time of a time rule in (prev_ms, now_ms], or -1. */
-static int64_t
-s_due(const json_t *rule, int64_t prev_ms, int64_t now_ms)
+int64_t
+node_reactors_due(int64_t at, int64_t every_ms, int64_t prev_ms, int64_t now_ms)
 {
-    int64_t at = json_integer_value(json_object_get(rule, "at"));
-    int64_t every = json_integer_value(json_object_get(rule, "every_ms"));
-    if (at <= 0 || now_ms < at)
+    if (at <= 0 || every_ms < 0 || now_ms < at)
         return -1;
-    int64_t t = every > 0 ? at + (now_ms - at) / every * every : at;
+    int64_t t = every_ms > 0 ? at + (now_ms - at) / every_ms * every_ms : at;
     return t > prev_ms ? t : -1;
 }
 
@@ -440,7 +437,9 @@ s_on_time(node_reactors_t *r, json_t *const *rules, uint64_t height, int64_t pre
             if (strcmp(json_string_value(json_object_get(rule, "topic")) ?: "", "time") != 0
                 || (json_int_t) height <= stored)
                 continue;
-            int64_t t = s_due(rule, prev_ms, now_ms);
+            int64_t t = node_reactors_due(json_integer_value(json_object_get(rule, "at")),
+                                          json_integer_value(json_object_get(rule, "every_ms")),
+                                          prev_ms, now_ms);
             if (t < 0)
                 continue;
             /* The cause names the rule (owner, id, where it was stored) and the time. */

@@ -23,6 +23,11 @@ void node_reactors_replay(node_reactors_t *r);
  * rules its events trigger. */
 void node_reactors_on_commit(void *arg, const commit_event_t *event);
 
+/* When a time rule fires in the block whose time is now_ms, the previous
+ * block's prev_ms: the latest of at, at + every_ms, at + 2 * every_ms, ...
+ * (every_ms 0: at only) in (prev_ms, now_ms], or -1 for none. Pure. */
+int64_t node_reactors_due(int64_t at, int64_t every_ms, int64_t prev_ms, int64_t now_ms);
+
 /* status.reactors {identities, rules, pending, runs, proposed, done,
  * already_done, failed, retries, checkpoint}. */
 json_t *node_reactors_status(const node_reactors_t *r);

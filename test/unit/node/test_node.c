@@ -7,7 +7,7 @@
  * miss the commit); duplicates (pending, committed), malformed bytes, bad
  * signatures and a full mempool are refused with their codes; the
  * sole validator cuts the admitted tx into a block on its timer; endorse
- * and query run on the workers.
+ * and query run on the workers; the firing rule of time reactors.
  *
  * Waits: the loop runs until a condition holds or a deadline passes
  * (s_run_until), checked by a 1 ms timer; nothing sleeps.
@@ -20,6 +20,7 @@
 #include "client.h"
 #include "clock.h"
 #include "node_internal.h"
+#include "node_reactors.h"
 #include "tx.h"
 
 typedef struct {
@@ -334,9 +335,34 @@ test_endorse_and_query_on_workers(void)
     s_node_destroy(&node, dir);
 }
 
+/* A time rule fires once for the block whose time passes at (or the latest
+ * repeat), never for a block before it or for a time an earlier block
+ * passed already. */
+static void
+test_time_rule_due(void)
+{
+    CHECK_EQ(node_reactors_due(1000, 0, 500, 999), -1);      /* not yet */
+    CHECK_EQ(node_reactors_due(1000, 0, 500, 1000), 1000);   /* reached exactly */
+    CHECK_EQ(node_reactors_due(1000, 0, 999, 5000), 1000);
+    CHECK_EQ(node_reactors_due(1000, 0, 1000, 5000), -1);    /* the previous block passed it */
+    CHECK_EQ(node_reactors_due(1000, 0, 4000, 5000), -1);
+    /* repeats: the latest one passed, once */
+    CHECK_EQ(node_reactors_due(1000, 1000, 500, 1500), 1000);
+    CHECK_EQ(node_reactors_due(1000, 1000, 1500, 1999), -1);
+    CHECK_EQ(node_reactors_due(1000, 1000, 1500, 2000), 2000);
+    CHECK_EQ(node_reactors_due(1000, 1000, 1500, 7400), 7000);   /* a long gap: one firing */
+    CHECK_EQ(node_reactors_due(1000, 1000, 7000, 7999), -1);
+    /* never before at, whatever the previous block's time */
+    CHECK_EQ(node_reactors_due(1000, 1000, -1, 999), -1);
+    /* nonsense rules never fire */
+    CHECK_EQ(node_reactors_due(0, 0, 0, 5000), -1);
+    CHECK_EQ(node_reactors_due(1000, -5, 0, 5000), -1);
+}
+
 int
 main(void)
 {
+    RUN(test_time_rule_due);
     RUN(test_admit_then_cut);
     RUN(test_admit_refusals);
     RUN(test_endorse_and_query_on_workers);
