@@ -17,9 +17,12 @@
  * socket each, subscribed to every topic) listen to the node's event
  * topics during the run; the bench adds the events each received per
  * second of the submit phases. Run it with 0 and with 8 to see what they
- * cost the node's throughput.
+ * cost the node's throughput. With EVENTS > 0 a last phase measures the
+ * event topics' own rate: BATCH / 10 transactions of a contract that emits
+ * EVENTS events each (at most 256), and the events the subscribers receive
+ * per second while they commit.
  *
- *   bench_submit PATH/TO/vledgerd [BATCH] [ROUNDS] [SUBSCRIBERS]
+ *   bench_submit PATH/TO/vledgerd [BATCH] [ROUNDS] [SUBSCRIBERS] [EVENTS]
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -244,34 +247,102 @@ s_submit_all(bench_t *b, item_t *items, size_t n, size_t *invalid)
 }
 
 static void
-s_make(bench_t *b, item_t *items, vl_key_t **keys, size_t n, bool vehicle)
-{
-    for (size_t i = 0; i < n; i++) {
-        memset(&items[i], 0, sizeof items[i]);
-        char vin[18];
-        snprintf(vin, sizeof vin, "1VLBN%012lu", b->vins++);
-        json_t *args = vehicle ? json_pack("{s:s, s:s, s:s, s:i}", "vin", vin, "make", "Bench",
-                                           "model", "B", "year", 2020)
-                               : json_pack("{s:s, s:s, s:[s]}", "name", "bench", "org", b->org,
-                                           "roles", "buyer");
-        vl_err_t err;
-        uint64_t nonce;
-        vl_random_bytes(&nonce, sizeof nonce);
-        client_build_proposal(keys[i], b->chain, vehicle ? "vehicle" : "identity",
-                              "register", args, nonce, vl_wall_ms(),
-                              &items[i].signed_proposal, &items[i].len, items[i].txid, &err);
-        vl_hex_encode(items[i].txid, 32, items[i].hex);
-        json_decref(args);
-    }
-}
-
-static void
 s_free_items(item_t *items, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(items[i].signed_proposal);
         free(items[i].tx_b64);
     }
+}
+
+/* item = key's proposal of contract.function(args); args is consumed. */
+static void
+s_make_call(bench_t *b, item_t *item, vl_key_t *key, const char *contract, const char *function,
+            json_t *args)
+{
+    memset(item, 0, sizeof *item);
+    vl_err_t err;
+    uint64_t nonce;
+    vl_random_bytes(&nonce, sizeof nonce);
+    client_build_proposal(key, b->chain, contract, function, args, nonce, vl_wall_ms(),
+                          &item->signed_proposal, &item->len, item->txid, &err);
+    vl_hex_encode(item->txid, 32, item->hex);
+    json_decref(args);
+}
+
+static void
+s_make(bench_t *b, item_t *items, vl_key_t **keys, size_t n, bool vehicle)
+{
+    for (size_t i = 0; i < n; i++) {
+        char vin[18];
+        snprintf(vin, sizeof vin, "1VLBN%012lu", b->vins++);
+        json_t *args = vehicle ? json_pack("{s:s, s:s, s:s, s:i}", "vin", vin, "make", "Bench",
+                                           "model", "B", "year", 2020)
+                               : json_pack("{s:s, s:s, s:[s]}", "name", "bench", "org", b->org,
+                                           "roles", "buyer");
+        s_make_call(b, &items[i], keys[i], vehicle ? "vehicle" : "identity", "register", args);
+    }
+}
+
+/* One item through endorse and submit; 0 when it committed valid. */
+static int
+s_one(bench_t *b, item_t *item)
+{
+    size_t invalid = 0;
+    int rc = s_endorse_all(b, item, 1) < 0 || s_submit_all(b, item, 1, &invalid) < 0 || invalid;
+    s_free_items(item, 1);
+    return rc;
+}
+
+static const char s_burst_source[] =
+    "local M = {}\n"
+    "function M.tick(args)\n"
+    "  for k = 1, args.n do vl.emit('bench.burst', { k = k, from = args.from }) end\n"
+    "  return { emitted = args.n }\n"
+    "end\n"
+    "return M\n";
+
+/* The event topics' rate: n transactions of events_per_tx events each. */
+static int
+s_burst(bench_t *b, item_t *items, size_t n, int events_per_tx, subscriber_t *subs, int n_subs)
+{
+    vl_key_t *key = vl_key_generate();
+    int rc = key ? 0 : 1;
+    if (rc == 0) {
+        s_make_call(b, &items[0], key, "identity", "register",
+                    json_pack("{s:s, s:s, s:[s]}", "name", "burst", "org", b->org, "roles",
+                              "owner"));
+        rc = s_one(b, &items[0]);
+    }
+    if (rc == 0) {
+        s_make_call(b, &items[0], key, "contract", "deploy",
+                    json_pack("{s:s, s:s}", "name", "bench_burst", "source", s_burst_source));
+        rc = s_one(b, &items[0]);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        s_make_call(b, &items[i], key, "bench_burst", "tick",
+                    json_pack("{s:i, s:I}", "n", events_per_tx, "from", (json_int_t) i));
+    size_t invalid = 0;
+    double c_ms = -1;
+    unsigned long ev0 = 0, ev1 = 0;
+    if (rc == 0 && s_endorse_all(b, items, n) >= 0) {
+        ev0 = s_events_total(subs, n_subs);
+        c_ms = s_submit_all(b, items, n, &invalid);
+        ev1 = s_events_total(subs, n_subs);
+        s_free_items(items, n);
+    }
+    if (c_ms <= 0 || invalid) {
+        fprintf(stderr, "burst phase failed\n");
+        rc = 1;
+    } else {
+        double all = (double) (ev1 - ev0) / (c_ms / 1000.0);
+        printf("events: %zu txs of %d events committed in %.0f ms (%.0f events/s emitted); "
+               "received by %d subscribers %.0f/s (%.0f/s each)\n",
+               n, events_per_tx, c_ms, (double) n * events_per_tx / (c_ms / 1000.0), n_subs,
+               all, n_subs ? all / n_subs : 0.0);
+    }
+    vl_key_destroy(&key);
+    return rc;
 }
 
 int
@@ -284,9 +355,11 @@ main(int argc, char **argv)
     size_t batch = argc > 2 ? (size_t) atoi(argv[2]) : 2000;
     int rounds = argc > 3 ? atoi(argv[3]) : 5;
     int n_subs = argc > 4 ? atoi(argv[4]) : 0;
-    if (batch < 1 || batch > 20000 || rounds < 1 || rounds > 20 || n_subs < 0
-        || n_subs > SUBSCRIBERS_MAX) {
-        fprintf(stderr, "BATCH 1-20000, ROUNDS 1-20, SUBSCRIBERS 0-%d\n", SUBSCRIBERS_MAX);
+    int burst = argc > 5 ? atoi(argv[5]) : 0;
+    if (batch < 10 || batch > 20000 || rounds < 1 || rounds > 20 || n_subs < 0
+        || n_subs > SUBSCRIBERS_MAX || burst < 0 || burst > 256) {
+        fprintf(stderr, "BATCH 10-20000, ROUNDS 1-20, SUBSCRIBERS 0-%d, EVENTS 0-256\n",
+                SUBSCRIBERS_MAX);
         return 2;
     }
     char dir[] = "/tmp/vlbench.XXXXXX";
@@ -397,6 +470,8 @@ main(int argc, char **argv)
                runs, s_pct(endorse_rate, (size_t) runs, 0.5),
                s_pct(commit_rate, (size_t) runs, 0.5), s_pct(p50s, (size_t) runs, 0.5),
                s_pct(p99s, (size_t) runs, 0.5), n_subs, s_pct(events_rate, (size_t) runs, 0.5));
+    if (rc == 0 && burst > 0)
+        rc = s_burst(&b, items, batch / 10, burst, subs, n_subs);
     atomic_store(&stop, true);
     for (int i = 0; i < n_subs; i++)
         pthread_join(subs[i].thread, NULL);
