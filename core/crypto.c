@@ -9,7 +9,11 @@
  * libcrypto was 13% of all CPU while blocks flowed). Same RFC 8032
  * signatures; libsodium is only stricter (it refuses small-order keys and
  * non-canonical S, which vl_sign never produces), and every node uses it,
- * so every replica judges a signature alike.
+ * so every replica judges a signature alike. Signing goes through libsodium
+ * too (crypto_sign_detached with the key's expanded secret, ~35 us against
+ * ~84 us through EVP_DigestSign on that host; Ed25519 signatures are
+ * deterministic, so both give the same bytes): the key object keeps the
+ * 64-byte secret beside the EVP_PKEY, which remains for PEM files.
  */
 #include "crypto.h"
 
@@ -27,8 +31,9 @@
 #include <sodium.h>
 
 struct vl_key_t {
-    EVP_PKEY *pkey;                 /* owned: the private key */
+    EVP_PKEY *pkey;                 /* owned: the private key (PEM in and out) */
     uint8_t pub[VL_PUBKEY_SIZE];    /* raw public key, cached */
+    uint8_t secret[crypto_sign_SECRETKEYBYTES];   /* seed || public key: signs */
 };
 
 struct vl_hasher_t {
@@ -39,9 +44,18 @@ static vl_key_t *
 s_key_wrap(EVP_PKEY *pkey)
 {
     vl_key_t *key = calloc(1, sizeof *key);
-    size_t len = VL_PUBKEY_SIZE;
-    if (!key || EVP_PKEY_get_raw_public_key(pkey, key->pub, &len) != 1
-        || len != VL_PUBKEY_SIZE) {
+    uint8_t seed[crypto_sign_SEEDBYTES], pub[crypto_sign_PUBLICKEYBYTES];
+    size_t len = VL_PUBKEY_SIZE, seed_len = sizeof seed;
+    bool ok = key && sodium_init() >= 0
+              && EVP_PKEY_get_raw_public_key(pkey, key->pub, &len) == 1 && len == VL_PUBKEY_SIZE
+              && EVP_PKEY_get_raw_private_key(pkey, seed, &seed_len) == 1
+              && seed_len == sizeof seed
+              && crypto_sign_seed_keypair(pub, key->secret, seed) == 0
+              && memcmp(pub, key->pub, VL_PUBKEY_SIZE) == 0;
+    sodium_memzero(seed, sizeof seed);
+    if (!ok) {
+        if (key)
+            sodium_memzero(key->secret, sizeof key->secret);
         free(key);
         EVP_PKEY_free(pkey);
         return NULL;
@@ -118,6 +132,7 @@ vl_key_destroy(vl_key_t **self_p)
     if (!self_p || !*self_p)
         return;
     EVP_PKEY_free((*self_p)->pkey);
+    sodium_memzero((*self_p)->secret, sizeof (*self_p)->secret);
     free(*self_p);
     *self_p = NULL;
 }
@@ -131,12 +146,7 @@ vl_key_public(const vl_key_t *key)
 int
 vl_key_sign(const vl_key_t *key, const void *msg, size_t len, uint8_t sig[VL_SIG_SIZE])
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    size_t siglen = VL_SIG_SIZE;
-    int ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) == 1
-             && EVP_DigestSign(ctx, sig, &siglen, msg, len) == 1 && siglen == VL_SIG_SIZE;
-    EVP_MD_CTX_free(ctx);
-    return ok ? 0 : VL_ERR_NOMEM;
+    return crypto_sign_detached(sig, NULL, msg, len, key->secret) == 0 ? 0 : VL_ERR_NOMEM;
 }
 
 bool

@@ -31,6 +31,57 @@ test_sign_verify(void)
     vl_key_destroy(&key);
 }
 
+/* RFC 8032 section 7.1, tests 1 and 2: a key loaded from its seed (a PKCS#8
+ * PEM file, as vledgerd writes them) signs exactly the standard's bytes. */
+static void
+test_sign_rfc8032(void)
+{
+    static const struct { const char *seed, *pub, *msg, *sig; } v[] = {
+        { "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+          "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "",
+          "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+          "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b" },
+        { "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+          "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", "72",
+          "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+          "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00" },
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        /* PKCS#8 OneAsymmetricKey for Ed25519 (RFC 8410): 16 bytes, then the seed. */
+        uint8_t der[48], pub[32], msg[1], want[64], sig[64];
+        CHECK_EQ(vl_hex_decode("302e020100300506032b657004220420", der, 16), 0);
+        CHECK_EQ(vl_hex_decode(v[i].seed, der + 16, 32), 0);
+        CHECK_EQ(vl_hex_decode(v[i].pub, pub, 32), 0);
+        CHECK_EQ(vl_hex_decode(v[i].sig, want, 64), 0);
+        size_t mlen = strlen(v[i].msg) / 2;
+        if (mlen)
+            CHECK_EQ(vl_hex_decode(v[i].msg, msg, mlen), 0);
+        char *b64 = vl_base64_encode(der, sizeof der);
+        char path[] = "/tmp/vl-rfc8032-XXXXXX";
+        int fd = mkstemp(path);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        CHECK(f != NULL);
+        if (!f) {
+            free(b64);
+            continue;
+        }
+        fprintf(f, "-----BEGIN PRIVATE KEY-----\n%s\n-----END PRIVATE KEY-----\n", b64);
+        fclose(f);
+        free(b64);
+        vl_err_t err = { "" };
+        vl_key_t *key = vl_key_load_pem(path, &err);
+        unlink(path);
+        CHECK(key != NULL);
+        if (!key)
+            continue;
+        CHECK(memcmp(vl_key_public(key), pub, 32) == 0);
+        CHECK_EQ(vl_key_sign(key, msg, mlen, sig), 0);
+        CHECK(memcmp(sig, want, 64) == 0);
+        CHECK(vl_verify(pub, msg, mlen, sig));
+        vl_key_destroy(&key);
+    }
+}
+
 static void
 test_key_files(void)
 {
@@ -270,6 +321,7 @@ int
 main(void)
 {
     RUN(test_sign_verify);
+    RUN(test_sign_rfc8032);
     RUN(test_key_files);
     RUN(test_sha256);
     RUN(test_did);
