@@ -17,6 +17,7 @@ struct client_t {
     int last_rpc_code;                  /* JSON-RPC code of the last call, 0 if none */
     client_tx_fate_t last_fate;         /* of the last client_transact */
     char last_txid[2 * VL_HASH_SIZE + 1]; /* hex txid of the last transact, or "" */
+    char chain_id[128];                 /* the node's, from its status once; "" = not yet */
 };
 
 #endif

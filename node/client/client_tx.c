@@ -170,23 +170,28 @@ client_build_transaction(const uint8_t *signed_proposal, size_t signed_len, cons
     return rc;
 }
 
-/* Fetches the chain id from `status` into a malloc'd string. */
+/* The node's chain id: from its `status` the first time, then remembered
+ * (a node's chain never changes, and `status` is no cheap call to make
+ * before every transaction). */
 static int
-s_chain_id(client_t *self, char **out, vl_err_t *err)
+s_chain_id(client_t *self, const char **out, vl_err_t *err)
 {
-    json_t *status = NULL;
-    int rc = client_call(self, "status", NULL, &status, err);
-    if (rc)
-        return rc;
-    const char *id = json_string_value(json_object_get(status, "chain_id"));
-    if (!id || !*id) {
+    if (!self->chain_id[0]) {
+        json_t *status = NULL;
+        int rc = client_call(self, "status", NULL, &status, err);
+        if (rc)
+            return rc;
+        const char *id = json_string_value(json_object_get(status, "chain_id"));
+        if (!id || !*id || strlen(id) >= sizeof self->chain_id) {
+            json_decref(status);
+            return vl_err_set(err, VL_ERR_INVALID, "node at %s reports no usable chain_id in "
+                              "its status", self->endpoint);
+        }
+        snprintf(self->chain_id, sizeof self->chain_id, "%s", id);
         json_decref(status);
-        return vl_err_set(err, VL_ERR_INVALID, "node at %s reports no chain_id in its status",
-                          self->endpoint);
     }
-    *out = strdup(id);
-    json_decref(status);
-    return *out ? 0 : vl_err_set(err, VL_ERR_NOMEM, "out of memory");
+    *out = self->chain_id;
+    return 0;
 }
 
 int
@@ -200,16 +205,15 @@ client_transact(client_t *self, const vl_key_t *key, const char *chain_id, const
         return vl_err_set(err, VL_ERR_INVALID, "wait timeout must be positive");
 
     int rc;
-    char *own_chain = NULL, *b64 = NULL;
+    char *b64 = NULL;
     uint8_t *signed_bytes = NULL;
     size_t signed_len = 0;
     json_t *params = NULL, *reply = NULL;
 
     if (!chain_id) {
-        rc = s_chain_id(self, &own_chain, err);
+        rc = s_chain_id(self, &chain_id, err);
         if (rc)
             goto done;
-        chain_id = own_chain;
     }
 
     /* 1. Proposal: fresh nonce, wall-clock timestamp. */
@@ -292,7 +296,6 @@ done:
     json_decref(params);
     free(b64);
     free(signed_bytes);
-    free(own_chain);
     return rc;
 }
 

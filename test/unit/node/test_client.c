@@ -52,6 +52,7 @@ typedef struct {
     char *last_args;            /* args_json of the last endorsed proposal (owned) */
     char last_creator[VL_DID_BUF];
     int submits;                /* well-formed transactions received */
+    int statuses;               /* status calls answered */
 } fake_t;
 
 static void
@@ -328,6 +329,9 @@ s_fake_run(void *arg)
             json_decref(other);
             reply = s_result(id, json_string("right"));
         } else if (strcmp(method, "status") == 0) {
+            pthread_mutex_lock(&f->lock);
+            f->statuses++;
+            pthread_mutex_unlock(&f->lock);
             reply = s_result(id, json_pack("{s:s, s:i, s:s, s:s, s:[s], s:[], s:[], s:i, s:{s:s},"
                                            " s:{s:s, s:[s]}}",
                                            "chain_id", "test-chain", "height", 4, "state_hash",
@@ -827,6 +831,16 @@ test_transact(void)
     char *a = fake_last_args(f);
     CHECK_STR(a, "{\"cents\":100}");
     free(a);
+    /* The chain id is asked once per client, not before every transaction. */
+    pthread_mutex_lock(&f->lock);
+    int statuses = f->statuses;
+    pthread_mutex_unlock(&f->lock);
+    CHECK_EQ(client_transact(c, key, NULL, "wallet", "deposit", args, 1000, &out, &err), 0);
+    json_decref(out);
+    out = NULL;
+    pthread_mutex_lock(&f->lock);
+    CHECK_EQ(f->statuses, statuses);
+    pthread_mutex_unlock(&f->lock);
 
     /* Refused (by the contract or an endorser): the node's message, nothing
      * submitted. */
