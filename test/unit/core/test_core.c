@@ -131,6 +131,11 @@ test_sha256(void)
     vl_hasher_final(h, e);
     CHECK(memcmp(d, e, 32) == 0);
     vl_hasher_destroy(&h);
+    /* FIPS 180-2's two-block vector: the padding spills into a second block */
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    vl_sha256(two, strlen(two), d);
+    vl_hex_encode(d, 32, hex);
+    CHECK_STR(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
 
 static void
