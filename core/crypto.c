@@ -17,11 +17,9 @@
  *
  * SHA-256 goes through OpenSSL's low-level SHA256_* functions: deprecated in
  * OpenSSL 3, but EVP_Digest with EVP_sha256() fetches the algorithm from the
- * provider on every call (EVP_MD_fetch was a third of vl_sha256's samples
- * under vledger-sim bench, where every envelope, txid and signature-cache
- * key is hashed); the low-level calls use the same SHA-NI code without the
- * look-up, about a third of the time per short message on the 2-core host.
- * libsodium's crypto_hash_sha256 has no SHA-NI path and was slower still.
+ * provider on every call, and every envelope, txid and signature-cache key
+ * is hashed; the low-level calls run the same SHA-NI code without the
+ * look-up. libsodium's crypto_hash_sha256 has no SHA-NI path.
  */
 #include "crypto.h"
 
