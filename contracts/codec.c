@@ -37,33 +37,9 @@
 static const char s_marks_key = 'm';  /* registry: weak set of object-marked tables */
 static const char s_null_key = 'n';   /* registry: the vl.null sentinel */
 
-void
-vm_buf_free(vm_buf_t *buf)
-{
-    free(buf->data);
-    buf->data = NULL;
-    buf->len = buf->cap = 0;
-}
-
-static int
-s_reserve(vm_buf_t *b, size_t more)
-{
-    if (b->len + more + 1 <= b->cap)
-        return 0;
-    size_t ncap = b->cap ? b->cap : 256;
-    while (ncap < b->len + more + 1)
-        ncap *= 2;
-    char *p = realloc(b->data, ncap);
-    if (!p)
-        return -1;
-    b->data = p;
-    b->cap = ncap;
-    return 0;
-}
-
 typedef struct {
     lua_State *L;
-    vm_buf_t *b;
+    vl_buf_t *b;
     size_t max;
     char *err;
     size_t err_len;
@@ -93,7 +69,7 @@ s_put(s_enc_t *e, const char *s, size_t n)
         snprintf(e->err, e->err_len, "value exceeds %zu bytes as JSON", e->max);
         return -1;
     }
-    if (s_reserve(e->b, n)) {
+    if (vl_buf_reserve(e->b, n)) {
         snprintf(e->err, e->err_len, "out of host memory encoding a value");
         return -1;
     }
@@ -103,80 +79,19 @@ s_put(s_enc_t *e, const char *s, size_t n)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t
-s_utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 static int
 s_put_string(s_enc_t *e, const char *str, size_t n)
 {
-    const unsigned char *s = (const unsigned char *) str;
-    if (s_put(e, "\"", 1))
+    int rc = vl_json_put_string(e->b, str, n);
+    if (rc == -2)
+        return s_fail(e, "%s", "string is not valid UTF-8");
+    if (rc)
+        return s_fail(e, "%s", "out of host memory encoding a value");
+    if (e->b->len > e->max) {
+        snprintf(e->err, e->err_len, "value exceeds %zu bytes as JSON", e->max);
         return -1;
-    size_t run = 0;  /* start of the pending run of bytes copied verbatim */
-    for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        const char *esc = NULL;
-        char ubuf[8];
-        if (c == '"')
-            esc = "\\\"";
-        else if (c == '\\')
-            esc = "\\\\";
-        else if (c == '\b')
-            esc = "\\b";
-        else if (c == '\f')
-            esc = "\\f";
-        else if (c == '\n')
-            esc = "\\n";
-        else if (c == '\r')
-            esc = "\\r";
-        else if (c == '\t')
-            esc = "\\t";
-        else if (c < 0x20) {
-            snprintf(ubuf, sizeof ubuf, "\\u%04X", c);
-            esc = ubuf;
-        }
-        if (esc) {
-            if (s_put(e, str + run, i - run) || s_put(e, esc, strlen(esc)))
-                return -1;
-            i++;
-            run = i;
-            continue;
-        }
-        size_t len = s_utf8_seq(s + i, n - i);
-        if (!len)
-            return s_fail(e, "%s", "string is not valid UTF-8");
-        i += len;
     }
-    if (s_put(e, str + run, n - run))
-        return -1;
-    return s_put(e, "\"", 1);
+    return 0;
 }
 
 static int
@@ -356,7 +271,7 @@ s_encode(s_enc_t *e, int idx, bool empty_object)
 }
 
 int
-codec_encode(lua_State *L, int idx, vm_buf_t *buf, size_t max_bytes, bool empty_object,
+codec_encode(lua_State *L, int idx, vl_buf_t *buf, size_t max_bytes, bool empty_object,
              char *err, size_t err_len)
 {
     /* The key arena belongs to the execution, so a raise cannot leak it. */
@@ -365,7 +280,7 @@ codec_encode(lua_State *L, int idx, vm_buf_t *buf, size_t max_bytes, bool empty_
                   .keys = ex->codec_keys, .cap_keys = ex->codec_keys_cap };
     idx = lua_absindex(L, idx);
     buf->len = 0;
-    if (s_reserve(buf, 0)) {
+    if (vl_buf_reserve(buf, 0)) {
         snprintf(err, err_len, "out of host memory encoding a value");
         return -1;
     }

@@ -164,7 +164,7 @@ vm_destroy(vm_t **self_p)
     struct vm_impl_t *impl = s_impl(vm);
     s_state_close(vm);
     rwset_destroy(&impl->ex.rw);
-    vm_buf_free(&impl->ex.scratch);
+    vl_buf_free(&impl->ex.scratch);
     free(impl->ex.codec_keys);
     host_range_tmp_free(&impl->ex);
     free(impl);

@@ -29,6 +29,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "jsontext.h"
 #include "vm.h"
 
 /* --- Named limits ----------------------------------------------------------- */
@@ -193,16 +194,12 @@ int meter_raise(lua_State *L);
 void meter_check(lua_State *L);
 
 /* --- codec.c: Lua <-> JSON --------------------------------------------------- */
-typedef struct {
-    char *data;
-    size_t len, cap;
-} vm_buf_t;
 
 /* Encodes the value at idx as canonical JSON into buf (appended, NUL kept
  * after len). Never raises. Returns 0, or -1 with a message in err.
  * max_bytes bounds the output. empty_object: an unmarked empty table at
  * the top encodes as {} instead of []. */
-int codec_encode(lua_State *L, int idx, vm_buf_t *buf, size_t max_bytes, bool empty_object,
+int codec_encode(lua_State *L, int idx, vl_buf_t *buf, size_t max_bytes, bool empty_object,
                  char *err, size_t err_len);
 /* Parses JSON text (any value) and pushes it. May raise (memory). Returns 0,
  * or -1 with nothing pushed and a message in err for malformed text. */
@@ -214,7 +211,7 @@ void codec_unmark_object(lua_State *L, int idx);
 void codec_open(lua_State *L);
 /* Pushes the vl.null sentinel. */
 void codec_push_null(lua_State *L);
-void vm_buf_free(vm_buf_t *buf);
+void vm_buf_free(vl_buf_t *buf);
 
 /* --- sandbox.c ----------------------------------------------------------------- */
 /* Builds the frozen global table and leaves it in the registry. */
@@ -253,7 +250,7 @@ typedef struct vm_exec_t {
     rwset_t rw;
     vm_frame_t frames[VM_CALL_DEPTH_MAX];
     int depth;                      /* frames in use */
-    vm_buf_t scratch;               /* encoder output, reused */
+    vl_buf_t scratch;               /* encoder output, reused */
     void *codec_keys;               /* codec.c key arena (owned) */
     size_t codec_keys_cap;
     struct vm_range_tmp *range_tmp; /* host.c: committed range rows being merged (owned) */

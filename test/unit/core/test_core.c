@@ -8,6 +8,7 @@
 #include "crypto.h"
 #include "did.h"
 #include "json.h"
+#include "jsontext.h"
 #include "vledger.pb-c.h"
 
 static void
@@ -322,6 +323,86 @@ test_pb_find_bytes(void)
     CHECK(d == exact + 2 && dl == 1);
 }
 
+/* The string form is jansson's compact one, byte for byte. */
+static void
+test_jsontext_strings(void)
+{
+    static const char *const samples[] = {
+        "", "plain", "q\"uote", "back\\slash", "\b\f\n\r\t", "\x01\x1f ctl", "sl/ash",
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x97", "\x7f",
+    };
+    for (size_t i = 0; i < sizeof samples / sizeof *samples; i++) {
+        vl_buf_t b = { 0 };
+        CHECK_EQ(vl_json_put_string(&b, samples[i], strlen(samples[i])), 0);
+        json_t *j = json_string(samples[i]);
+        char *ref = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        CHECK_STR(b.data, ref);
+        free(ref);
+        json_decref(j);
+        vl_buf_free(&b);
+    }
+    /* A NUL inside the span is escaped, not a terminator. */
+    vl_buf_t b = { 0 };
+    CHECK_EQ(vl_json_put_string(&b, "a\0b", 3), 0);
+    CHECK_STR(b.data, "\"a\\u0000b\"");
+    b.len = 0;
+    /* Not UTF-8: a lone continuation byte, an overlong '/', a surrogate,
+     * a code point past U+10FFFF, a truncated sequence. */
+    static const char *const bad[] = { "\x80", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                       "ab\xe2\x82" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        b.len = 0;
+        CHECK_EQ(vl_json_put_string(&b, bad[i], strlen(bad[i])), -2);
+    }
+    b.len = 0;
+    CHECK_EQ(vl_json_put_int(&b, INT64_MIN), 0);
+    CHECK_STR(b.data, "-9223372036854775808");
+    b.len = 0;
+    CHECK_EQ(vl_buf_puts(&b, "x"), 0);
+    CHECK_EQ(vl_buf_put(&b, "yz", 2), 0);
+    CHECK_STR(b.data, "xyz");
+    CHECK_EQ(b.len, 3);
+    vl_buf_free(&b);
+    CHECK(b.data == NULL && b.cap == 0);
+}
+
+static void
+test_jsontext_valid(void)
+{
+    static const char *const good[] = {
+        "0", "-0", "1.5e+10", "-12.0E-3", "true", "false", "null", "\"\"", " {} ", "[]",
+        "{\"a\":[1,{\"b\":null}],\"c\":\"\\u00e9\\n\\/\"}", "[\"\\ud83d\\ude97\"]",
+        "\"caf\xc3\xa9\"", "\"\\u0000\"", "\t[ 1 , 2 ]\r\n",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        bool ok = vl_json_text_valid(good[i], strlen(good[i]), 8);
+        CHECK(ok);
+        if (!ok)
+            fprintf(stderr, "    refused: %s\n", good[i]);
+    }
+    static const char *const bad[] = {
+        "", " ", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "[1,]", "[,1]", "{\"a\"}",
+        "{\"a\":}", "{a:1}", "{\"a\":1,}", "[1 2]", "\"open", "\"tab\there\"", "\"\\x\"",
+        "\"\\u12g4\"", "\"\\ude97\"", "\"\\ud83d\"", "\"\\ud83dx\"", "\"\x80\"", "1 2", "[1]]",
+        "{\"a\":1}}", "NaN", "[",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        bool ok = vl_json_text_valid(bad[i], strlen(bad[i]), 8);
+        CHECK(!ok);
+        if (ok)
+            fprintf(stderr, "    accepted: %s\n", bad[i]);
+    }
+    /* Length, not NUL, ends the text; NULL is never valid. */
+    CHECK(vl_json_text_valid("[1]xyz", 3, 8));
+    CHECK(!vl_json_text_valid("\"a\0\"", 4, 8));
+    CHECK(!vl_json_text_valid(NULL, 0, 8));
+    /* Depth: exactly max_depth containers pass, one more fails. */
+    CHECK(vl_json_text_valid("[[[]]]", 6, 3));
+    CHECK(!vl_json_text_valid("[[[[]]]]", 8, 3));
+    CHECK(vl_json_text_valid("[{\"a\":[]},[]]", 13, 3));
+    CHECK(!vl_json_text_valid("{\"a\":{\"b\":{\"c\":{}}}}", 20, 3));
+}
+
 int
 main(void)
 {
@@ -332,6 +413,8 @@ main(void)
     RUN(test_did);
     RUN(test_codecs);
     RUN(test_json);
+    RUN(test_jsontext_strings);
+    RUN(test_jsontext_valid);
     RUN(test_proto_roundtrip);
     RUN(test_pb_find_bytes);
     return check_done();
