@@ -15,12 +15,14 @@
  * live, right after the commit, and by `events.replay`, so a consumer that
  * fills a gap from the replay sees exactly what it missed.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "blockview.h"
 #include "clock.h"
 #include "codec.h"
+#include "jsontext.h"
 #include "node_internal.h"
 #include "sock.h"
 #include "tx.h"
@@ -41,34 +43,132 @@ typedef struct {
     const tx_parsed_t *tx;        /* NULL when the tx did not parse */
 } block_tx_t;
 
-typedef void (*event_sink_fn)(void *arg, const char *topic, json_t *body);
+/* Receives one message: body is canonical JSON text, valid until return. */
+typedef void (*event_sink_fn)(void *arg, const char *topic, const char *body, size_t len);
 
-static json_t *
-s_pos(uint64_t height, int tx, int event)
+/* Deepest nesting of contract-written JSON (payloads, vehicle documents)
+ * embedded in a body; deeper text is replaced by null. The VM bounds what
+ * honest contracts write far below this. */
+#define EVENTS_EMBED_DEPTH_MAX 128
+
+/* --- Bodies as text -----------------------------------------------------------
+ * Written straight as canonical JSON (compact, keys in byte order, as
+ * jansson's JSON_SORT_KEYS gives): a node emits many small bodies per
+ * block, and packing then dumping a jansson tree for each was most of the
+ * cost of publishing. Callers add keys in sorted order. */
+
+typedef struct {
+    vl_buf_t buf;
+    bool failed;                  /* out of memory: the body is dropped */
+} body_t;
+
+static void
+s_put(body_t *w, const char *text, size_t n)
 {
-    return json_pack("{s:I, s:i, s:i}", "height", (json_int_t) height, "tx", tx, "event", event);
+    if (!w->failed && vl_buf_put(&w->buf, text, n) != 0)
+        w->failed = true;
 }
 
 static void
-s_block_events(uint64_t height, const uint8_t hash[32], const uint8_t state_hash[32],
-               int64_t timestamp_ms, const block_tx_t *txs, size_t n, event_sink_fn sink,
-               void *arg)
+s_begin(body_t *w)
 {
+    w->buf.len = 0;
+    w->failed = false;
+    s_put(w, "{", 1);
+}
+
+/* Keys are literals of this file: nothing to escape. */
+static void
+s_key(body_t *w, const char *key)
+{
+    if (w->buf.len > 1)
+        s_put(w, ",", 1);
+    s_put(w, "\"", 1);
+    s_put(w, key, strlen(key));
+    s_put(w, "\":", 2);
+}
+
+static void
+s_int(body_t *w, const char *key, int64_t v)
+{
+    s_key(w, key);
+    if (!w->failed && vl_json_put_int(&w->buf, v) != 0)
+        w->failed = true;
+}
+
+/* A string from a transaction: text that is not UTF-8 becomes null. */
+static void
+s_str(body_t *w, const char *key, const char *text)
+{
+    s_key(w, key);
+    if (w->failed)
+        return;
+    size_t mark = w->buf.len;
+    int rc = vl_json_put_string(&w->buf, text, strlen(text));
+    if (rc == -2) {
+        w->buf.len = mark;
+        s_put(w, "null", 4);
+    } else if (rc != 0) {
+        w->failed = true;
+    }
+}
+
+/* JSON text a contract wrote, embedded as is when it is one valid value;
+ * anything else (absent, malformed, too deep) becomes null. */
+static void
+s_embed(body_t *w, const char *key, const char *text, size_t n)
+{
+    s_key(w, key);
+    if (text && vl_json_text_valid(text, n, EVENTS_EMBED_DEPTH_MAX))
+        s_put(w, text, n);
+    else
+        s_put(w, "null", 4);
+}
+
+static void
+s_pos(body_t *w, uint64_t height, int tx, int event)
+{
+    char text[96];
+    int n = snprintf(text, sizeof text, "{\"event\":%d,\"height\":%" PRIu64 ",\"tx\":%d}",
+                     event, height, tx);
+    s_key(w, "pos");
+    s_put(w, text, (size_t) n);
+}
+
+static void
+s_end(body_t *w, event_sink_fn sink, void *arg, const char *topic)
+{
+    s_put(w, "}", 1);
+    if (!w->failed)
+        sink(arg, topic, w->buf.data, w->buf.len);
+}
+
+static void
+s_block_events(uint64_t stream, uint64_t height, const uint8_t hash[32],
+               const uint8_t state_hash[32], int64_t timestamp_ms, const block_tx_t *txs,
+               size_t n, event_sink_fn sink, void *arg)
+{
+    body_t w = { 0 };
     char hex[65];
     size_t valid = 0;
+    int64_t h = (int64_t) height;
     for (size_t i = 0; i < n; i++) {
         vl_hex_encode(txs[i].txid, 32, hex);
         const tx_parsed_t *tx = txs[i].tx;
         int code = txs[i].code;
-        json_t *body = json_pack("{s:I, s:s, s:i, s:s, s:o}", "height", (json_int_t) height,
-                                 "txid", hex, "code", code, "code_name", tx_code_name(code),
-                                 "pos", s_pos(height, (int) i, -1));
+        s_begin(&w);
+        s_int(&w, "code", code);
+        s_str(&w, "code_name", tx_code_name(code));
         if (tx) {
-            json_object_set_new(body, "contract", json_string(tx->proposal->contract));
-            json_object_set_new(body, "function", json_string(tx->proposal->function));
-            json_object_set_new(body, "creator", json_string(tx->creator_did));
+            s_str(&w, "contract", tx->proposal->contract);
+            s_str(&w, "creator", tx->creator_did);
+            s_str(&w, "function", tx->proposal->function);
         }
-        sink(arg, "tx", body);
+        s_int(&w, "height", h);
+        s_pos(&w, height, (int) i, -1);
+        s_int(&w, "stream", (int64_t) stream);
+        s_str(&w, "txid", hex);
+        s_end(&w, sink, arg, "tx");
         if (code != 0 || !tx)
             continue;
         valid++;
@@ -76,34 +176,47 @@ s_block_events(uint64_t height, const uint8_t hash[32], const uint8_t state_hash
             const Vl__Event *ev = tx->result->events[k];
             char topic[160];
             snprintf(topic, sizeof topic, "event.%.140s", ev->name);
-            json_t *payload = json_loads(ev->payload_json, JSON_DECODE_ANY, NULL);
-            sink(arg, topic,
-                 json_pack("{s:I, s:s, s:s, s:o, s:o}", "height", (json_int_t) height, "txid",
-                           hex, "name", ev->name, "payload", payload ? payload : json_null(),
-                           "pos", s_pos(height, (int) i, (int) k)));
+            s_begin(&w);
+            s_int(&w, "height", h);
+            s_str(&w, "name", ev->name);
+            s_embed(&w, "payload", ev->payload_json,
+                    ev->payload_json ? strlen(ev->payload_json) : 0);
+            s_pos(&w, height, (int) i, (int) k);
+            s_int(&w, "stream", (int64_t) stream);
+            s_str(&w, "txid", hex);
+            s_end(&w, sink, arg, topic);
         }
         for (size_t k = 0; k < tx->result->n_writes; k++) {
-            const Vl__WriteItem *w = tx->result->writes[k];
-            if (strncmp(w->key, "vehicle/", 8) != 0)
+            const Vl__WriteItem *wr = tx->result->writes[k];
+            if (strncmp(wr->key, "vehicle/", 8) != 0)
                 continue;
             char topic[160];
-            snprintf(topic, sizeof topic, "vehicle.%.140s", w->key + 8);
-            json_t *doc = w->is_delete ? NULL
-                                       : json_loadb((const char *) w->value.data, w->value.len,
-                                                    JSON_DECODE_ANY, NULL);
-            sink(arg, topic,
-                 json_pack("{s:I, s:s, s:s, s:o, s:o}", "height", (json_int_t) height, "txid",
-                           hex, "vin", w->key + 8, "vehicle", doc ? doc : json_null(), "pos",
-                           s_pos(height, (int) i, -1)));
+            snprintf(topic, sizeof topic, "vehicle.%.140s", wr->key + 8);
+            s_begin(&w);
+            s_int(&w, "height", h);
+            s_pos(&w, height, (int) i, -1);
+            s_int(&w, "stream", (int64_t) stream);
+            s_str(&w, "txid", hex);
+            s_embed(&w, "vehicle", wr->is_delete ? NULL : (const char *) wr->value.data,
+                    wr->value.len);
+            s_str(&w, "vin", wr->key + 8);
+            s_end(&w, sink, arg, topic);
         }
     }
     char state[65];
     vl_hex_encode(hash, 32, hex);
     vl_hex_encode(state_hash, 32, state);
-    sink(arg, "block",
-         json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:o}", "height", (json_int_t) height, "hash",
-                   hex, "state_hash", state, "txs", (json_int_t) n, "valid", (json_int_t) valid,
-                   "timestamp_ms", (json_int_t) timestamp_ms, "pos", s_pos(height, -1, -1)));
+    s_begin(&w);
+    s_str(&w, "hash", hex);
+    s_int(&w, "height", h);
+    s_pos(&w, height, -1, -1);
+    s_str(&w, "state_hash", state);
+    s_int(&w, "stream", (int64_t) stream);
+    s_int(&w, "timestamp_ms", timestamp_ms);
+    s_int(&w, "txs", (int64_t) n);
+    s_int(&w, "valid", (int64_t) valid);
+    s_end(&w, sink, arg, "block");
+    vl_buf_free(&w.buf);
 }
 
 /* --- Live publishing ------------------------------------------------------- */
@@ -159,33 +272,25 @@ const char *events_endpoint(const events_t *ev) { return ev->bound; }
 uint64_t events_stream(const events_t *ev) { return ev->stream_id; }
 
 static void
-s_publish(void *arg, const char *topic, json_t *body)
+s_publish(void *arg, const char *topic, const char *body, size_t len)
 {
     events_t *ev = arg;
     uint32_t *seq = zhashx_lookup(ev->topic_seq, topic);
     if (!seq) {
         seq = calloc(1, sizeof *seq);
-        if (!seq) {
-            json_decref(body);
+        if (!seq)
             return;
-        }
         zhashx_insert(ev->topic_seq, topic, seq);
     }
-    json_object_set_new(body, "stream", json_integer((json_int_t) ev->stream_id));
-    char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(body);
-    if (!text)
-        return;
     uint8_t le[4] = { (uint8_t) *seq, (uint8_t) (*seq >> 8), (uint8_t) (*seq >> 16),
                       (uint8_t) (*seq >> 24) };
     (*seq)++;
-    zmsg_t *msg = zmsg_new();
-    zmsg_addstr(msg, topic);
-    zmsg_addmem(msg, text, strlen(text));
-    zmsg_addmem(msg, le, sizeof le);
-    free(text);
-    if (zmsg_send(&msg, ev->sock) != 0)
-        zmsg_destroy(&msg);
+    /* PUB never blocks: past the high-water mark zmq drops the whole
+     * message, and the consumer sees the gap in the sequence. */
+    void *sock = zsock_resolve(ev->sock);
+    zmq_send(sock, topic, strlen(topic), ZMQ_SNDMORE);
+    zmq_send(sock, body, len, ZMQ_SNDMORE);
+    zmq_send(sock, le, sizeof le, 0);
 }
 
 void
@@ -199,7 +304,7 @@ events_on_commit(void *arg, const commit_event_t *event)
         return;
     for (size_t i = 0; i < view->n_txs; i++)
         txs[i] = (block_tx_t) { view->txids[i], vb->effects[i].code, view->txs[i] };
-    s_block_events(vb->commit.height, view->hash, event->state_hash, view->header->timestamp_ms,
+    s_block_events(ev->stream_id, vb->commit.height, view->hash, event->state_hash, view->header->timestamp_ms,
                    txs, view->n_txs, s_publish, ev);
     free(txs);
 }
@@ -207,10 +312,15 @@ events_on_commit(void *arg, const commit_event_t *event)
 void
 events_publish_heartbeat(events_t *ev, uint64_t height, size_t mempool)
 {
-    s_publish(ev, "sys.heartbeat",
-              json_pack("{s:I, s:I, s:I, s:o}", "height", (json_int_t) height, "time_ms",
-                        (json_int_t) vl_wall_ms(), "mempool", (json_int_t) mempool, "pos",
-                        s_pos(height, -1, -1)));
+    body_t w = { 0 };
+    s_begin(&w);
+    s_int(&w, "height", (int64_t) height);
+    s_int(&w, "mempool", (int64_t) mempool);
+    s_pos(&w, height, -1, -1);
+    s_int(&w, "stream", (int64_t) ev->stream_id);
+    s_int(&w, "time_ms", vl_wall_ms());
+    s_end(&w, s_publish, ev, "sys.heartbeat");
+    vl_buf_free(&w.buf);
 }
 
 /* --- Replay ------------------------------------------------------------------ */
@@ -218,13 +328,12 @@ events_publish_heartbeat(events_t *ev, uint64_t height, size_t mempool)
 typedef struct {
     json_t *out;                  /* array of {topic, body} */
     json_t *topics;               /* borrowed: array of prefixes, or NULL = all */
-    uint64_t stream;              /* the node's stream id, as in live bodies */
     size_t max;
     bool truncated;
 } replay_t;
 
 static void
-s_collect(void *arg, const char *topic, json_t *body)
+s_collect(void *arg, const char *topic, const char *text, size_t len)
 {
     replay_t *r = arg;
     bool want = !r->topics || json_array_size(r->topics) == 0;
@@ -237,10 +346,11 @@ s_collect(void *arg, const char *topic, json_t *body)
     }
     if (!want || json_array_size(r->out) >= r->max) {
         r->truncated = r->truncated || want;
-        json_decref(body);
         return;
     }
-    json_object_set_new(body, "stream", json_integer((json_int_t) r->stream));
+    json_t *body = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+    if (!body)
+        return;
     json_array_append_new(r->out, json_pack("{s:s, s:o}", "topic", topic, "body", body));
 }
 
@@ -263,7 +373,7 @@ int
 events_replay(events_t *ev, uint64_t from, json_t *topics, size_t max_events, json_t **out)
 {
     uint64_t tip = ledger_height(ev->ledger);
-    replay_t r = { json_array(), topics, ev->stream_id, max_events, false };
+    replay_t r = { json_array(), topics, max_events, false };
     uint64_t h = from;
     for (; h <= tip && !r.truncated; h++) {
         block_view_t *view = s_view(ev, h, BLOCK_VIEW_PARSE_TXS);
@@ -287,7 +397,7 @@ events_replay(events_t *ev, uint64_t from, json_t *topics, size_t max_events, js
         else
             memcpy(state, ledger_state_hash(ev->ledger), 32);
         if (txs)
-            s_block_events(h, view->hash, state, view->header->timestamp_ms, txs, n, s_collect,
+            s_block_events(ev->stream_id, h, view->hash, state, view->header->timestamp_ms, txs, n, s_collect,
                            &r);
         free(txs);
         block_view_destroy(&next);
