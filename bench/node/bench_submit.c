@@ -24,6 +24,7 @@
  *
  *   bench_submit PATH/TO/vledgerd [BATCH] [ROUNDS] [SUBSCRIBERS] [EVENTS]
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -53,6 +54,7 @@ typedef struct {
 } bench_t;
 
 #define SUBSCRIBERS_MAX 32
+#define BURST_TOPIC "event.bench.burst"   /* what the burst phase's contract emits */
 
 /* One external consumer of the event topics. */
 typedef struct {
@@ -60,6 +62,8 @@ typedef struct {
     const char *endpoint;        /* borrowed */
     atomic_bool *stop;           /* borrowed */
     atomic_ulong events;         /* whole messages received */
+    atomic_ulong burst;          /* of them, on BURST_TOPIC */
+    atomic_llong last_burst_us;  /* when the latest of those arrived (vl_mono_us) */
     pthread_t thread;
 } subscriber_t;
 
@@ -74,17 +78,51 @@ s_subscriber(void *arg)
     zmq_connect(sub, s->endpoint);
     zmq_msg_t m;
     zmq_msg_init(&m);
+    bool first = true, burst = false;   /* at a message's topic frame; its topic */
     while (!atomic_load(s->stop)) {
         zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll(&it, 1, 100) <= 0)
             continue;
-        while (zmq_msg_recv(&m, sub, ZMQ_DONTWAIT) >= 0)
-            if (!zmq_msg_more(&m))
-                atomic_fetch_add(&s->events, 1);
+        while (zmq_msg_recv(&m, sub, ZMQ_DONTWAIT) >= 0) {
+            if (first)
+                burst = zmq_msg_size(&m) == strlen(BURST_TOPIC)
+                        && memcmp(zmq_msg_data(&m), BURST_TOPIC, strlen(BURST_TOPIC)) == 0;
+            first = !zmq_msg_more(&m);
+            if (!first)
+                continue;
+            atomic_fetch_add(&s->events, 1);
+            if (burst) {
+                atomic_fetch_add(&s->burst, 1);
+                atomic_store(&s->last_burst_us, (long long) vl_mono_us());
+            }
+        }
     }
     zmq_msg_close(&m);
     zmq_close(sub);
     return NULL;
+}
+
+/* Waits until every subscriber holds `want` burst events, or none has
+ * received one for 1 s (bounded at 20 s); returns the fewest any holds. */
+static unsigned long
+s_burst_settle(subscriber_t *subs, int n, unsigned long want)
+{
+    int64_t deadline = vl_mono_ms() + 20000;
+    unsigned long least = 0;
+    for (;;) {
+        least = ULONG_MAX;
+        long long latest = 0;
+        for (int i = 0; i < n; i++) {
+            unsigned long got = atomic_load(&subs[i].burst);
+            least = got < least ? got : least;
+            long long t = atomic_load(&subs[i].last_burst_us);
+            latest = t > latest ? t : latest;
+        }
+        if (n == 0 || least >= want || vl_mono_ms() > deadline
+            || (long long) vl_mono_us() - latest > 1000000)
+            return n == 0 ? 0 : least;
+        zmq_poll(NULL, 0, 10);
+    }
 }
 
 static unsigned long
@@ -325,11 +363,20 @@ s_burst(bench_t *b, item_t *items, size_t n, int events_per_tx, subscriber_t *su
     size_t invalid = 0;
     double c_ms = -1;
     unsigned long ev0 = 0, ev1 = 0;
+    int64_t start_us = 0;
     if (rc == 0 && s_endorse_all(b, items, n) >= 0) {
         ev0 = s_events_total(subs, n_subs);
+        start_us = vl_mono_us();
         c_ms = s_submit_all(b, items, n, &invalid);
         ev1 = s_events_total(subs, n_subs);
         s_free_items(items, n);
+    }
+    unsigned long want = (unsigned long) n * (unsigned long) events_per_tx;
+    unsigned long least = s_burst_settle(subs, n_subs, want);
+    long long last_us = 0;
+    for (int i = 0; i < n_subs; i++) {
+        long long t = atomic_load(&subs[i].last_burst_us);
+        last_us = t > last_us ? t : last_us;
     }
     if (c_ms <= 0 || invalid) {
         fprintf(stderr, "burst phase failed\n");
@@ -340,6 +387,12 @@ s_burst(bench_t *b, item_t *items, size_t n, int events_per_tx, subscriber_t *su
                "received by %d subscribers %.0f/s (%.0f/s each)\n",
                n, events_per_tx, c_ms, (double) n * events_per_tx / (c_ms / 1000.0), n_subs,
                all, n_subs ? all / n_subs : 0.0);
+        if (n_subs)
+            printf("events delivered: the slowest of %d subscribers got %lu of %lu (%.2f%%); "
+                   "the last arrived %.0f ms after the first submit (%.0f events/s each)\n",
+                   n_subs, least, want, 100.0 * (double) least / (double) want,
+                   (double) (last_us - start_us) / 1000.0,
+                   (double) least / ((double) (last_us - start_us) / 1e6));
     }
     vl_key_destroy(&key);
     return rc;
@@ -414,6 +467,8 @@ main(int argc, char **argv)
     for (int i = 0; i < n_subs; i++) {
         subs[i] = (subscriber_t) { .ctx = ctx, .endpoint = events, .stop = &stop };
         atomic_init(&subs[i].events, 0);
+        atomic_init(&subs[i].burst, 0);
+        atomic_init(&subs[i].last_burst_us, 0);
         if (pthread_create(&subs[i].thread, NULL, s_subscriber, &subs[i]) != 0) {
             fprintf(stderr, "cannot start subscriber %d\n", i);
             n_subs = i;
