@@ -70,10 +70,17 @@ s_run(void *arg)
             for (int i = 0; i < net->n; i++) {
                 char ep[CLIENT_ENDPOINT_MAX];
                 s_events_endpoint(net, i, ep, sizeof ep);
-                if (!ep[0] || strcmp(ep, endpoint[i]) == 0)
+                if (strcmp(ep, endpoint[i]) == 0)
                     continue;
+                /* A SUB reconnects to its endpoint forever: left connected
+                 * to a stopped node's port, it would hear whichever process
+                 * binds that port next (another network's node). */
                 if (sock[i])
                     zmq_close(sock[i]);
+                sock[i] = NULL;
+                endpoint[i][0] = '\0';
+                if (!ep[0])
+                    continue;
                 sock[i] = zmq_socket(ctx, ZMQ_SUB);
                 int zero = 0;
                 zmq_setsockopt(sock[i], ZMQ_LINGER, &zero, sizeof zero);
