@@ -301,12 +301,14 @@ s_on_timeout(evloop_t *loop, int timer_id, void *arg)
     t->used = false;
     if (!nb->bft || nb->halted)
         return 0;
-    uint64_t stale = bft_stats(nb->bft)->stale;
+    /* Ignored ones (a later step, round or height) are counted in stale or
+     * other_height; the rest were current: the round waited them out. */
+    uint64_t ignored = bft_stats(nb->bft)->stale + bft_stats(nb->bft)->other_height;
     bft_actions_t acts;
     if (bft_on_timeout(nb->bft, t->kind, t->height, t->round, s_now(nb), &acts) == 0)
         s_do(nb, &acts);
-    if (bft_stats(nb->bft)->stale == stale)
-        nb->timeouts_fired++;   /* it was current: the round waited it out */
+    if (bft_stats(nb->bft)->stale + bft_stats(nb->bft)->other_height == ignored)
+        nb->timeouts_fired++;
     return node_failed(nb->node) ? -1 : 0;
 }
 
