@@ -59,6 +59,36 @@ s_phase(sim_scn_t *scn, const sim_scenario_t *ops, int duration_s, double rate, 
     return secs > 0 ? (double) rec->count[SIM_OUT_COMMITTED] / secs : 0;
 }
 
+/* Node 0's height and timeouts fired, from status; false when it does not
+ * answer. */
+static bool
+s_height(sim_net_t *net, long long *height, long long *timeouts)
+{
+    client_t *c = NULL;
+    json_t *st = NULL;
+    vl_err_t err = { "" };
+    if (sim_net_client(net, 0, &c, 5000))
+        client_call(c, "status", NULL, &st, &err);
+    client_destroy(&c);
+    *height = json_integer_value(json_object_get(st, "height"));
+    *timeouts = json_integer_value(
+        json_object_get(json_object_get(st, "consensus"), "timeouts_fired"));
+    bool ok = st != NULL;
+    json_decref(st);
+    return ok;
+}
+
+/* How the phase's transfers were batched: blocks cut and txs per block. */
+static void
+s_print_blocks(const char *phase, const sim_rec_t *rec, long long h0, long long h1,
+               long long t0, long long t1)
+{
+    long long blocks = h1 - h0;
+    printf("%s: %lld blocks, %.1f committed transfers per block, %lld timeouts fired\n", phase,
+           blocks, blocks > 0 ? (double) rec->count[SIM_OUT_COMMITTED] / (double) blocks : 0.0,
+           t1 - t0);
+}
+
 int
 sim_bench(int argc, char **argv)
 {
@@ -113,19 +143,27 @@ sim_bench(int argc, char **argv)
         fprintf(stderr, "vledger-sim: %s\n", err.msg);
         goto out;
     }
+    long long h0 = 0, h1 = 0, h2 = 0, t0 = 0, t1 = 0, t2 = 0;
+    bool heights = s_height(net, &h0, &t0);
     double tps = s_phase(&scn, ops, duration, 0, peak);
+    heights = heights && s_height(net, &h1, &t1);
     double p50 = sim_rec_percentile(peak, 50), p99 = sim_rec_percentile(peak, 99);
     printf("peak: %.0f committed transfers/s with %d in flight (p50 %.0f ms, p99 %.0f ms; "
            "invalid %llu, refused %llu, unknown %llu)\n", tps, clients, p50, p99,
            (unsigned long long) peak->count[SIM_OUT_INVALID],
            (unsigned long long) peak->count[SIM_OUT_REFUSED],
            (unsigned long long) peak->count[SIM_OUT_UNKNOWN]);
+    if (heights)
+        s_print_blocks("peak", peak, h0, h1, t0, t1);
     fflush(stdout);
     double half_tps = tps > 0 ? s_phase(&scn, ops, duration, tps / 2, half) : 0;
+    heights = heights && tps > 0 && s_height(net, &h2, &t2);
     double h99 = tps > 0 ? sim_rec_percentile(half, 99) : 0;
     if (tps > 0)
         printf("half load: offered %.0f/s, committed %.0f/s (p50 %.0f ms, p99 %.0f ms)\n",
                tps / 2, half_tps, sim_rec_percentile(half, 50), h99);
+    if (heights)
+        s_print_blocks("half load", half, h1, h2, t1, t2);
     printf("RESULT tps=%.0f p50_ms=%.1f p99_ms=%.1f half_load_tps=%.0f half_load_p99_ms=%.1f\n",
            tps, p50, p99, half_tps, h99);
     rc = tps > 0 ? 0 : 1;
