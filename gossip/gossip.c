@@ -58,6 +58,9 @@ gossip_new(const gossip_config_t *config, const vl_key_t *key, const char *key_p
     g->config = *config;
     g->key = key;
     g->handler = *handler;
+    g->handler.payload_checked_types &= ~((1u << VL__ENVELOPE_TYPE__ENV_HEARTBEAT)
+                                          | (1u << VL__ENVELOPE_TYPE__ENV_JOIN)
+                                          | (1u << VL__ENVELOPE_TYPE__ENV_CLAIM));
     g->timer = -1;
     g->bundle_timer = -1;
     g->delay_timer = -1;

@@ -66,7 +66,20 @@
  * seen-cache (duplicate -> counted, dropped, before any signature check);
  * origin must be a member; signature; then it is remembered, relayed with
  * hops + 1 (when under the limit) and delivered: heartbeats and joins feed
- * membership, every other type goes to the handler. A node never depends on
+ * membership, every other type goes to the handler.
+ *
+ * The envelope's signature is skipped for the types the handler names in
+ * payload_checked_types: payloads that carry their own signatures, which
+ * the handler checks before acting on them (a transaction's creator and
+ * endorsers, a vote's or proposal's validator, a block's certificate). For
+ * those, the origin's signature would prove only who first published
+ * bytes whose author is proven anyway, and checking it was one verify per
+ * node per message. Such an envelope's origin is a claim: the handler
+ * uses it for no decision of trust (at most as the peer to pull a gap
+ * from). Relay was already before the handler's check, so this lets a
+ * member relay nothing it could not before: it could always sign junk
+ * payloads with its own key. Heartbeats, joins and claims are membership
+ * facts about their origin and are always verified. A node never depends on
  * PUB/SUB alone for blocks: peers' heights (heartbeats) drive pulls.
  *
  * Every queue and cache is bounded: socket HWMs, the seen-cache capacity,
@@ -159,6 +172,10 @@ typedef struct {
     void (*pulled)(void *arg, const uint8_t *bytes, size_t len);
     /* A transaction a peer answered by id (may be NULL; the node checks it). */
     void (*pulled_tx)(void *arg, const uint8_t *bytes, size_t len);
+    /* Bit (1u << type) for each envelope type whose payload deliver checks
+     * by its own signatures: the envelope's signature is not verified (see
+     * above). Heartbeat, join and claim bits are ignored. */
+    uint32_t payload_checked_types;
 } gossip_handler_t;
 
 typedef struct {
@@ -169,6 +186,8 @@ typedef struct {
     uint64_t published;         /* our own envelopes */
     uint64_t malformed;         /* garbled/truncated envelopes or frames */
     uint64_t bad_signature;     /* forged or unsigned */
+    uint64_t payload_checked;   /* first copies whose envelope signature was left to
+                                   the handler's payload check (payload_checked_types) */
     uint64_t not_member;        /* origin not in genesis */
     uint64_t hop_limit;
     uint64_t stale;             /* heartbeats of an older incarnation */

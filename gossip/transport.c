@@ -536,7 +536,11 @@ gossip_on_envelope(gossip_t *g, const uint8_t *bytes, size_t len)
                     (unsigned long long) g->stats.not_member);
         goto done;
     }
-    if (!gossip_envelope_verify(&e)) {
+    bool payload_checked = e.type > 0 && e.type < 32
+                           && (g->handler.payload_checked_types & (1u << e.type));
+    if (payload_checked)
+        g->stats.payload_checked++;
+    else if (!gossip_envelope_verify(&e)) {
         if (gossip_log_thin(++g->stats.bad_signature))
             vl_warn("gossip", "envelope.bad_signature", "count=%llu",
                     (unsigned long long) g->stats.bad_signature);

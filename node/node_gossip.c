@@ -282,8 +282,15 @@ node_gossip_new(node_t *node, vl_err_t *err)
     const node_config_t *c = &node->config;
     if (!c->gossip_on)
         return 0;
-    gossip_handler_t h = { node,       s_g_deliver, s_g_height, s_g_get_block, s_g_get_tx,
-                           s_g_pulled, s_g_pulled_tx };
+    /* Each of these payloads is checked by its own signatures before it
+     * counts: a transaction's on admission, a proposal's and a vote's by
+     * the consensus driver, a block's certificate before the commit. */
+    uint32_t checked = (1u << VL__ENVELOPE_TYPE__ENV_TRANSACTION)
+                       | (1u << VL__ENVELOPE_TYPE__ENV_PROPOSAL)
+                       | (1u << VL__ENVELOPE_TYPE__ENV_VOTE)
+                       | (1u << VL__ENVELOPE_TYPE__ENV_BLOCK);
+    gossip_handler_t h = { node,       s_g_deliver,   s_g_height, s_g_get_block, s_g_get_tx,
+                           s_g_pulled, s_g_pulled_tx, checked };
     node->gossip = gossip_new(&c->gossip, node->key, c->key_path, &h, err);
     if (!node->gossip)
         return VL_ERR_INVALID;
@@ -365,6 +372,7 @@ node_gossip_status(node_t *node, json_t *status)
     s_count(g, "published", s->published);
     s_count(g, "malformed", s->malformed);
     s_count(g, "bad_signature", s->bad_signature);
+    s_count(g, "payload_checked", s->payload_checked);
     s_count(g, "not_member", s->not_member);
     s_count(g, "hop_limit", s->hop_limit);
     s_count(g, "sync_requests", s->sync_requests);

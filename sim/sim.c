@@ -554,8 +554,11 @@ s_probe(int argc, char **argv)
         zmq_send(s, "\x0a\x05garbled-bytes", 15, 0);        /* garbled envelope */
         uint8_t *b = NULL;
         size_t n = 0;
-        gossip_envelope_seal(k, 1, "payload", 7, vl_wall_ms(), 1, &b, &n);
-        b[n - 1] ^= 0xff;                                   /* forged: signature broken */
+        /* Forged: signature broken. A heartbeat, whose envelope signature
+         * is always checked (a transaction's is left to its own). */
+        gossip_envelope_seal(k, VL__ENVELOPE_TYPE__ENV_HEARTBEAT, "payload", 7, vl_wall_ms(), 1,
+                             &b, &n);
+        b[n - 1] ^= 0xff;
         zmq_send(s, "E", 1, ZMQ_SNDMORE);
         zmq_send(s, b, n, 0);
         free(b);

@@ -716,6 +716,90 @@ test_genesis_mismatch_refused(void)
     evloop_destroy(&loop);
 }
 
+/* --- Which envelope signatures are checked --------------------------------- */
+
+typedef struct {
+    int calls;
+    int last_type;
+} deliveries_t;
+
+static void
+s_deliver(void *arg, int type, const uint8_t origin[VL_PUBKEY_SIZE], const uint8_t *payload,
+          size_t len)
+{
+    deliveries_t *d = arg;
+    d->calls++;
+    d->last_type = type;
+}
+
+/* A member's envelope of type with its signature broken. */
+static void
+s_forge(const vl_key_t *key, int type, uint64_t nonce, uint8_t **out, size_t *len)
+{
+    CHECK_EQ(gossip_envelope_seal(key, type, "payload", 7, vl_wall_ms(), nonce, out, len), 0);
+    (*out)[*len - 1] ^= 0xff;
+}
+
+/* Types the handler checks by their payloads' own signatures are delivered
+ * without the envelope's signature check (counted); every other type's
+ * forged envelope is refused and counted, and heartbeats, joins and claims
+ * stay checked even when a handler names them. */
+static void
+test_payload_checked_types(void)
+{
+    vl_key_t *self = vl_key_generate(), *member = vl_key_generate();
+    gossip_config_t c;
+    gossip_config_defaults(&c);
+    deliveries_t d = { 0 };
+    gossip_handler_t h = { .arg = &d, .deliver = s_deliver, .height = s_height,
+                           .get_block = s_get_block, .pulled = s_pulled,
+                           .payload_checked_types = (1u << VL__ENVELOPE_TYPE__ENV_TRANSACTION)
+                                                    | (1u << VL__ENVELOPE_TYPE__ENV_HEARTBEAT)
+                                                    | (1u << VL__ENVELOPE_TYPE__ENV_CLAIM) };
+    vl_err_t err = { "" };
+    char pem[300];
+    snprintf(pem, sizeof pem, "%s/k%d.pem", s_dir, s_seq++);
+    CHECK_EQ(vl_key_save_pem(self, pem, &err), 0);
+    gossip_t *g = gossip_new(&c, self, pem, &h, &err);
+    CHECK(g != NULL);
+    if (!g)
+        return;
+    CHECK_EQ(gossip_admit(g, vl_key_public(member), "member"), 0);
+    uint8_t *b = NULL;
+    size_t n = 0;
+    s_forge(member, VL__ENVELOPE_TYPE__ENV_TRANSACTION, 1, &b, &n);
+    gossip_on_envelope(g, b, n);
+    free(b);
+    CHECK_EQ(d.calls, 1);
+    CHECK_EQ(d.last_type, VL__ENVELOPE_TYPE__ENV_TRANSACTION);
+    CHECK_EQ(gossip_stats(g)->payload_checked, 1);
+    CHECK_EQ(gossip_stats(g)->bad_signature, 0);
+    static const int checked[] = { VL__ENVELOPE_TYPE__ENV_VOTE, VL__ENVELOPE_TYPE__ENV_HEARTBEAT,
+                                   VL__ENVELOPE_TYPE__ENV_CLAIM, VL__ENVELOPE_TYPE__ENV_JOIN };
+    for (size_t i = 0; i < sizeof checked / sizeof *checked; i++) {
+        s_forge(member, checked[i], 10 + i, &b, &n);
+        gossip_on_envelope(g, b, n);
+        free(b);
+        CHECK_EQ(gossip_stats(g)->bad_signature, i + 1);
+    }
+    CHECK_EQ(d.calls, 1);
+    CHECK_EQ(gossip_stats(g)->payload_checked, 1);
+    /* A non-member's envelope is refused before any signature question. */
+    vl_key_t *stranger = vl_key_generate();
+    CHECK_EQ(gossip_envelope_seal(stranger, VL__ENVELOPE_TYPE__ENV_TRANSACTION, "p", 1,
+                                  vl_wall_ms(), 99, &b, &n),
+             0);
+    gossip_on_envelope(g, b, n);
+    free(b);
+    CHECK_EQ(d.calls, 1);
+    CHECK_EQ(gossip_stats(g)->not_member, 1);
+    gossip_destroy(&g);
+    unlink(pem);
+    vl_key_destroy(&stranger);
+    vl_key_destroy(&self);
+    vl_key_destroy(&member);
+}
+
 int
 main(void)
 {
@@ -733,6 +817,7 @@ main(void)
     RUN(test_faults_partition_times_out);
     RUN(test_faults_delay);
     RUN(test_genesis_mismatch_refused);
+    RUN(test_payload_checked_types);
     rmdir(s_dir);
     return check_done();
 }
