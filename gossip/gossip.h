@@ -68,6 +68,17 @@
  * hops + 1 (when under the limit) and delivered: heartbeats and joins feed
  * membership, every other type goes to the handler.
  *
+ * In a full mesh (admitted members <= full_mesh_max) every member
+ * subscribes to every other, so an envelope's origin has already sent it
+ * to everyone: a copy that came straight from its origin (hops 0) is
+ * relayed only when it is small and without a recovery of its own
+ * (heartbeats, joins, claims, votes). Transactions, proposals and blocks
+ * are not: relayed, each was received members x (members - 1) times, and
+ * each copy CURVE-encrypted, sent, decrypted and parsed; a copy a member
+ * missed comes back by the gateway's resend schedule (a transaction), by
+ * the next round or a pull (a proposal's block) or by a pull (a block).
+ * Counted as relay_skipped. Beyond full mesh every type is relayed.
+ *
  * The envelope's signature is skipped for the types the handler names in
  * payload_checked_types: payloads that carry their own signatures, which
  * the handler checks before acting on them (a transaction's creator and
@@ -183,6 +194,7 @@ typedef struct {
     uint64_t delivered;         /* first valid copies (incl. heartbeats) */
     uint64_t duplicates;
     uint64_t relayed;
+    uint64_t relay_skipped;     /* full mesh: straight from the origin, not relayed */
     uint64_t published;         /* our own envelopes */
     uint64_t malformed;         /* garbled/truncated envelopes or frames */
     uint64_t bad_signature;     /* forged or unsigned */

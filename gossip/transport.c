@@ -502,6 +502,14 @@ gossip_repair_mesh(gossip_t *g)
 
 /* --- Receipt ------------------------------------------------------------- */
 
+/* Types a full mesh still relays straight from their origin (gossip.h). */
+static bool
+s_relayed_in_full_mesh(int type)
+{
+    return type == VL__ENVELOPE_TYPE__ENV_HEARTBEAT || type == VL__ENVELOPE_TYPE__ENV_JOIN
+           || type == VL__ENVELOPE_TYPE__ENV_CLAIM || type == VL__ENVELOPE_TYPE__ENV_VOTE;
+}
+
 void
 gossip_on_envelope(gossip_t *g, const uint8_t *bytes, size_t len)
 {
@@ -580,7 +588,13 @@ gossip_on_envelope(gossip_t *g, const uint8_t *bytes, size_t len)
             g->last_hb_len[i] = len;
         }
     }
-    if (e.hops + 1 <= g->config.max_hops && g->pub && !g->no_relay) {
+    bool relay = e.hops + 1 <= g->config.max_hops && g->pub && !g->no_relay;
+    if (relay && e.hops == 0 && !s_relayed_in_full_mesh(e.type)
+        && gossip_members_count(g->members) <= g->config.full_mesh_max) {
+        relay = false;   /* the origin sent it to every member (gossip.h) */
+        g->stats.relay_skipped++;
+    }
+    if (relay) {
         uint8_t *out = NULL;
         size_t n = 0;
         if (gossip_envelope_pack_hops(&e, e.hops + 1, &out, &n) == 0) {

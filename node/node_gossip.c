@@ -373,6 +373,7 @@ node_gossip_status(node_t *node, json_t *status)
     s_count(g, "malformed", s->malformed);
     s_count(g, "bad_signature", s->bad_signature);
     s_count(g, "payload_checked", s->payload_checked);
+    s_count(g, "relay_skipped", s->relay_skipped);
     s_count(g, "not_member", s->not_member);
     s_count(g, "hop_limit", s->hop_limit);
     s_count(g, "sync_requests", s->sync_requests);

@@ -800,6 +800,55 @@ test_payload_checked_types(void)
     vl_key_destroy(&member);
 }
 
+/* In a full mesh a copy straight from its origin is relayed only for the
+ * small types (heartbeats, joins, claims, votes); a relayed copy (hops > 0)
+ * and every type beyond full mesh are relayed. */
+static void
+test_full_mesh_relay(void)
+{
+    evloop_t *loop = evloop_new();
+    vl_key_t *member = vl_key_generate();
+    for (int full = 1; full >= 0; full--) {
+        tnode_t a;
+        s_node(&a, false);
+        if (!full)
+            a.g->config.full_mesh_max = 0;
+        s_start(&a, loop);
+        CHECK_EQ(gossip_admit(a.g, vl_key_public(member), "member"), 0);
+        static const int types[] = { VL__ENVELOPE_TYPE__ENV_TRANSACTION,
+                                     VL__ENVELOPE_TYPE__ENV_PROPOSAL,
+                                     VL__ENVELOPE_TYPE__ENV_BLOCK, VL__ENVELOPE_TYPE__ENV_VOTE };
+        for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+            uint8_t *b = NULL;
+            size_t n = 0;
+            CHECK_EQ(gossip_envelope_seal(member, types[i], "p", 1, vl_wall_ms(), i, &b, &n), 0);
+            gossip_on_envelope(a.g, b, n);
+            free(b);
+        }
+        const gossip_stats_t *st = gossip_stats(a.g);
+        CHECK_EQ(st->relayed, full ? 1 : 4);
+        CHECK_EQ(st->relay_skipped, full ? 3 : 0);
+        /* A copy that was relayed on its way here is relayed on. */
+        gossip_envelope_t e;
+        uint8_t *b = NULL, *hop = NULL;
+        size_t n = 0, hn = 0;
+        vl_err_t err = { "" };
+        CHECK_EQ(gossip_envelope_seal(member, VL__ENVELOPE_TYPE__ENV_TRANSACTION, "q", 1,
+                                      vl_wall_ms(), 9, &b, &n),
+                 0);
+        CHECK_EQ(gossip_envelope_parse(b, n, &e, &err), 0);
+        CHECK_EQ(gossip_envelope_pack_hops(&e, 1, &hop, &hn), 0);
+        gossip_envelope_clear(&e);
+        gossip_on_envelope(a.g, hop, hn);
+        free(b);
+        free(hop);
+        CHECK_EQ(st->relayed, full ? 2 : 5);
+        s_node_free(&a);
+    }
+    vl_key_destroy(&member);
+    evloop_destroy(&loop);
+}
+
 int
 main(void)
 {
@@ -818,6 +867,7 @@ main(void)
     RUN(test_faults_delay);
     RUN(test_genesis_mismatch_refused);
     RUN(test_payload_checked_types);
+    RUN(test_full_mesh_relay);
     rmdir(s_dir);
     return check_done();
 }
