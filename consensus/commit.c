@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "blockview.h"
 #include "codec.h"
 #include "log.h"
@@ -158,6 +159,60 @@ commit_block(commit_t *c, const uint8_t *bytes, size_t len, commit_source_t sour
         s_failed(c, vb->commit.height, "write", err);
     else
         s_after_commit(c, vb, ledger_state_hash(c->config.ledger), source);
+    validated_block_destroy(&vb);
+    return rc;
+}
+
+int
+commit_block_judged(commit_t *c, validated_block_t **judged, const uint8_t *sealed, size_t len,
+                    commit_source_t source, vl_err_t *err)
+{
+    validated_block_t *vb = *judged;
+    *judged = NULL;
+    if (c->failed) {
+        validated_block_destroy(&vb);
+        return vl_err_set(err, VL_ERR_STATE, "the node stopped committing after a failure");
+    }
+    ledger_t *ledger = c->config.ledger;
+    const Vl__BlockHeader *hd = vb->view->header;
+    if (vb->commit.height != ledger_height(ledger) + 1 || hd->previous_hash.len != VL_HASH_SIZE
+        || memcmp(hd->previous_hash.data, ledger_last_hash(ledger), VL_HASH_SIZE) != 0) {
+        validated_block_destroy(&vb);
+        return vl_err_set(err, VL_ERR_STATE, "the tip moved since the block was judged");
+    }
+    /* The sealed bytes must carry the judged header (its data hash binds the
+     * transactions) and a certificate for it. */
+    const uint8_t *header = NULL, *cert = NULL;
+    size_t header_len = 0, cert_len = 0;
+    uint8_t hash[VL_HASH_SIZE] = { 0 };
+    if (vl_pb_find_bytes(sealed, len, 1, &header, &header_len))
+        vl_sha256(header, header_len, hash);
+    Vl__Commit *commit = vl_pb_find_bytes(sealed, len, 3, &cert, &cert_len)
+                             ? vl__commit__unpack(NULL, cert_len, cert)
+                             : NULL;
+    unsigned long long h = (unsigned long long) vb->commit.height;
+    int rc = 0;
+    if (!header || memcmp(hash, vb->view->hash, VL_HASH_SIZE) != 0)
+        rc = vl_err_set(err, VL_ERR_INVALID, "the sealed block is not the judged block %llu", h);
+    else if (!commit)
+        rc = vl_err_set(err, VL_ERR_SIGNATURE, "block %llu carries no commit certificate", h);
+    else
+        rc = block_verify_commit(commit, c->vctx.chain_id, vb->commit.height, vb->view->hash,
+                                 c->vctx.members, c->vctx.sigcache, err);
+    if (commit)
+        vl__commit__free_unpacked(commit, NULL);
+    if (rc != 0) {
+        s_rejected(c, source, err);
+        validated_block_destroy(&vb);
+        return rc;
+    }
+    vb->commit.block = sealed;
+    vb->commit.block_len = len;
+    rc = ledger_commit_block(ledger, &vb->commit, err);
+    if (rc != 0)
+        s_failed(c, vb->commit.height, "write", err);
+    else
+        s_after_commit(c, vb, ledger_state_hash(ledger), source);
     validated_block_destroy(&vb);
     return rc;
 }

@@ -94,6 +94,17 @@ int commit_subscribe(commit_t *c, commit_subscriber_fn fn, void *arg);
 int commit_block(commit_t *c, const uint8_t *bytes, size_t len, commit_source_t source,
                  vl_err_t *err);
 
+/* Commits a block this node already judged against the current tip
+ * (validate_header and validate_txs gave *judged, whose commit.block may
+ * point anywhere: it is re-pointed at sealed), now sealed with its commit
+ * certificate: only the certificate is checked, and that sealed carries the
+ * judged header. Consumes *judged (nulled). VL_ERR_STATE when the tip is no
+ * longer the one it was judged against (nothing changed: validate and
+ * commit the sealed bytes with commit_block instead); otherwise as
+ * commit_block. sealed is borrowed for the call. */
+int commit_block_judged(commit_t *c, validated_block_t **judged, const uint8_t *sealed,
+                        size_t len, commit_source_t source, vl_err_t *err);
+
 /* Takes a peer's block into the reorder window; ownership of *bytes moves
  * here (nulled) whatever the outcome. *height (may be NULL) is its height,
  * 0 when the bytes carry no header. Returns 0 when it is waiting (or an

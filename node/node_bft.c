@@ -77,6 +77,8 @@ typedef struct {
     uint8_t *proposal;            /* owned: the signed BlockProposal we saw, or NULL */
     size_t proposal_len;
     bool own;                     /* we proposed it */
+    validated_block_t *judged;    /* owned: judged valid against the tip, or NULL */
+    uint8_t *judged_bytes;        /* owned: what judged->commit.block points at */
 } nb_block_t;
 
 typedef struct {
@@ -122,6 +124,7 @@ struct node_bft {
     uint64_t rng;
     /* status */
     uint64_t timeouts_fired, messages_bad, rounds_at_height, last_rounds;
+    uint64_t commits_judged;      /* commits that reused the judgement of the proposal */
     nb_evidence_t evidence[NB_EVIDENCE_KEPT];
     size_t n_evidence;
     uint64_t evidence_total;
@@ -148,6 +151,8 @@ s_clear_height(node_bft_t *nb)
     for (size_t i = 0; i < nb->n_blocks; i++) {
         free(nb->blocks[i].block);
         free(nb->blocks[i].proposal);
+        validated_block_destroy(&nb->blocks[i].judged);
+        free(nb->blocks[i].judged_bytes);
     }
     nb->n_blocks = 0;
     nb->rounds_at_height = 0;
@@ -393,7 +398,21 @@ s_commit(node_bft_t *nb, const bft_action_t *a)
         return;
     }
     nb->last_rounds = (uint64_t) a->round + 1;
-    commit_block(node->commit, sealed, sealed_len, COMMIT_LOCAL, &err);
+    /* Judged against this tip already: only the certificate is new. */
+    int rc = VL_ERR_STATE;
+    if (b->judged) {
+        /* Taken from b first: the commit's subscribers start the next
+         * height, which clears this height's blocks. */
+        validated_block_t *judged = b->judged;
+        uint8_t *judged_bytes = b->judged_bytes;
+        b->judged = NULL;
+        b->judged_bytes = NULL;
+        rc = commit_block_judged(node->commit, &judged, sealed, sealed_len, COMMIT_LOCAL, &err);
+        free(judged_bytes);
+        nb->commits_judged += rc != VL_ERR_STATE;
+    }
+    if (rc == VL_ERR_STATE)
+        commit_block(node->commit, sealed, sealed_len, COMMIT_LOCAL, &err);
     free(sealed);
 }
 
@@ -650,6 +669,14 @@ s_judge(node_t *node, uint8_t *bytes, size_t len, void *arg)
                 vl_log_quote(err.msg, q, sizeof q));
     }
     block_view_destroy(&view);
+    /* Kept for the commit, if the tip is still this one then. */
+    nb_block_t *b = valid ? s_block(nb, hash) : NULL;
+    if (b && !b->judged) {
+        b->judged = vb;
+        b->judged_bytes = bytes;
+        vb = NULL;
+        bytes = NULL;
+    }
     validated_block_destroy(&vb);
     validate_run_destroy(&run);
     free(bytes);
@@ -939,6 +966,7 @@ node_bft_status(node_bft_t *nb)
     json_object_set_new(s, "evidence", ev);
     json_object_set_new(s, "evidence_total", json_integer((json_int_t) nb->evidence_total));
     json_object_set_new(s, "timeouts_fired", json_integer((json_int_t) nb->timeouts_fired));
+    json_object_set_new(s, "commits_judged", json_integer((json_int_t) nb->commits_judged));
     json_object_set_new(s, "messages_bad", json_integer((json_int_t) nb->messages_bad));
     json_object_set_new(s, "rounds_last_height", json_integer((json_int_t) nb->last_rounds));
     if (nb->bft) {

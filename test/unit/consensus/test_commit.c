@@ -13,6 +13,7 @@
 #include "chain_fixture.h"
 #include "check.h"
 #include "codec.h"
+#include "blockview.h"
 #include "commit.h"
 #include "mempool.h"
 #include "store.h"
@@ -312,6 +313,99 @@ test_commit_block_refused(void)
     CHECK_EQ(commit_block(n.commit, c.bytes[1], c.len[1], COMMIT_GOSSIP, &err), 0);
     CHECK_EQ(ledger_height(n.ledger), 1);
     CHECK_EQ(n.a.n, 1);
+    s_node_done(&n);
+    s_chain_free(&c);
+    fx_close(&f);
+}
+
+/* What a validator judged before the certificate existed (validate_header
+ * and validate_txs against its tip), the way node_bft keeps it. */
+static validated_block_t *
+s_judge(fixture_t *f, node_t *n, const uint8_t *bytes, size_t len)
+{
+    validate_ctx_t ctx = { n->ledger, FX_CHAIN, &f->g.members, f->cache, NULL, NULL };
+    validate_run_t *run = validate_run_new(n->ledger);
+    block_view_t *view = NULL;
+    validated_block_t *vb = NULL;
+    vl_err_t err = { "" };
+    CHECK_EQ(block_view_new(bytes, len, FX_CHAIN, BLOCK_VIEW_PARSE_TXS, &view, &err), 0);
+    CHECK_EQ(validate_header(&ctx, run, view, &err), 0);
+    CHECK_EQ(validate_txs(&ctx, run, &view, bytes, len, &vb, &err), 0);
+    validate_run_destroy(&run);
+    return vb;
+}
+
+/* A judged block commits with only its certificate checked, from the
+ * sealed bytes (stored as such); sealed bytes of another block, a bad
+ * certificate, or a tip that moved since the judgement change nothing and
+ * say why (VL_ERR_STATE: the caller validates afresh). The judgement is
+ * consumed every time. */
+static void
+test_commit_block_judged(void)
+{
+    fixture_t f;
+    fx_open(&f);
+    chain_t c;
+    s_chain(&f, &c, 2);
+    node_t n;
+    s_node(&f, &n);
+    s_pend(&n, c.tx[1], c.tx_len[1]);
+    uint8_t genesis_hash[32], genesis_state[32];
+    memcpy(genesis_hash, ledger_last_hash(n.ledger), 32);
+    memcpy(genesis_state, ledger_state_hash(n.ledger), 32);
+    fx_block_t hb = { 1, genesis_hash, genesis_state, FX_GENESIS_MS + 100, true, false, false };
+    size_t proposal_len, forged_len;
+    uint8_t *proposal = fx_block(&f, &hb, &c.tx[1], &c.tx_len[1], 1, &proposal_len);
+    hb.no_certificate = false;
+    hb.bad_certificate = true;
+    uint8_t *forged = fx_block(&f, &hb, &c.tx[1], &c.tx_len[1], 1, &forged_len);
+    vl_err_t err = { "" };
+
+    validated_block_t *vb = s_judge(&f, &n, proposal, proposal_len);
+    CHECK_EQ(commit_block_judged(n.commit, &vb, c.bytes[2], c.len[2], COMMIT_LOCAL, &err),
+             VL_ERR_INVALID);
+    CHECK_CONTAINS(err.msg, "not the judged block 1");
+    CHECK(vb == NULL);
+    vb = s_judge(&f, &n, proposal, proposal_len);
+    CHECK_EQ(commit_block_judged(n.commit, &vb, forged, forged_len, COMMIT_LOCAL, &err),
+             VL_ERR_SIGNATURE);
+    vb = s_judge(&f, &n, proposal, proposal_len);
+    CHECK_EQ(commit_block_judged(n.commit, &vb, proposal, proposal_len, COMMIT_LOCAL, &err),
+             VL_ERR_SIGNATURE);
+    CHECK_CONTAINS(err.msg, "no commit certificate");
+    CHECK_EQ(ledger_height(n.ledger), 0);
+    CHECK_EQ(n.a.n + n.b.n, 0);
+    CHECK_EQ(n.wc.writes, 0);
+    CHECK(mempool_contains(n.mempool, c.txid[1]));
+
+    vb = s_judge(&f, &n, proposal, proposal_len);
+    validated_block_t *stale = s_judge(&f, &n, proposal, proposal_len);
+    CHECK_EQ(commit_block_judged(n.commit, &vb, c.bytes[1], c.len[1], COMMIT_LOCAL, &err), 0);
+    CHECK(vb == NULL);
+    CHECK_EQ(ledger_height(n.ledger), 1);
+    CHECK(memcmp(ledger_state_hash(n.ledger), c.state[1], 32) == 0);
+    CHECK_EQ(n.a.n, 1);
+    CHECK_EQ(n.a.ev[0].n_valid, 1);
+    CHECK(!mempool_contains(n.mempool, c.txid[1]));
+    CHECK_EQ(n.wc.writes, 1);
+    uint8_t *stored = NULL;
+    size_t stored_len = 0;
+    CHECK_EQ(ledger_block_get(n.ledger, 1, &stored, &stored_len), 0);
+    CHECK(stored_len == c.len[1] && memcmp(stored, c.bytes[1], stored_len) == 0);
+    free(stored);
+
+    /* Judged against genesis; the tip is block 1 now. */
+    CHECK_EQ(commit_block_judged(n.commit, &stale, c.bytes[1], c.len[1], COMMIT_LOCAL, &err),
+             VL_ERR_STATE);
+    CHECK(stale == NULL);
+    CHECK_EQ(ledger_height(n.ledger), 1);
+    CHECK_EQ(n.a.n, 1);
+    CHECK(!commit_failed(n.commit));
+    /* The next block still commits the ordinary way. */
+    CHECK_EQ(commit_block(n.commit, c.bytes[2], c.len[2], COMMIT_LOCAL, &err), 0);
+    CHECK_EQ(ledger_height(n.ledger), 2);
+    free(proposal);
+    free(forged);
     s_node_done(&n);
     s_chain_free(&c);
     fx_close(&f);
@@ -687,6 +781,7 @@ main(void)
 {
     RUN(test_commit_block_valid);
     RUN(test_commit_block_refused);
+    RUN(test_commit_block_judged);
     RUN(test_commit_offer);
     RUN(test_commit_drain_order);
     RUN(test_commit_pulled_run);
