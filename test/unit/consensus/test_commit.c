@@ -184,6 +184,14 @@ s_node_done(node_t *n)
     fx_replica_close(&n->ledger, n->dir);
 }
 
+/* The ledger's tip: its last block hash and the state after it. */
+static void
+s_tip(ledger_t *ledger, uint8_t hash[32], uint8_t state[32])
+{
+    memcpy(hash, ledger_last_hash(ledger), 32);
+    memcpy(state, ledger_state_hash(ledger), 32);
+}
+
 static void
 s_pend(node_t *n, const uint8_t *tx, size_t len)
 {
@@ -267,8 +275,7 @@ test_commit_block_refused(void)
     s_node(&f, &n);
     s_pend(&n, c.tx[1], c.tx_len[1]);
     uint8_t genesis_hash[32], genesis_state[32];
-    memcpy(genesis_hash, ledger_last_hash(n.ledger), 32);
-    memcpy(genesis_state, ledger_state_hash(n.ledger), 32);
+    s_tip(n.ledger, genesis_hash, genesis_state);
     const uint8_t *prev = genesis_hash, *state = genesis_state;
     uint8_t bogus[32] = { 7 };
     struct {
@@ -351,8 +358,7 @@ test_commit_block_judged(void)
     s_node(&f, &n);
     s_pend(&n, c.tx[1], c.tx_len[1]);
     uint8_t genesis_hash[32], genesis_state[32];
-    memcpy(genesis_hash, ledger_last_hash(n.ledger), 32);
-    memcpy(genesis_state, ledger_state_hash(n.ledger), 32);
+    s_tip(n.ledger, genesis_hash, genesis_state);
     fx_block_t hb = { 1, genesis_hash, genesis_state, FX_GENESIS_MS + 100, true, false, false };
     size_t proposal_len, forged_len;
     uint8_t *proposal = fx_block(&f, &hb, &c.tx[1], &c.tx_len[1], 1, &proposal_len);
