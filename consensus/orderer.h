@@ -26,7 +26,11 @@
 
 #define ORDERER_BLOCK_MAX_TXS_DEFAULT 500
 #define ORDERER_BLOCK_MAX_BYTES_DEFAULT (8u << 20)
-#define ORDERER_BLOCK_TIMEOUT_MS_DEFAULT 20
+/* Short: with several validators a height itself takes tens of ms, in
+ * which the next block's transactions gather; waiting longer for the oldest
+ * to age only idles the validators between heights (closed-loop clients
+ * submit right after their last commit). */
+#define ORDERER_BLOCK_TIMEOUT_MS_DEFAULT 5
 
 typedef enum {
     ORDERER_FOLLOWER = 0,        /* receives blocks from the validators */

@@ -37,7 +37,7 @@ const char *const config_keys_help[] = {
     "metrics", "Prometheus endpoint HOST:PORT or PORT (host 127.0.0.1) serving /metrics "
                "(default off)",
     "block_max_txs", "cut a block at this many transactions (1-10000, default 500)",
-    "block_timeout_ms", "... or this long after the oldest pending one (1-60000, default 20)",
+    "block_timeout_ms", "... or this long after the oldest pending one (1-60000, default 5)",
     "mempool_max_txs", "pending transactions held at most (1-1000000, default 50000)",
     "gossip_degree", "mesh peers beyond full mesh (1-64, default 6)",
     "gossip_full_mesh_max", "full mesh up to this many peers (0-256, default 12)",

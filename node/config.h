@@ -11,7 +11,7 @@
  *     "api": "tcp://127.0.0.1:7101",     JSON-RPC ROUTER (port 0 = any free)
  *     "events": "tcp://127.0.0.1:7102",  external event topics (PUB)
  *     "block_max_txs": 500,              cut a block at this many txs ...
- *     "block_timeout_ms": 20,            ... or this long after the oldest
+ *     "block_timeout_ms": 5,             ... or this long after the oldest
  *     "mempool_max_txs": 50000,
  *     "org": "seller",                   optional: the organisation genesis must
  *                                        list this node's key under
