@@ -138,6 +138,20 @@ s_rejected(commit_t *c, commit_source_t source, const vl_err_t *err)
         c->stats.rejected++;
 }
 
+/* Writes a validated block (one synced batch) and runs the after-commit
+ * work; consumes vb. */
+static int
+s_apply(commit_t *c, validated_block_t *vb, commit_source_t source, vl_err_t *err)
+{
+    int rc = ledger_commit_block(c->config.ledger, &vb->commit, err);
+    if (rc != 0)
+        s_failed(c, vb->commit.height, "write", err);
+    else
+        s_after_commit(c, vb, ledger_state_hash(c->config.ledger), source);
+    validated_block_destroy(&vb);
+    return rc;
+}
+
 int
 commit_block(commit_t *c, const uint8_t *bytes, size_t len, commit_source_t source,
              vl_err_t *err)
@@ -154,13 +168,7 @@ commit_block(commit_t *c, const uint8_t *bytes, size_t len, commit_source_t sour
             s_rejected(c, source, err);
         return rc;
     }
-    rc = ledger_commit_block(c->config.ledger, &vb->commit, err);
-    if (rc != 0)
-        s_failed(c, vb->commit.height, "write", err);
-    else
-        s_after_commit(c, vb, ledger_state_hash(c->config.ledger), source);
-    validated_block_destroy(&vb);
-    return rc;
+    return s_apply(c, vb, source, err);
 }
 
 int
@@ -208,13 +216,7 @@ commit_block_judged(commit_t *c, validated_block_t **judged, const uint8_t *seal
     }
     vb->commit.block = sealed;
     vb->commit.block_len = len;
-    rc = ledger_commit_block(ledger, &vb->commit, err);
-    if (rc != 0)
-        s_failed(c, vb->commit.height, "write", err);
-    else
-        s_after_commit(c, vb, ledger_state_hash(ledger), source);
-    validated_block_destroy(&vb);
-    return rc;
+    return s_apply(c, vb, source, err);
 }
 
 int
