@@ -11,8 +11,9 @@
  * s_progress applies the upon-rules until none fires. The rules are guarded
  * by the step and by "first time" flags, so applying them to a fixed point
  * is exactly the paper's "upon ... do" semantics, with one order among
- * rules enabled together: commit (49), skip (55), prevote (22/28), polka
- * (36), nil polka (44), then the timeouts (34, 47) — so a validator whose
+ * rules enabled together: commit (49), skip (55), nil precommits (not in
+ * the paper: s_rule_precommit_nil), prevote (22/28), polka (36), nil polka
+ * (44), then the timeouts (34, 47) — so a validator whose
  * own votes make the quorum (n = 1) moves on before scheduling a timeout.
  *
  * Thread rules: one thread (the node's loop thread); nothing here blocks,
@@ -28,6 +29,7 @@
  *   PREVOTE(r) ----- s_rule_polka_nil (line 44) -----------------> PRECOMMIT(r)
  *   PREVOTE(r) ----- bft_on_timeout PREVOTE (line 61) -----------> PRECOMMIT(r)
  *   any step of r -- bft_on_timeout PRECOMMIT (line 65) ---------> PROPOSE(r+1)
+ *   any step of r -- s_rule_precommit_nil (+2/3 nil precommits) -> PROPOSE(r+1)
  *   any step of r -- s_rule_skip (line 55) ----------------------> PROPOSE(R > r)
  *   any step ------- s_rule_commit (line 49, any round) ---------> COMMITTED
  *   COMMITTED ------ bft_start_height(h' > h) -------------------> PROPOSE(0)
@@ -523,6 +525,25 @@ s_rule_polka_nil(bft_t *bft)
     return true;
 }
 
+/* Not in Algorithm 1: +2/3 precommits for nil at the current round move
+ * to the next round at once, as line 65 would when timeoutPrecommit fires.
+ * The wait cannot end in a decision at this round: a validator precommits
+ * once per round, so a value could gather at most the other n - 2f - 1 plus
+ * f equivocators, fewer than 2f + 1. Leaving a round early is safe (locks
+ * carry safety), and a late precommit quorum for a value of this round
+ * still commits by line 49. It saves the precommit timeout each time a
+ * proposer is down. */
+static bool
+s_rule_precommit_nil(bft_t *bft)
+{
+    const s_tally_t *t = s_quorum_value(s_round_find(bft, bft->round), S_PRECOMMIT);
+    if (!t || !t->nil || bft->round >= BFT_ROUND_MAX)
+        return false;
+    bft->stats.nil_rounds++;
+    s_start_round(bft, bft->round + 1);
+    return true;
+}
+
 /* Lines 34-35: +2/3 prevotes of any kind, first time. */
 static bool
 s_rule_prevote_timeout(bft_t *bft)
@@ -563,8 +584,8 @@ s_progress(bft_t *bft)
             return;
         if (s_rule_commit(bft))
             return;
-        if (s_rule_skip(bft) || s_rule_prevote(bft) || s_rule_polka(bft)
-            || s_rule_polka_nil(bft) || s_rule_prevote_timeout(bft)
+        if (s_rule_skip(bft) || s_rule_precommit_nil(bft) || s_rule_prevote(bft)
+            || s_rule_polka(bft) || s_rule_polka_nil(bft) || s_rule_prevote_timeout(bft)
             || s_rule_precommit_timeout(bft))
             continue;
         return;
@@ -701,46 +722,6 @@ bft_start_height(bft_t *bft, uint64_t height, int64_t now_ms, bft_actions_t *out
     return s_end(bft, 0);
 }
 
-static bool
-s_own_equal(const bft_own_msg_t *a, const bft_own_msg_t *b)
-{
-    if (a->nil != b->nil || (!a->nil && !s_same(a->hash, b->hash)))
-        return false;
-    return a->type != BFT_PROPOSAL || a->valid_round == b->valid_round;
-}
-
-/* Checks replay records without touching the machine: in WAL order (round,
- * then type), each possible for this validator, one message per (round,
- * type), a precommit only after a prevote of its round. */
-static int
-s_replay_check(const bft_t *bft, uint64_t height, const bft_own_msg_t *msgs, size_t n)
-{
-    int32_t prevote_round = BFT_NO_ROUND;
-    for (size_t i = 0; i < n; i++) {
-        const bft_own_msg_t *m = &msgs[i];
-        if ((m->type != BFT_PROPOSAL && m->type != BFT_PREVOTE && m->type != BFT_PRECOMMIT)
-            || m->round < 0 || m->round > BFT_ROUND_MAX)
-            return VL_ERR_CORRUPT;
-        if (m->type == BFT_PROPOSAL
-            && (m->nil || bft_proposer(bft, height, m->round) != bft->cfg.self
-                || m->valid_round < BFT_NO_ROUND
-                || m->valid_round >= m->round))
-            return VL_ERR_CORRUPT;
-        if (i > 0) {
-            const bft_own_msg_t *p = &msgs[i - 1];
-            if (m->round < p->round || (m->round == p->round && m->type < p->type))
-                return VL_ERR_CORRUPT;
-            if (m->round == p->round && m->type == p->type && !s_own_equal(m, p))
-                return VL_ERR_CORRUPT;
-        }
-        if (m->type == BFT_PREVOTE)
-            prevote_round = m->round;
-        if (m->type == BFT_PRECOMMIT && prevote_round != m->round)
-            return VL_ERR_CORRUPT;
-    }
-    return 0;
-}
-
 int
 bft_replay_own(bft_t *bft, uint64_t height, const bft_own_msg_t *msgs, size_t n_msgs,
                int64_t now_ms, bft_actions_t *out)
@@ -749,7 +730,7 @@ bft_replay_own(bft_t *bft, uint64_t height, const bft_own_msg_t *msgs, size_t n_
     assert(msgs || n_msgs == 0);
     if (bft->hw_round != BFT_NO_ROUND)
         return s_end(bft, VL_ERR_STATE);
-    if (s_replay_check(bft, height, msgs, n_msgs) != 0)
+    if (bft_replay_check(bft, height, msgs, n_msgs) != 0)
         return s_end(bft, VL_ERR_CORRUPT);
     s_reset_height(bft, height);
 

@@ -274,6 +274,7 @@ typedef struct {
     uint64_t dropped;           /* messages with no round place (memory bound) */
     uint64_t evidence;          /* EVIDENCE actions returned */
     uint64_t skips;             /* rounds entered by line 55 */
+    uint64_t nil_rounds;        /* rounds left on +2/3 nil precommits, no timeout */
     uint64_t rounds;            /* rounds started (all heights) */
     uint64_t commits;           /* COMMIT actions returned */
 } bft_stats_t;

@@ -129,6 +129,10 @@ s_quorum_value(const s_round_t *r, int vi)
  * first broken one (bft_state.c). */
 const char *bft_check_cheap(const bft_t *bft);
 
+/* Checks replay records without touching the machine (bft_state.c):
+ * 0 or VL_ERR_CORRUPT. */
+int bft_replay_check(const bft_t *bft, uint64_t height, const bft_own_msg_t *msgs, size_t n);
+
 /* 1 valid, 0 invalid, -1 not judged (bft.c). */
 int bft_judged_of(const bft_t *bft, const uint8_t *hash);
 

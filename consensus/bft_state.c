@@ -1,8 +1,8 @@
 /*
  * bft_state.c — the Tendermint machine's configuration and lifetime, its
  * numbered invariants (bft.c's header lists INV-1..INV-9;
- * bft_check_invariants) and its read-only view (height, round, step, lock,
- * valid value, stats, names). Pure.
+ * bft_check_invariants), its read-only view (height, round, step, lock,
+ * valid value, stats, names) and the check of replayed own messages. Pure.
  *
  * Invariants (bft_check_invariants checks all of them; every input asserts
  * the O(1) ones — all but INV-7 and INV-8 — before it returns):
@@ -406,4 +406,44 @@ bft_action_name(bft_action_kind_t kind)
         return "evidence";
     }
     return "?";
+}
+
+static bool
+s_own_equal(const bft_own_msg_t *a, const bft_own_msg_t *b)
+{
+    if (a->nil != b->nil || (!a->nil && !s_same(a->hash, b->hash)))
+        return false;
+    return a->type != BFT_PROPOSAL || a->valid_round == b->valid_round;
+}
+
+/* Checks replay records without touching the machine: in WAL order (round,
+ * then type), each possible for this validator, one message per (round,
+ * type), a precommit only after a prevote of its round. */
+int
+bft_replay_check(const bft_t *bft, uint64_t height, const bft_own_msg_t *msgs, size_t n)
+{
+    int32_t prevote_round = BFT_NO_ROUND;
+    for (size_t i = 0; i < n; i++) {
+        const bft_own_msg_t *m = &msgs[i];
+        if ((m->type != BFT_PROPOSAL && m->type != BFT_PREVOTE && m->type != BFT_PRECOMMIT)
+            || m->round < 0 || m->round > BFT_ROUND_MAX)
+            return VL_ERR_CORRUPT;
+        if (m->type == BFT_PROPOSAL
+            && (m->nil || bft_proposer(bft, height, m->round) != bft->cfg.self
+                || m->valid_round < BFT_NO_ROUND
+                || m->valid_round >= m->round))
+            return VL_ERR_CORRUPT;
+        if (i > 0) {
+            const bft_own_msg_t *p = &msgs[i - 1];
+            if (m->round < p->round || (m->round == p->round && m->type < p->type))
+                return VL_ERR_CORRUPT;
+            if (m->round == p->round && m->type == p->type && !s_own_equal(m, p))
+                return VL_ERR_CORRUPT;
+        }
+        if (m->type == BFT_PREVOTE)
+            prevote_round = m->round;
+        if (m->type == BFT_PRECOMMIT && prevote_round != m->round)
+            return VL_ERR_CORRUPT;
+    }
+    return 0;
 }

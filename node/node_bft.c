@@ -985,6 +985,7 @@ node_bft_status(node_bft_t *nb)
         json_object_set_new(s, "rounds", json_integer((json_int_t) st->rounds));
         json_object_set_new(s, "commits", json_integer((json_int_t) st->commits));
         json_object_set_new(s, "skips", json_integer((json_int_t) st->skips));
+        json_object_set_new(s, "nil_rounds", json_integer((json_int_t) st->nil_rounds));
     }
     return s;
 }

@@ -544,10 +544,11 @@ test_locking(void)
     pv = s_find(&acts, BFT_ACT_BROADCAST_VOTE, BFT_PREVOTE);
     CHECK(pv >= 0 && !acts.items[pv].nil);
     CHECK_INV(b);
-    /* The lock decides without a verdict: w unjudged, prevote nil at once. */
+    /* The lock decides without a verdict: w unjudged, prevote nil at once.
+     * (+2/3 nil precommits end round 1 with no timeout.) */
     for (uint32_t i = 1; i <= 3; i++)
         s_vote(b, BFT_PRECOMMIT, 1, NULL, i, &acts);
-    CHECK_EQ(bft_on_timeout(b, BFT_TIMEOUT_PRECOMMIT, 1, 1, 0, &acts), 0);
+    CHECK_EQ(bft_round(b), 2);
     uint8_t x[32];
     s_hash(x, 3);
     CHECK_EQ(bft_on_proposal(b, 1, 2, x, -1, 3, 0, &acts), 0);
@@ -559,7 +560,7 @@ test_locking(void)
      * round 0, not a new block. */
     for (uint32_t i = 1; i <= 3; i++)
         s_vote(b, BFT_PRECOMMIT, 2, NULL, i, &acts);
-    CHECK_EQ(bft_on_timeout(b, BFT_TIMEOUT_PRECOMMIT, 1, 2, 0, &acts), 0);
+    CHECK_EQ(bft_round(b), 3);
     CHECK_EQ(bft_proposer(b, 1, 3), 0);
     int p = s_find(&acts, BFT_ACT_BROADCAST_PROPOSAL, -1);
     CHECK(p >= 0 && acts.items[p].valid_round == 0 && memcmp(acts.items[p].hash, v, 32) == 0);
@@ -612,8 +613,11 @@ test_timeouts_grow(void)
             CHECK_EQ(bft_on_timeout(b, BFT_TIMEOUT_PREVOTE, 1, r, now, &acts), 0);
         }
         CHECK_EQ(bft_step(b), BFT_STEP_PRECOMMIT);
+        /* One of them for a value: 2f+1 precommits of any kind, no nil
+         * quorum, start the precommit timeout (line 47). */
+        uint8_t w[32];
         s_vote(b, BFT_PRECOMMIT, r, NULL, 1, &acts);
-        s_vote(b, BFT_PRECOMMIT, r, NULL, 2, &acts);
+        s_vote(b, BFT_PRECOMMIT, r, s_hash(w, 200 + r), 2, &acts);
         t = s_find(&acts, BFT_ACT_SCHEDULE_TIMEOUT, -1);
         CHECK(t >= 0 && acts.items[t].timeout == BFT_TIMEOUT_PRECOMMIT);
         if (t >= 0) {
@@ -627,6 +631,67 @@ test_timeouts_grow(void)
     }
     CHECK_EQ(bft_round(b), 6);
     CHECK(last[1] > 0);
+    bft_destroy(&b);
+}
+
+/* +2/3 nil precommits end the round at once (not in Algorithm 1: no value
+ * can reach a precommit quorum at that round any more); fewer, or a mix,
+ * wait for the precommit timeout; a late quorum for a value of the round
+ * left still commits (line 49). */
+static void
+test_nil_precommits(void)
+{
+    bft_actions_t acts;
+    bft_t *b = s_machine(4, 0, &acts);
+    uint8_t v[32];
+    s_hash(v, 7);
+    /* Round 0 (proposer 1) proposes v; we prevote it; the others' nil
+     * prevotes make a nil polka: we precommit nil. */
+    CHECK_EQ(bft_on_proposal(b, 1, 0, v, -1, 1, 0, &acts), 0);
+    CHECK_EQ(bft_on_judged(b, 1, v, true, 0, &acts), 0);
+    s_vote(b, BFT_PREVOTE, 0, NULL, 2, &acts);
+    s_vote(b, BFT_PREVOTE, 0, NULL, 3, &acts);
+    s_vote(b, BFT_PREVOTE, 0, NULL, 1, &acts);
+    CHECK_EQ(bft_step(b), BFT_STEP_PRECOMMIT);
+    /* Ours and one more: no quorum of any kind, nothing happens. */
+    s_vote(b, BFT_PRECOMMIT, 0, NULL, 2, &acts);
+    CHECK_EQ(acts.n, 0);
+    CHECK_EQ(bft_round(b), 0);
+    /* A value precommit makes 2f+1 of any kind: the timeout, no new round. */
+    s_vote(b, BFT_PRECOMMIT, 0, v, 1, &acts);
+    int t = s_find(&acts, BFT_ACT_SCHEDULE_TIMEOUT, -1);
+    CHECK(t >= 0 && acts.items[t].timeout == BFT_TIMEOUT_PRECOMMIT);
+    CHECK_EQ(bft_round(b), 0);
+    /* The third nil one: round 1 at once, without the timeout firing. */
+    s_vote(b, BFT_PRECOMMIT, 0, NULL, 3, &acts);
+    CHECK_EQ(bft_round(b), 1);
+    CHECK_EQ(bft_step(b), BFT_STEP_PROPOSE);
+    CHECK_EQ(bft_stats(b)->nil_rounds, 1);
+    t = s_find(&acts, BFT_ACT_SCHEDULE_TIMEOUT, -1);
+    CHECK(t >= 0 && acts.items[t].timeout == BFT_TIMEOUT_PROPOSE && acts.items[t].round == 1);
+    /* The stale timeout of round 0 is ignored. */
+    CHECK_EQ(bft_on_timeout(b, BFT_TIMEOUT_PRECOMMIT, 1, 0, 0, &acts), 0);
+    CHECK_EQ(acts.n, 0);
+    CHECK_EQ(bft_round(b), 1);
+    bft_destroy(&b);
+
+    /* Seven validators: five nil precommits at round 1 take us there (line
+     * 55) and past it at once; a precommit quorum for v at round 0 that
+     * arrives later still commits v by line 49, from round 2. */
+    b = s_machine(7, 0, &acts); /* f = 2, quorum 5 */
+    CHECK_EQ(bft_on_proposal(b, 1, 0, v, -1, 1, 0, &acts), 0);
+    CHECK_EQ(bft_on_judged(b, 1, v, true, 0, &acts), 0);
+    for (uint32_t i = 1; i <= 5; i++)
+        s_vote(b, BFT_PRECOMMIT, 1, NULL, i, &acts);
+    CHECK_EQ(bft_round(b), 2);
+    CHECK_EQ(bft_stats(b)->nil_rounds, 1);
+    for (uint32_t i = 1; i <= 4; i++)
+        s_vote(b, BFT_PRECOMMIT, 0, v, i, &acts);
+    CHECK_EQ(s_find(&acts, BFT_ACT_COMMIT, -1), -1);
+    s_vote(b, BFT_PRECOMMIT, 0, v, 5, &acts);
+    int c = s_find(&acts, BFT_ACT_COMMIT, -1);
+    CHECK(c >= 0 && memcmp(acts.items[c].hash, v, 32) == 0);
+    CHECK_EQ(bft_step(b), BFT_STEP_COMMITTED);
     bft_destroy(&b);
 }
 
@@ -2060,6 +2125,7 @@ main(void)
     RUN(test_own_echo);
     RUN(test_locking);
     RUN(test_timeouts_grow);
+    RUN(test_nil_precommits);
     RUN(test_round_skip);
     RUN(test_memory_bound);
     RUN(test_commit_earlier_round);
