@@ -7,6 +7,11 @@
  * (closed loop, --clients in flight), then paced to half the peak. The last
  * line is INTERFACE.md's RESULT line, comparable with
  * ../shared/baselines/etcd_ownership.sh run in the same session.
+ *
+ * With --kill a third phase runs the half load again and kill -9s a
+ * validator while it runs: the time from the kill to the next commit any
+ * survivor publishes, and how long the height the dead validator was to
+ * propose took (its round 0 can only end by the propose timeout).
  */
 #include "run.h"
 
@@ -17,8 +22,14 @@
 
 #include "clock.h"
 #include "record.h"
+#include "sampler.h"
 #include "scenario.h"
 #include "up.h"
+
+#define KILL_COMMITS_MAX 512     /* heights the kill phase watches */
+#define KILL_PHASE_MIN_S 6       /* room for the dead validator's turn and its timeout */
+#define KILL_WAIT_MS 5000        /* a transfer's wait in the kill phase: those the killed
+                                  * node had in flight end as unknown after it */
 
 typedef struct {
     sim_scn_t *scn;
@@ -59,6 +70,182 @@ s_phase(sim_scn_t *scn, const sim_scenario_t *ops, int duration_s, double rate, 
     return secs > 0 ? (double) rec->count[SIM_OUT_COMMITTED] / secs : 0;
 }
 
+typedef struct {
+    sim_scn_t *scn;
+    const sim_scenario_t *ops;
+    int duration_s;
+    double rate;
+    sim_rec_t *rec;
+    double tps;                  /* out */
+} bench_phase_t;
+
+static void *
+s_phase_thread(void *arg)
+{
+    bench_phase_t *p = arg;
+    p->tps = s_phase(p->scn, p->ops, p->duration_s, p->rate, p->rec);
+    return NULL;
+}
+
+/* A rise of the survivors' top height, and when the sampler saw it. */
+typedef struct {
+    int height;
+    int64_t at_ms;               /* vl_mono_ms */
+} bench_commit_t;
+
+/* The highest height a node other than `skip` published lately. */
+static int
+s_top(const sim_net_t *net, sim_sampler_t *sampler, int skip)
+{
+    int h[SIM_NODES_MAX];
+    sim_sampler_heights(sampler, h, 2000);
+    int top = -1;
+    for (int i = 0; i < net->n; i++)
+        if (i != skip && h[i] > top)
+            top = h[i];
+    return top;
+}
+
+/* Records each rise of the top height (read every millisecond: the sampler
+ * is fed by the nodes' block events) until it reaches `until` or
+ * deadline_ms; returns how many were recorded. */
+static int
+s_watch(const sim_net_t *net, sim_sampler_t *sampler, int skip, int until, int64_t deadline_ms,
+        bench_commit_t *out, int max)
+{
+    int n = 0, last = s_top(net, sampler, skip);
+    const struct timespec tick = { 0, 1000000 };
+    while (n < max && last < until && vl_mono_ms() < deadline_ms) {
+        nanosleep(&tick, NULL);
+        int top = s_top(net, sampler, skip);
+        if (top > last) {
+            out[n++] = (bench_commit_t) { top, vl_mono_ms() };
+            last = top;
+        }
+    }
+    return n;
+}
+
+static int
+s_cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return (x > y) - (x < y);
+}
+
+/* The validator (not node 0, whose status the bench reads) that proposes
+ * round 0 of the nearest height at least 2 above the one node 0 decides,
+ * so that the kill lands before its turn; -1 if none. *turn: that height. */
+static int
+s_victim(sim_net_t *net, long long *turn)
+{
+    json_t *st = sim_net_rpc(net, 0, "status", NULL);
+    json_t *cons = json_object_get(st, "consensus");
+    json_t *vals = json_object_get(cons, "validators");
+    long long h = json_integer_value(json_object_get(cons, "height"));
+    size_t n = json_array_size(vals);
+    int victim = -1;
+    for (size_t k = 2; victim < 0 && n > 0 && k < 2 + n; k++) {
+        const char *did = json_string_value(
+            json_object_get(json_array_get(vals, (size_t) (h + (long long) k) % n), "did"));
+        for (int i = 1; did && i < net->n; i++)
+            if (!strcmp(net->node[i].did, did) && sim_node_up(net, i)) {
+                victim = i;
+                *turn = h + (long long) k;
+            }
+    }
+    json_decref(st);
+    return victim;
+}
+
+/* The kill phase: the half load for duration_s (at least KILL_PHASE_MIN_S);
+ * a quarter in, kill -9 of a validator; prints what the survivors'
+ * commits did. Returns 0, or 1 when nothing could be measured. */
+static int
+s_kill_phase(sim_scn_t *scn, const sim_scenario_t *ops, int duration_s, double rate)
+{
+    sim_net_t *net = scn->net;
+    vl_err_t err = { "" };
+    sim_sampler_t *sampler = sim_sampler_start(net, &err);
+    sim_rec_t *rec = malloc(sizeof *rec);   /* s_phase initialises it */
+    bench_commit_t *before = malloc(KILL_COMMITS_MAX * sizeof *before),
+                   *after = malloc(KILL_COMMITS_MAX * sizeof *after);
+    int64_t *gaps = malloc(KILL_COMMITS_MAX * sizeof *gaps);
+    if (!sampler || !rec || !before || !after || !gaps) {
+        fprintf(stderr, "vledger-sim: kill phase: %s\n", sampler ? "out of memory" : err.msg);
+        sim_sampler_stop(&sampler);
+        free(rec), free(before), free(after), free(gaps);
+        return 1;
+    }
+    if (duration_s < KILL_PHASE_MIN_S)
+        duration_s = KILL_PHASE_MIN_S;
+    bench_phase_t ph = { scn, ops, duration_s, rate, rec, 0 };
+    int wait_ms = scn->timeout_ms;
+    scn->timeout_ms = KILL_WAIT_MS;
+    pthread_t load;
+    if (pthread_create(&load, NULL, s_phase_thread, &ph) != 0) {
+        scn->timeout_ms = wait_ms;
+        fprintf(stderr, "vledger-sim: kill phase: cannot start the load\n");
+        sim_sampler_stop(&sampler);
+        free(rec), free(before), free(after), free(gaps);
+        return 1;
+    }
+    int64_t t0 = vl_mono_ms(), end = t0 + (int64_t) duration_s * 1000;
+    const struct timespec tick = { 0, 1000000 };
+    while (s_top(net, sampler, -1) < 0 && vl_mono_ms() < t0 + 5000)   /* its subscriptions */
+        nanosleep(&tick, NULL);
+    int n_before = s_watch(net, sampler, -1, INT32_MAX, t0 + (int64_t) duration_s * 250, before,
+                           KILL_COMMITS_MAX);
+    long long turn = 0;
+    int victim = s_victim(net, &turn);
+    int top = s_top(net, sampler, victim);
+    int64_t killed_at = vl_mono_ms();
+    int n_vals = net->validators;
+    int n_after = 0;
+    if (victim >= 0 && sim_node_kill(net, victim, &err) == 0)
+        n_after = s_watch(net, sampler, victim, (int) turn + n_vals, end, after, KILL_COMMITS_MAX);
+    else
+        fprintf(stderr, "vledger-sim: kill phase: no validator to kill%s%s\n",
+                err.msg[0] ? ": " : "", err.msg);
+    pthread_join(load, NULL);
+    scn->timeout_ms = wait_ms;
+    int rc = 1, n_gaps = 0;
+    for (int i = 1; i < n_before; i++)
+        gaps[n_gaps++] = before[i].at_ms - before[i - 1].at_ms;
+    qsort(gaps, (size_t) n_gaps, sizeof *gaps, s_cmp_i64);
+    printf("kill phase: offered %.0f/s for %d s: committed %llu, invalid %llu, refused %llu, "
+           "unknown %llu; before the kill a commit every %lld ms (median of %d)\n", rate,
+           duration_s, (unsigned long long) rec->count[SIM_OUT_COMMITTED],
+           (unsigned long long) rec->count[SIM_OUT_INVALID],
+           (unsigned long long) rec->count[SIM_OUT_REFUSED],
+           (unsigned long long) rec->count[SIM_OUT_UNKNOWN],
+           n_gaps ? (long long) gaps[n_gaps / 2] : -1LL, n_gaps);
+    if (victim >= 0 && n_after > 0) {
+        /* The dead validator's turn: the first rise to `turn` or past it. */
+        int64_t turn_ms = -1, longest = 0;
+        int longest_h = 0;
+        for (int i = 0; i < n_after; i++) {
+            int64_t gap = after[i].at_ms - (i ? after[i - 1].at_ms : killed_at);
+            if (gap > longest)
+                longest = gap, longest_h = after[i].height;
+            if (turn_ms < 0 && after[i].height >= turn)
+                turn_ms = gap;
+        }
+        printf("kill: node%d (validator, proposer of height %lld) killed at height %d; next commit "
+               "after %lld ms; height %lld took %lld ms; longest gap %lld ms (to height %d) over "
+               "%d commits\n", victim, turn, top, (long long) (after[0].at_ms - killed_at), turn,
+               (long long) turn_ms, (long long) longest, longest_h, n_after);
+        rc = 0;
+    } else if (victim >= 0) {
+        printf("kill: node%d killed at height %d; no commit followed within the phase\n", victim,
+               top);
+    }
+    sim_sampler_stop(&sampler);
+    sim_rec_free(rec);
+    free(rec), free(before), free(after), free(gaps);
+    return rc;
+}
+
 /* Node 0's height and timeouts fired, from status; false when it does not
  * answer. */
 static bool
@@ -93,9 +280,14 @@ int
 sim_bench(int argc, char **argv)
 {
     int nodes = 5, validators = 4, duration = 20, clients = 64;
+    bool kill = false;
     const char *vledgerd_opt = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--kill")) {
+            kill = true;
+            continue;
+        }
         char *end = NULL;
         long n = v ? strtol(v, &end, 10) : 0;
         bool num = v && *v && !*end;
@@ -108,7 +300,7 @@ sim_bench(int argc, char **argv)
         else {
             fprintf(stderr, "vledger-sim: bad bench option '%s %s'\nusage: vledger-sim bench "
                             "[--nodes N (5-%d)] [--validators V] [--duration SECONDS (2-3600)] "
-                            "[--clients K (1-%d)] [--vledgerd PATH]\n", a, v ? v : "",
+                            "[--clients K (1-%d)] [--kill] [--vledgerd PATH]\n", a, v ? v : "",
                     SIM_NODES_MAX, SIM_WORKERS_MAX);
             return 2;
         }
@@ -164,9 +356,10 @@ sim_bench(int argc, char **argv)
                tps / 2, half_tps, sim_rec_percentile(half, 50), h99);
     if (heights)
         s_print_blocks("half load", half, h1, h2, t1, t2);
+    bool killed_ok = !kill || (tps > 0 && s_kill_phase(&scn, ops, duration, tps / 2) == 0);
     printf("RESULT tps=%.0f p50_ms=%.1f p99_ms=%.1f half_load_tps=%.0f half_load_p99_ms=%.1f\n",
            tps, p50, p99, half_tps, h99);
-    rc = tps > 0 ? 0 : 1;
+    rc = tps > 0 && killed_ok ? 0 : 1;
     if (tps > 0)
         sim_rec_free(half);
     sim_rec_free(peak);

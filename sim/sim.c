@@ -64,6 +64,7 @@ static const char *s_usage =
     "                       [--faults kill,pause,partition,delay,byzantine] [--seed S]\n"
     "                       [--report DIR] [--vledgerd PATH] [--keep] [--plan]\n"
     "       vledger-sim bench [--nodes N] [--validators V] [--duration SECONDS] [--clients K]\n"
+    "                         [--kill]\n"
     "       vledger-sim load --node ENDPOINT --count N [--timeout-ms T]\n"
     "       vledger-sim probe sub --key PEM --server-key B64 --endpoint E [--ms T]\n"
     "       vledger-sim probe push --key PEM --server-key B64 --endpoint SYNC\n"

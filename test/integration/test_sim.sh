@@ -104,9 +104,17 @@ rj skew '.invariants.violations[] | "\(.check) \(.node)"' | grep -q "node$victim
 grep -q '^VIOLATION ' "$TEST_TMP/skew.out" || fail "no VIOLATION line"
 note "diverged node$victim: $(rj skew '[.invariants.violations[] | .check] | unique | join(", ")')"
 
-step "bench ends with its RESULT line"
-out=$("$VLEDGER_SIM" bench --duration 3 --clients 16 --vledgerd "$VLEDGERD" 2>&1) || fail "bench failed: $out"
+step "bench ends with its RESULT line; --kill measures a validator's kill -9"
+out=$("$VLEDGER_SIM" bench --duration 3 --clients 16 --kill --vledgerd "$VLEDGERD" 2>&1) || fail "bench failed: $out"
 last=$(tail -n 1 <<<"$out")
 grep -Eq '^RESULT tps=[1-9][0-9]* p50_ms=[0-9.]+ p99_ms=[0-9.]+ half_load_tps=[0-9]+ half_load_p99_ms=[0-9.]+$' <<<"$last" ||
   fail "last line: $last"
 note "bench (3 s phases, 16 clients): $last"
+kill=$(grep '^kill: ' <<<"$out") || fail "no kill line: $out"
+# The watch runs past the dead validator's turns; the longest gap is one of
+# them: its propose timeout (1 s at round 0) and round 1, without waiting
+# out the precommit timeout (0.5 s) after the nil precommits too.
+gap=$(sed -nE 's/.* longest gap ([0-9]+) ms .*/\1/p' <<<"$kill")
+[ -n "$gap" ] && [ "$gap" -ge 1000 ] && [ "$gap" -lt 1500 ] ||
+  fail "the dead proposer's height: $kill"
+note "$kill"
