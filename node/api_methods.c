@@ -143,7 +143,11 @@ static int
 m_status(api_t *api, json_t *params, api_call_t **call, bool in_batch, json_t **result,
          api_error_t *e)
 {
-    *result = node_status(api_node(api));
+    bool wallets = false;
+    vl_err_t err = { "" };
+    if (vl_json_get_bool(params, "wallets", false, &wallets, &err) != 0)
+        return api_fail(e, RPC_INVALID_PARAMS, "%s", err.msg);
+    *result = node_status(api_node(api), wallets);
     return *result ? 0 : api_fail(e, RPC_INTERNAL, "out of memory");
 }
 

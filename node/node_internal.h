@@ -252,8 +252,10 @@ void node_metrics_publish(node_t *node);
 
 /* --- node_status.c --------------------------------------------------------- */
 
-/* The `status` result (owned by the caller), or NULL when out of memory. */
-json_t *node_status(node_t *node);
+/* The `status` result (owned by the caller), or NULL when out of memory.
+ * wallets: add money.wallets, the sum of every wallet — a walk over all of
+ * them on the calling (loop) thread, so only for who asks. */
+json_t *node_status(node_t *node, bool wallets);
 
 /* --- api.c ----------------------------------------------------------------- */
 

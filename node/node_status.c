@@ -37,12 +37,12 @@ s_sum_wallet(void *arg, const char *key, size_t key_len, const char *value, size
     return 0;
 }
 
-/* {issued, redeemed, wallets}: money/supply and the sum of every wallet,
- * so Σ wallets = issued − redeemed can be checked at this height. */
+/* {issued, redeemed}: money/supply; with wallets, and the sum of every
+ * wallet, so Σ wallets = issued − redeemed can be checked at this height. */
 static json_t *
-s_money(node_t *node)
+s_money(node_t *node, bool wallets)
 {
-    json_int_t issued = 0, redeemed = 0, wallets = 0;
+    json_int_t issued = 0, redeemed = 0, sum = 0;
     char *value = NULL;
     size_t len = 0;
     if (ledger_get(node->ledger, "money/supply", &value, &len, NULL) == 0) {
@@ -52,10 +52,14 @@ s_money(node_t *node)
         json_decref(doc);
         free(value);
     }
-    if (ledger_range(node->ledger, "wallet/", 0, s_sum_wallet, &wallets) < 0)
+    json_t *m = json_pack("{s:I, s:I}", "issued", issued, "redeemed", redeemed);
+    if (wallets && ledger_range(node->ledger, "wallet/", 0, s_sum_wallet, &sum) < 0) {
+        json_decref(m);
         return json_null();
-    return json_pack("{s:I, s:I, s:I}", "issued", issued, "redeemed", redeemed, "wallets",
-                     wallets);
+    }
+    if (wallets)
+        json_object_set_new(m, "wallets", json_integer(sum));
+    return m;
 }
 
 /* This node's organisation {name, roles}, or null. */
@@ -74,7 +78,7 @@ s_org(node_t *node)
 }
 
 json_t *
-node_status(node_t *node)
+node_status(node_t *node, bool wallets)
 {
     json_t *validators = json_array(), *roles = json_array();
     for (size_t i = 0; i < node->genesis.members.count; i++) {
@@ -113,7 +117,7 @@ node_status(node_t *node)
     json_object_set_new(s, "mempool", json_integer((json_int_t) mempool_count(node->mempool)));
     json_object_set_new(s, "endpoints", endpoints);
     json_object_set_new(s, "org", s_org(node));
-    json_object_set_new(s, "money", s_money(node));
+    json_object_set_new(s, "money", s_money(node, wallets));
     json_object_set_new(s, "reactors", node_reactors_status(node->reactors));
     json_object_set_new(s, "consensus", node_bft_status(node->bft));
     free(pub);

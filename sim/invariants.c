@@ -101,7 +101,7 @@ s_tips(sim_net_t *net, client_t **clients, sim_tip_t *tips, json_t **sts)
         memset(t, 0, sizeof *t);
         t->node = i;
         client_t *c = sim_net_client(net, i, &clients[i], SIM_INV_CALL_MS);
-        json_t *st = c ? s_call(c, "status", NULL) : NULL;
+        json_t *st = c ? s_call(c, "status", json_pack("{s:b}", "wallets", 1)) : NULL;
         if (!st)
             continue;
         sts[i] = st;

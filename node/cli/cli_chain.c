@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const s_status_usage = "usage: vledger [--json] status\n";
+static const char *const s_status_usage = "usage: vledger [--json] status [--wallets]\n";
 static const char *const s_tx_usage = "usage: vledger [--json] tx show TXID\n";
 static const char *const s_block_usage = "usage: vledger [--json] block show HEIGHT\n";
 
@@ -39,13 +39,17 @@ cli_status(cli_t *cli, int argc, char **argv)
     if (argc > 0 && cli_is_help(argv[0])) {
         fputs(s_status_usage, stdout);
         puts("Shows the node's chain, height, state hash, identity, roles, validators,\n"
-             "peers, mempool size and endpoints.");
+             "peers, mempool size and endpoints. --wallets adds the sum of every wallet\n"
+             "(money.wallets, = issued - redeemed on a sound replica); it reads them all.");
         return CLI_OK;
     }
-    if (argc > 0)
-        return cli_usage(s_status_usage, "status takes no arguments, got '%s'", argv[0]);
-    json_t *st = NULL;
-    if (cli_call(cli, "status", NULL, &st) != CLI_OK)
+    bool wallets = argc == 1 && strcmp(argv[0], "--wallets") == 0;
+    if (argc > (wallets ? 1 : 0))
+        return cli_usage(s_status_usage, "status takes only --wallets, got '%s'", argv[0]);
+    json_t *st = NULL, *params = wallets ? json_pack("{s:b}", "wallets", 1) : NULL;
+    int rc = cli_call(cli, "status", params, &st);   /* params borrowed */
+    json_decref(params);
+    if (rc != CLI_OK)
         return CLI_FAIL;
     if (cli->json) {
         cli_print_json(st);
@@ -72,6 +76,14 @@ cli_status(cli_t *cli, int argc, char **argv)
     char *m = cli_text(mempool);
     printf("%-12s %s\n", "mempool", m ? m : "-");
     free(m);
+    json_t *money = json_object_get(st, "money");
+    if (json_is_object(money)) {
+        printf("%-12s issued %lld, redeemed %lld", "money", cli_int(money, "issued"),
+               cli_int(money, "redeemed"));
+        if (json_object_get(money, "wallets"))
+            printf(", in wallets %lld", cli_int(money, "wallets"));
+        putchar('\n');
+    }
     json_t *eps = json_object_get(st, "endpoints");
     const char *name;
     json_t *ep;

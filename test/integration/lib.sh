@@ -156,7 +156,7 @@ stop_config_node() {
 }
 
 # nstatus NODEDIR — the node's status JSON.
-nstatus() { "$VLEDGER" --data "$1/data" --json status; }
+nstatus() { local d=$1; shift; "$VLEDGER" --data "$d/data" --json status "$@"; }
 
 # make_net DIR NODES [net create options...] — a network on a random free
 # port range (net create checks the ports; retried a few times), below the

@@ -417,6 +417,31 @@ test_still_serving(void)
     json_decref(r);
 }
 
+/* money.wallets (a walk over every wallet) only with {wallets: true}; a
+ * wallets that is not a boolean is refused by name. */
+static void
+test_status_wallets(void)
+{
+    int code;
+    char msg[256];
+    json_t *r = s_call("status", NULL, &code, msg, sizeof msg);
+    json_t *money = json_object_get(r, "money");
+    CHECK(json_is_integer(json_object_get(money, "issued")));
+    CHECK(json_object_get(money, "wallets") == NULL);
+    json_decref(r);
+    r = s_call("status", json_pack("{s:b}", "wallets", 1), &code, msg, sizeof msg);
+    money = json_object_get(r, "money");
+    CHECK(json_is_integer(json_object_get(money, "wallets")));
+    CHECK_EQ(json_integer_value(json_object_get(money, "wallets")),
+             json_integer_value(json_object_get(money, "issued"))
+                 - json_integer_value(json_object_get(money, "redeemed")));
+    json_decref(r);
+    r = s_call("status", json_pack("{s:s}", "wallets", "yes"), &code, msg, sizeof msg);
+    CHECK(r == NULL);
+    CHECK_EQ(code, RPC_INVALID_PARAMS);
+    CHECK(strstr(msg, "'wallets' must be true or false") != NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -431,6 +456,7 @@ main(int argc, char **argv)
     RUN(test_bad_transaction_signatures);
     RUN(test_replayed_txid);
     RUN(test_mvcc_conflict);
+    RUN(test_status_wallets);
     RUN(test_still_serving);
     client_destroy(&s_client);
     vl_key_destroy(&s_user);

@@ -37,6 +37,11 @@ expect_fail 1 "wallet issue --to DID CENTS" vl "${S[@]}" wallet deposit 5
 supply=$(vl --json wallet supply)
 [ "$(jf "$supply" .issued)" = 251000 ] && [ "$(jf "$supply" .circulating)" = 251000 ] || fail "supply: $supply"
 [ "$(jf "$(vl --json status)" .money.issued)" = 251000 ] || fail "status.money: $(vl --json status)"
+# The wallets' sum walks every wallet: only when asked for.
+[ "$(jf "$(vl --json status)" '.money | has("wallets")')" = false ] || fail "status summed the wallets unasked"
+[ "$(jf "$(vl --json status --wallets)" .money.wallets)" = 251000 ] || fail "status --wallets: $(vl --json status --wallets)"
+vl status --wallets | grep -q "^money .*issued 251000, redeemed 0, in wallets 251000" || fail "status --wallets: $(vl status --wallets)"
+expect_fail 2 "status takes only --wallets" vl status --wallet
 [ "$(jf "$(vl "${S[@]}" --json wallet balance)" .balance)" = 251000 ] || fail "default DID balance differs"
 reg=$(vl "${S[@]}" --json vehicle register --vin 1HGCM82633A004352 --make Honda --model Accord --year 2003 --color blue --set trim='"EX"')
 txid=$(jf "$reg" .txid)

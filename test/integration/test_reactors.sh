@@ -240,6 +240,6 @@ note "the insurer's node, given late's key, answered the issue made before"
 step "replicas agree; money conserved"
 same() { local a b; a=$(nstatus "${N[seller]}" | jq -r .state_hash); for o in "${ORGS[@]}"; do b=$(nstatus "${N[$o]}" | jq -r .state_hash); [ "$a" = "$b" ] || return 1; done; }
 wait_until 20000 same
-st=$(nstatus "${N[seller]}")
+st=$(nstatus "${N[seller]}" --wallets)
 [ "$(jf "$st" '.money.wallets == .money.issued - .money.redeemed')" = true ] || fail "money: $(jf "$st" .money)"
 for o in "${ORGS[@]}"; do stop_config_node "${N[$o]}"; done

@@ -38,7 +38,7 @@ money_conserved() {
   wait_until 20000 same_state
   local o st
   for o in "${ORGS[@]}"; do
-    st=$(nstatus "${N[$o]}")
+    st=$(nstatus "${N[$o]}" --wallets)
     [ "$(jf "$st" '.money.wallets == .money.issued - .money.redeemed')" = true ] \
       || fail "money not conserved on $o: $(jf "$st" .money)"
   done
