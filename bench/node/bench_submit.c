@@ -17,13 +17,18 @@
  * socket each, subscribed to every topic) listen to the node's event
  * topics during the run; the bench adds the events each received per
  * second of the submit phases. Run it with 0 and with 8 to see what they
- * cost the node's throughput. With EVENTS > 0 a last phase measures the
+ * cost the node's throughput; each submit phase also reports the CPU time
+ * the node's process and this one (its subscribers, client and ZeroMQ
+ * threads) used per committed transaction, which says whether the node
+ * itself paid for the subscribers or only shared the host's cores with
+ * them. With EVENTS > 0 a last phase measures the
  * event topics' own rate: BATCH / 10 transactions of a contract that emits
  * EVENTS events each (at most 256), and the events the subscribers receive
  * per second while they commit.
  *
  *   bench_submit PATH/TO/vledgerd [BATCH] [ROUNDS] [SUBSCRIBERS] [EVENTS]
  */
+#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -132,6 +137,43 @@ s_events_total(subscriber_t *subs, int n)
     for (int i = 0; i < n; i++)
         t += atomic_load(&subs[i].events);
     return t;
+}
+
+/* CPU time in ns every thread of process pid has used so far (the first
+ * field of /proc/PID/task/TID/schedstat), or -1. */
+static long long
+s_proc_cpu_ns(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    long long total = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char stat[96];
+        snprintf(stat, sizeof stat, "%s/%.20s/schedstat", path, e->d_name);
+        FILE *f = fopen(stat, "r");
+        long long ns = 0;
+        if (f && fscanf(f, "%lld", &ns) == 1)
+            total += ns;
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return total;
+}
+
+/* CPU time in ns this process has used so far. */
+static long long
+s_self_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (long long) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static int
@@ -482,6 +524,8 @@ main(int argc, char **argv)
     double *lat = malloc(batch * sizeof(double));
     double *p50s = calloc((size_t) rounds * 2, sizeof(double));
     double *p99s = calloc((size_t) rounds * 2, sizeof(double));
+    double *node_cpu = calloc((size_t) rounds * 2, sizeof(double));   /* us per tx */
+    double *self_cpu = calloc((size_t) rounds * 2, sizeof(double));
     item_t *items = calloc(batch, sizeof *items);
     vl_key_t **keys = calloc(batch, sizeof *keys);
     int runs = 0, rc = 0;
@@ -495,7 +539,9 @@ main(int argc, char **argv)
             double e_ms = s_endorse_all(&b, items, batch);
             size_t invalid = 0;
             unsigned long ev0 = s_events_total(subs, n_subs);
+            long long node0 = s_proc_cpu_ns(pid), self0 = s_self_cpu_ns();
             double c_ms = e_ms < 0 ? -1 : s_submit_all(&b, items, batch, &invalid);
+            long long node1 = s_proc_cpu_ns(pid), self1 = s_self_cpu_ns();
             unsigned long ev1 = s_events_total(subs, n_subs);
             if (e_ms < 0 || c_ms < 0) {
                 fprintf(stderr, "round %d failed\n", r);
@@ -509,10 +555,14 @@ main(int argc, char **argv)
             p50s[runs] = s_pct(lat, batch, 0.50);
             p99s[runs] = s_pct(lat, batch, 0.99);
             events_rate[runs] = (double) (ev1 - ev0) / (c_ms / 1000.0);
+            node_cpu[runs] = node0 < 0 || node1 < 0 ? -1 : (double) (node1 - node0) / 1e3 / batch;
+            self_cpu[runs] = (double) (self1 - self0) / 1e3 / (double) batch;
             printf("round %d %-8s endorse %8.0f/s   submit->commit %8.0f tx/s   latency p50 %6.1f "
-                   "ms p99 %6.1f ms   invalid %zu   events received %8.0f/s\n",
+                   "ms p99 %6.1f ms   invalid %zu   events received %8.0f/s   CPU per tx: node "
+                   "%.0f us, bench %.0f us\n",
                    r, phase ? "vehicle" : "identity", endorse_rate[runs], commit_rate[runs],
-                   p50s[runs], p99s[runs], invalid, events_rate[runs]);
+                   p50s[runs], p99s[runs], invalid, events_rate[runs], node_cpu[runs],
+                   self_cpu[runs]);
             runs++;
             s_free_items(items, batch);
         }
@@ -525,6 +575,10 @@ main(int argc, char **argv)
                runs, s_pct(endorse_rate, (size_t) runs, 0.5),
                s_pct(commit_rate, (size_t) runs, 0.5), s_pct(p50s, (size_t) runs, 0.5),
                s_pct(p99s, (size_t) runs, 0.5), n_subs, s_pct(events_rate, (size_t) runs, 0.5));
+    if (runs > 0)
+        printf("median CPU per committed tx in the submit phases: node %.0f us, bench process "
+               "(client, %d subscribers, ZeroMQ) %.0f us\n", s_pct(node_cpu, (size_t) runs, 0.5),
+               n_subs, s_pct(self_cpu, (size_t) runs, 0.5));
     if (rc == 0 && burst > 0)
         rc = s_burst(&b, items, batch / 10, burst, subs, n_subs);
     atomic_store(&stop, true);
@@ -548,5 +602,7 @@ main(int argc, char **argv)
     free(commit_rate);
     free(p50s);
     free(p99s);
+    free(node_cpu);
+    free(self_cpu);
     return rc;
 }
