@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "pace.h"
 
 #define SCN_SETUP_TRIES 4          /* attempts of one set-up transaction */
 #define SCN_SETUP_WAIT_MS 30000    /* for a node to be up during set-up */
@@ -112,18 +113,13 @@ sim_scn_nap(int ms)
 }
 
 bool
-sim_pace(sim_scn_t *s, int64_t *next_ms, int64_t end_ms)
+sim_pace(sim_scn_t *s, int worker, int64_t *next_ms, int64_t end_ms)
 {
     if (s->rate <= 0)
         return true;
-    int64_t interval = (int64_t) ((double) (s->workers > 0 ? s->workers : 1) * 1000.0 / s->rate);
-    if (interval < 1)
-        interval = 1;
+    int64_t interval = sim_pace_interval(s->rate, s->workers);
     int64_t now = vl_wall_ms();
-    /* A worker held up by a slow answer catches up at most a second's worth,
-     * not with a burst of everything it missed. */
-    if (*next_ms == 0 || *next_ms < now - 1000)
-        *next_ms = now;
+    *next_ms = sim_pace_due(*next_ms, now, interval, worker, s->workers);
     while (now < *next_ms) {
         if (*next_ms >= end_ms)
             return false;

@@ -77,9 +77,10 @@ void sim_scn_add_vin(sim_scn_t *s, const char *vin);
 void sim_scn_add_did(sim_scn_t *s, const char *did);
 
 /* Paces worker w to s->rate (shared out over s->workers): sleeps until this
- * worker's next send is due; returns false when end_ms comes first. With
- * rate 0 returns true at once. *next_ms: the worker's schedule (0 at first). */
-bool sim_pace(sim_scn_t *s, int64_t *next_ms, int64_t end_ms);
+ * worker's next send is due (sim_pace_due, pace.h: the workers' sends are
+ * spread evenly); returns false when end_ms comes first. With rate 0
+ * returns true at once. *next_ms: the worker's schedule (0 at first). */
+bool sim_pace(sim_scn_t *s, int worker, int64_t *next_ms, int64_t end_ms);
 
 /* The string at key of o, or "" (borrowed from o). */
 const char *sim_str(const json_t *o, const char *key);

@@ -153,7 +153,7 @@ s_work(sim_scn_t *s, int worker, int64_t end_ms)
     int64_t next = 0;
     int turn = 0;
     while (vl_wall_ms() < end_ms) {
-        if (!sim_pace(s, &next, end_ms))
+        if (!sim_pace(s, worker, &next, end_ms))
             break;
         client_t *c = NULL;
         s_payer_t *py = NULL;

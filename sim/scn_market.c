@@ -874,7 +874,7 @@ s_work(sim_scn_t *s, int worker, int64_t end_ms)
         return;
     m_worker_t *w = &st->w[worker];
     int64_t next = 0;
-    while (vl_wall_ms() < end_ms && sim_pace(s, &next, end_ms)) {
+    while (vl_wall_ms() < end_ms && sim_pace(s, worker, &next, end_ms)) {
         uint64_t roll = s_pick(w, 20);
         if (w->n_veh < 2 || roll < 3) {
             s_new_vehicle(s, st, w, worker);

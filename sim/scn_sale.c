@@ -548,7 +548,7 @@ s_work(sim_scn_t *s, int worker, int64_t end_ms)
     int64_t next = 0;
     while (vl_wall_ms() < end_ms) {
         if (!w->flow.active) {
-            if (!sim_pace(s, &next, end_ms))
+            if (!sim_pace(s, worker, &next, end_ms))
                 break;
             s_start(s, w, worker);
         }

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "faultplan.h"
 #include "invariants.h"
+#include "pace.h"
 #include "record.h"
 
 #define N 12
@@ -237,6 +238,36 @@ test_record_outcomes_and_restart(void)
     sim_rec_free(&rec);
 }
 
+/* Paced workers together offer a steady stream: 64 workers at 320 tx/s
+ * send every 200 ms each, the first sends spread evenly over the first
+ * 200 ms (one every 3.125 ms, never two workers in one slot of a burst);
+ * then each keeps its interval, and one held up for over a second restarts
+ * from now instead of bursting through what it missed. */
+static void
+test_pace_spreads_workers(void)
+{
+    int64_t interval = sim_pace_interval(320.0, 64);
+    CHECK_EQ(interval, 200);
+    CHECK_EQ(sim_pace_interval(1e9, 4), 1);
+    int64_t now = 1000000, first[64];
+    for (int w = 0; w < 64; w++) {
+        first[w] = sim_pace_due(0, now, interval, w, 64);
+        CHECK(first[w] >= now && first[w] < now + interval);
+        if (w > 0)
+            CHECK(first[w] > first[w - 1]);
+    }
+    CHECK_EQ(first[0], now);
+    CHECK_EQ(first[32], now + 100);
+    /* In between: the schedule stands (the caller adds the interval). */
+    CHECK_EQ(sim_pace_due(first[5] + interval, now + 150, interval, 5, 64), first[5] + interval);
+    /* Late by under a second: caught up one send at a time. */
+    CHECK_EQ(sim_pace_due(now + 200, now + 1100, interval, 5, 64), now + 200);
+    /* Late by over a second: from now. */
+    CHECK_EQ(sim_pace_due(now + 200, now + 1300, interval, 5, 64), now + 1300);
+    /* No workers given counts as one. */
+    CHECK_EQ(sim_pace_due(0, now, interval, 3, 0), now);
+}
+
 int
 main(void)
 {
@@ -247,5 +278,6 @@ main(void)
     RUN(test_compare_finds_each_divergence);
     RUN(test_compare_evidence_only_against_honest_validators);
     RUN(test_record_outcomes_and_restart);
+    RUN(test_pace_spreads_workers);
     return check_done();
 }
